@@ -1,0 +1,109 @@
+//! A small Flight SQL client for the CLI: runs a statement and returns its
+//! batches, keeping the server's error code and message intact.
+
+use arrow_flight::decode::FlightRecordBatchStream;
+use arrow_flight::error::FlightError;
+use arrow_flight::flight_service_client::FlightServiceClient;
+use arrow_flight::sql::{CommandStatementQuery, ProstMessageExt};
+use arrow_flight::FlightDescriptor;
+use datafusion::arrow::record_batch::RecordBatch;
+use futures::TryStreamExt;
+use hayate_coordinator::SESSION_HEADER;
+use hayate_protocol::transport::{MAX_MESSAGE_BYTES, channel};
+use prost::Message;
+use tonic::transport::Channel;
+use tonic::{Code, Request, Status};
+
+/// A connection to a coordinator with one session (settings made with `SET`
+/// stay for the life of the client).
+pub struct SqlClient {
+    inner: FlightServiceClient<Channel>,
+    session: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("{}", describe(.0))]
+    Server(Status),
+    #[error("cannot reach the coordinator at {0}: {1}")]
+    Connect(String, String),
+    #[error("bad answer from the server: {0}")]
+    Protocol(String),
+}
+
+fn describe(status: &Status) -> String {
+    let kind = match status.code() {
+        Code::InvalidArgument => "Error",
+        Code::NotFound => "Not found",
+        Code::Unavailable => "Unavailable",
+        Code::ResourceExhausted => "Resources exhausted",
+        Code::Unimplemented => "Not supported",
+        Code::Cancelled => "Cancelled",
+        _ => "Execution error",
+    };
+    format!("{kind}: {}", status.message())
+}
+
+impl SqlClient {
+    pub async fn connect(address: &str) -> Result<Self, ClientError> {
+        let channel = channel(address).map_err(|e| ClientError::Connect(address.to_string(), e.to_string()))?;
+        let inner = FlightServiceClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        Ok(Self {
+            inner,
+            session: uuid::Uuid::new_v4().to_string(),
+        })
+    }
+
+    fn request<T>(&self, body: T) -> Request<T> {
+        let mut request = Request::new(body);
+        if let Ok(v) = self.session.parse() {
+            request.metadata_mut().insert(SESSION_HEADER, v);
+        }
+        request
+    }
+
+    /// Runs one statement and streams its batches.
+    pub async fn query(
+        &mut self,
+        sql: &str,
+    ) -> Result<impl futures::Stream<Item = Result<RecordBatch, ClientError>> + use<>, ClientError> {
+        let command = CommandStatementQuery {
+            query: sql.to_string(),
+            transaction_id: None,
+        };
+        let descriptor = FlightDescriptor::new_cmd(command.as_any().encode_to_vec());
+        let info = self
+            .inner
+            .get_flight_info(self.request(descriptor))
+            .await
+            .map_err(ClientError::Server)?
+            .into_inner();
+        let mut streams = Vec::new();
+        for endpoint in info.endpoint {
+            let ticket = endpoint
+                .ticket
+                .ok_or_else(|| ClientError::Protocol("endpoint without ticket".into()))?;
+            let data = self
+                .inner
+                .do_get(self.request(ticket))
+                .await
+                .map_err(ClientError::Server)?
+                .into_inner()
+                .map_err(|s| FlightError::Tonic(Box::new(s)));
+            streams.push(FlightRecordBatchStream::new_from_flight_data(data).map_err(|e| match e {
+                FlightError::Tonic(s) => ClientError::Server(*s),
+                other => ClientError::Protocol(other.to_string()),
+            }));
+        }
+        Ok(futures::stream::iter(streams).flatten())
+    }
+
+    /// Runs one statement to the end and returns all its batches.
+    pub async fn collect(&mut self, sql: &str) -> Result<Vec<RecordBatch>, ClientError> {
+        self.query(sql).await?.try_collect().await
+    }
+}
+
+use futures::StreamExt;

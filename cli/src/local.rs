@@ -1,0 +1,77 @@
+//! `hayate local`: a coordinator and workers in this process, still talking
+//! Flight over loopback so the same code paths run as in a cluster.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use hayate_coordinator::{CoordinatorConfig, CoordinatorHandle, start_coordinator};
+use hayate_worker::{WorkerConfig, WorkerHandle, start_worker};
+
+use crate::client::SqlClient;
+
+pub struct LocalCluster {
+    pub coordinator: CoordinatorHandle,
+    pub workers: Vec<WorkerHandle>,
+}
+
+impl LocalCluster {
+    pub async fn start(workers: usize, port: u16) -> anyhow::Result<Self> {
+        let coordinator = start_coordinator(CoordinatorConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], port)),
+            ..Default::default()
+        })
+        .await?;
+        let mut handles = Vec::new();
+        for _ in 0..workers {
+            handles.push(
+                start_worker(WorkerConfig {
+                    bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                    advertise_host: None,
+                    coordinator: Some(coordinator.address.clone()),
+                })
+                .await?,
+            );
+        }
+        if !coordinator.wait_for_workers(workers, Duration::from_secs(10)).await {
+            anyhow::bail!("workers did not register within 10s");
+        }
+        Ok(Self {
+            coordinator,
+            workers: handles,
+        })
+    }
+
+    pub async fn stop(self) {
+        for w in self.workers {
+            w.stop().await;
+        }
+        self.coordinator.stop().await;
+    }
+}
+
+/// Where the sample data lives: `$HAYATE_DATA_DIR`, else `./data`.
+pub fn sample_dir(sf: f64) -> PathBuf {
+    let base = std::env::var_os("HAYATE_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("data"));
+    base.join(format!("tpch-sf{sf}"))
+}
+
+/// Generates (once) and registers the TPC-H sample tables.
+pub async fn load_sample(client: &mut SqlClient, dir: &Path, sf: f64) -> anyhow::Result<()> {
+    if !dir.join("lineitem").exists() {
+        eprintln!("Generating TPC-H sample data (scale factor {sf}) in {} ...", dir.display());
+    }
+    let started = Instant::now();
+    let target = dir.to_path_buf();
+    tokio::task::spawn_blocking(move || hayate_tpch::generate(&target, sf)).await??;
+    let absolute = std::fs::canonicalize(dir)?;
+    for ddl in hayate_tpch::create_table_statements(&absolute.display().to_string()) {
+        client.collect(&ddl).await?;
+    }
+    eprintln!(
+        "Sample tables ready ({:.1}s): {}",
+        started.elapsed().as_secs_f64(),
+        hayate_tpch::TABLES.join(", ")
+    );
+    Ok(())
+}

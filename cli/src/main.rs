@@ -1,0 +1,233 @@
+//! The `hayate` binary: every role in one executable.
+
+mod client;
+mod local;
+mod output;
+mod repl;
+mod statements;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use hayate_coordinator::{CoordinatorConfig, start_coordinator};
+use hayate_worker::{WorkerConfig, start_worker};
+
+use crate::client::SqlClient;
+
+#[derive(Parser)]
+#[command(name = "hayate", version, about = "Distributed SQL over Parquet in object storage")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the coordinator: the Flight SQL endpoint clients connect to.
+    Coordinator(CoordinatorArgs),
+    /// Run a worker that joins a coordinator.
+    Worker(WorkerArgs),
+    /// Open a SQL prompt (or run -e / -f) against a coordinator.
+    Sql(SqlArgs),
+    /// Start a coordinator and workers in this process and open a prompt.
+    Local(LocalArgs),
+    /// Generate TPC-H data as Parquet files.
+    TpchGen(TpchGenArgs),
+}
+
+#[derive(Args)]
+struct CoordinatorArgs {
+    #[arg(long, env = "HAYATE_BIND", default_value = "0.0.0.0")]
+    bind: IpAddr,
+    #[arg(long, env = "HAYATE_PORT", default_value_t = 50051)]
+    port: u16,
+    /// How often workers send heartbeats.
+    #[arg(long, env = "HAYATE_HEARTBEAT_MS", default_value_t = 1000)]
+    heartbeat_ms: u64,
+    /// A worker silent for this long is forgotten.
+    #[arg(long, env = "HAYATE_WORKER_TIMEOUT_MS", default_value_t = 5000)]
+    worker_timeout_ms: u64,
+}
+
+#[derive(Args)]
+struct WorkerArgs {
+    /// The coordinator's URL, e.g. http://127.0.0.1:50051.
+    #[arg(long, env = "HAYATE_COORDINATOR")]
+    coordinator: String,
+    #[arg(long, env = "HAYATE_BIND", default_value = "0.0.0.0")]
+    bind: IpAddr,
+    /// Flight port; 0 picks a free one, so many workers share a host.
+    #[arg(long, env = "HAYATE_PORT", default_value_t = 0)]
+    port: u16,
+    /// Host name or IP other processes reach this worker at (defaults to
+    /// the bind address, or 127.0.0.1 when binding all interfaces).
+    #[arg(long, env = "HAYATE_ADVERTISE_HOST")]
+    advertise_host: Option<String>,
+}
+
+#[derive(Args)]
+struct StatementArgs {
+    /// Run these statements and exit.
+    #[arg(short = 'e', long = "execute")]
+    execute: Vec<String>,
+    /// Run the statements in this file and exit.
+    #[arg(short = 'f', long = "file")]
+    file: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct SqlArgs {
+    #[arg(long, env = "HAYATE_COORDINATOR", default_value = "http://127.0.0.1:50051")]
+    coordinator: String,
+    #[command(flatten)]
+    statements: StatementArgs,
+}
+
+#[derive(Args)]
+struct LocalArgs {
+    #[arg(long, default_value_t = 2)]
+    workers: usize,
+    /// Coordinator port; 0 picks a free one.
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Skip the TPC-H sample tables.
+    #[arg(long)]
+    no_sample: bool,
+    /// Scale factor of the sample.
+    #[arg(long, default_value_t = 0.1)]
+    sf: f64,
+    #[command(flatten)]
+    statements: StatementArgs,
+}
+
+#[derive(Args)]
+struct TpchGenArgs {
+    #[arg(long, default_value_t = 1.0)]
+    sf: f64,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("HAYATE_LOG").unwrap_or_else(|_| {
+                let default = match cli.command {
+                    Command::Coordinator(_) | Command::Worker(_) => "info",
+                    _ => "warn",
+                };
+                tracing_subscriber::EnvFilter::new(default)
+            }),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Coordinator(args) => {
+            let handle = start_coordinator(CoordinatorConfig {
+                bind: SocketAddr::new(args.bind, args.port),
+                heartbeat_interval: Duration::from_millis(args.heartbeat_ms),
+                worker_timeout: Duration::from_millis(args.worker_timeout_ms),
+            })
+            .await?;
+            let token = handle.shutdown_token();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                token.cancel();
+            });
+            handle.wait().await?;
+        }
+        Command::Worker(args) => {
+            let handle = start_worker(WorkerConfig {
+                bind: SocketAddr::new(args.bind, args.port),
+                advertise_host: args.advertise_host,
+                coordinator: Some(args.coordinator),
+            })
+            .await?;
+            println!("worker listening at {}", handle.address);
+            let token = handle.shutdown_token();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                token.cancel();
+            });
+            handle.wait().await?;
+        }
+        Command::Sql(args) => {
+            let mut client = SqlClient::connect(&args.coordinator).await?;
+            if !statements_or_repl(&mut client, &args.statements).await? {
+                std::process::exit(1);
+            }
+        }
+        Command::Local(args) => {
+            let cluster = local::LocalCluster::start(args.workers, args.port).await?;
+            let mut client = SqlClient::connect(&cluster.coordinator.address).await?;
+            if !args.no_sample {
+                let dir = local::sample_dir(args.sf);
+                local::load_sample(&mut client, &dir, args.sf).await?;
+            }
+            if args.statements.execute.is_empty() && args.statements.file.is_empty() {
+                eprintln!(
+                    "Local cluster: coordinator at {} with {} workers.",
+                    cluster.coordinator.address, args.workers
+                );
+            }
+            let ok = statements_or_repl(&mut client, &args.statements).await?;
+            cluster.stop().await;
+            if !ok {
+                std::process::exit(1);
+            }
+        }
+        Command::TpchGen(args) => {
+            hayate_tpch::generate(&args.out, args.sf)?;
+            println!("TPC-H scale factor {} written to {}", args.sf, args.out.display());
+        }
+    }
+    Ok(())
+}
+
+/// Runs `-e`/`-f` statements if given, else the interactive prompt.
+async fn statements_or_repl(client: &mut SqlClient, args: &StatementArgs) -> anyhow::Result<bool> {
+    if args.execute.is_empty() && args.file.is_empty() {
+        repl::repl(client).await?;
+        return Ok(true);
+    }
+    let mut statements = Vec::new();
+    for e in &args.execute {
+        let (mut s, rest) = statements::split_statements(e);
+        statements.append(&mut s);
+        if !rest.is_empty() {
+            statements.push(rest);
+        }
+    }
+    for f in &args.file {
+        let text = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
+        let (mut s, rest) = statements::split_statements(&text);
+        statements.append(&mut s);
+        if !rest.is_empty() {
+            statements.push(rest);
+        }
+    }
+    Ok(repl::run_statements(client, &statements).await)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("can install a SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,67 @@
+//! Tables and the sessions that see them. The catalog is shared by every
+//! client session and lives as long as the coordinator; each session has its
+//! own settings (`SET ...`).
+
+use std::sync::Arc;
+
+use datafusion::catalog::{
+    CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
+    MemorySchemaProvider,
+};
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use hayate_planner::{FetcherExtension, HayateOptions};
+use hayate_worker::FlightPartitionFetcher;
+
+/// The coordinator's tables, object stores and default settings.
+#[derive(Clone)]
+pub struct Catalog {
+    catalogs: Arc<dyn CatalogProviderList>,
+    /// Object stores and caches for planning (listing files, reading footers
+    /// for statistics). Workers have their own.
+    runtime: Arc<RuntimeEnv>,
+    defaults: SessionConfig,
+    fetcher: FlightPartitionFetcher,
+}
+
+impl Catalog {
+    pub fn new(defaults: SessionConfig) -> datafusion::error::Result<Self> {
+        let catalogs = Arc::new(MemoryCatalogProviderList::new());
+        let catalog = Arc::new(MemoryCatalogProvider::new());
+        catalog.register_schema("public", Arc::new(MemorySchemaProvider::new()))?;
+        catalogs.register_catalog("datafusion".to_string(), catalog);
+        Ok(Self {
+            catalogs,
+            runtime: RuntimeEnvBuilder::new().build_arc()?,
+            defaults,
+            fetcher: FlightPartitionFetcher::default(),
+        })
+    }
+
+    /// The settings every new session starts from: DataFusion's defaults,
+    /// `information_schema` on (for `SHOW TABLES` and metadata calls), and
+    /// Hayate's own options.
+    pub fn default_config() -> SessionConfig {
+        let mut config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_default_catalog_and_schema("datafusion", "public");
+        config.options_mut().extensions.insert(HayateOptions::default());
+        config
+    }
+
+    /// A new session over the shared catalog.
+    pub fn new_session(&self) -> SessionContext {
+        let config = self
+            .defaults
+            .clone()
+            .with_extension(Arc::new(FetcherExtension(Arc::new(self.fetcher.clone()))));
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(Arc::clone(&self.runtime))
+            .with_catalog_list(Arc::clone(&self.catalogs))
+            .with_default_features()
+            .build();
+        SessionContext::new_with_state(state)
+    }
+}

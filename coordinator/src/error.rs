@@ -1,0 +1,27 @@
+//! The coordinator's errors, and how each reaches a client as a Flight status.
+
+use datafusion::error::DataFusionError;
+use tonic::Status;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CoordinatorError {
+    #[error("no live workers: start one with `hayate worker --coordinator <this coordinator's URL>`")]
+    NoWorkers,
+    #[error("unknown or expired statement handle {0:?}")]
+    UnknownStatement(String),
+    #[error("{0}")]
+    DataFusion(#[from] DataFusionError),
+    #[error("{}", .0.message())]
+    Status(Status),
+}
+
+impl From<CoordinatorError> for Status {
+    fn from(err: CoordinatorError) -> Self {
+        match err {
+            CoordinatorError::NoWorkers => Status::unavailable(err.to_string()),
+            CoordinatorError::UnknownStatement(_) => Status::not_found(err.to_string()),
+            CoordinatorError::DataFusion(e) => hayate_worker::error::to_status(&e),
+            CoordinatorError::Status(s) => s,
+        }
+    }
+}

@@ -1,0 +1,397 @@
+//! The Flight SQL surface that clients (ADBC, JDBC, the `hayate` CLI) use,
+//! plus the membership actions workers send to the same port.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::flight_service_server::FlightService;
+use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder};
+use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
+use arrow_flight::sql::{
+    ActionClosePreparedStatementRequest, ActionCreatePreparedStatementRequest,
+    ActionCreatePreparedStatementResult, Any, CommandGetCatalogs, CommandGetDbSchemas,
+    CommandGetSqlInfo, CommandGetTableTypes, CommandGetTables, CommandPreparedStatementQuery,
+    CommandPreparedStatementUpdate, CommandStatementQuery, CommandStatementUpdate,
+    DoPutPreparedStatementResult, ProstMessageExt, SqlInfo, TicketStatementQuery,
+};
+use arrow_flight::{
+    Action, FlightData, FlightDescriptor, FlightEndpoint, FlightInfo, IpcMessage, SchemaAsIpc, Ticket,
+};
+use datafusion::arrow::array::{RecordBatch, StringArray};
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::ipc::writer::IpcWriteOptions;
+use datafusion::datasource::TableType;
+use datafusion::prelude::SessionContext;
+use futures::{Stream, TryStreamExt};
+use hayate_protocol::transport::TARGET_FLIGHT_MESSAGE_BYTES;
+use hayate_protocol::{MembershipAck, WorkerAnnouncement, actions};
+use prost::Message;
+use tonic::metadata::MetadataValue;
+use tonic::{Request, Response, Status};
+
+use crate::membership::Membership;
+use crate::planning::statement_schema;
+use crate::query::QueryEngine;
+use crate::session::{SESSION_COOKIE, Sessions};
+
+type DoGetStream = Pin<Box<dyn Stream<Item = Result<FlightData, Status>> + Send + 'static>>;
+
+/// The coordinator's Flight SQL service.
+pub struct CoordinatorService {
+    sessions: Sessions,
+    engine: QueryEngine,
+    membership: Arc<Membership>,
+    sql_info: SqlInfoData,
+}
+
+impl CoordinatorService {
+    pub fn new(sessions: Sessions, membership: Arc<Membership>) -> Self {
+        let mut info = SqlInfoDataBuilder::new();
+        info.append(SqlInfo::FlightSqlServerName, "Hayate");
+        info.append(SqlInfo::FlightSqlServerVersion, env!("CARGO_PKG_VERSION"));
+        info.append(SqlInfo::FlightSqlServerArrowVersion, "59");
+        info.append(SqlInfo::FlightSqlServerReadOnly, false);
+        info.append(SqlInfo::FlightSqlServerSql, true);
+        info.append(SqlInfo::FlightSqlServerSubstrait, false);
+        info.append(SqlInfo::FlightSqlServerTransaction, 0i32);
+        info.append(SqlInfo::FlightSqlServerCancel, false);
+        info.append(SqlInfo::SqlIdentifierQuoteChar, "\"");
+        Self {
+            sessions,
+            engine: QueryEngine::new(Arc::clone(&membership)),
+            membership,
+            sql_info: info.build().expect("static SQL info is well-formed"),
+        }
+    }
+
+    fn session<T>(&self, request: &Request<T>) -> (String, SessionContext) {
+        self.sessions.for_request(request.metadata())
+    }
+
+    /// Plans a statement and answers with one endpoint whose ticket runs it.
+    async fn plan_to_info<T>(&self, sql: &str, request: &Request<T>) -> Result<Response<FlightInfo>, Status> {
+        let (session_id, ctx) = self.session(request);
+        let (id, schema) = self.engine.plan(&ctx, sql).await?;
+        let ticket = TicketStatementQuery {
+            statement_handle: id.into_bytes().into(),
+        };
+        let info = FlightInfo::new()
+            .try_with_schema(&schema)
+            .map_err(|e| Status::internal(format!("cannot encode schema: {e}")))?
+            .with_endpoint(FlightEndpoint::new().with_ticket(Ticket::new(ticket.as_any().encode_to_vec())))
+            .with_descriptor(FlightDescriptor::new_cmd(sql.as_bytes().to_vec()))
+            .with_ordered(true);
+        Ok(with_session_cookie(Response::new(info), &session_id))
+    }
+
+    fn handle_membership(&self, action: &Action) -> Result<MembershipAck, Status> {
+        let w = WorkerAnnouncement::decode(action.body.as_ref())
+            .map_err(|e| Status::invalid_argument(format!("malformed worker announcement: {e}")))?;
+        let known = if action.r#type == actions::REGISTER {
+            self.membership.register(&w.worker_id, &w.address, w.running_tasks);
+            true
+        } else {
+            self.membership.heartbeat(&w.worker_id, w.running_tasks)
+        };
+        Ok(MembershipAck {
+            heartbeat_interval_ms: self.membership.heartbeat_interval.as_millis() as u64,
+            known,
+        })
+    }
+}
+
+fn with_session_cookie<T>(mut response: Response<T>, session_id: &str) -> Response<T> {
+    if let Ok(v) = MetadataValue::try_from(format!("{SESSION_COOKIE}={session_id}; Path=/")) {
+        response.metadata_mut().insert("set-cookie", v);
+    }
+    response
+}
+
+fn batches_response(schema: SchemaRef, batches: Vec<RecordBatch>) -> Response<DoGetStream> {
+    let stream = FlightDataEncoderBuilder::new()
+        .with_schema(schema)
+        .build(futures::stream::iter(batches.into_iter().map(Ok)))
+        .map_err(Status::from);
+    Response::new(Box::pin(stream))
+}
+
+fn sql_from_handle(handle: &[u8]) -> Result<String, Status> {
+    String::from_utf8(handle.to_vec()).map_err(|_| Status::invalid_argument("prepared statement handle is not UTF-8"))
+}
+
+fn reject_parameters(request: &mut Request<PeekableFlightDataStream>) -> impl Future<Output = Result<(), Status>> + '_ {
+    async move {
+        if let Some(Ok(data)) = request.get_mut().peek().await {
+            if !data.data_body.is_empty() {
+                return Err(Status::unimplemented("query parameters are not supported yet"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[tonic::async_trait]
+impl FlightSqlService for CoordinatorService {
+    type FlightService = CoordinatorService;
+
+    async fn get_flight_info_statement(
+        &self,
+        query: CommandStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        self.plan_to_info(&query.query, &request).await
+    }
+
+    async fn get_flight_info_prepared_statement(
+        &self,
+        query: CommandPreparedStatementQuery,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let sql = sql_from_handle(&query.prepared_statement_handle)?;
+        self.plan_to_info(&sql, &request).await
+    }
+
+    async fn do_get_statement(
+        &self,
+        ticket: TicketStatementQuery,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        let id = String::from_utf8_lossy(&ticket.statement_handle).to_string();
+        let stream = self.engine.execute(&id).await?;
+        let schema = stream.schema();
+        let flight = FlightDataEncoderBuilder::new()
+            .with_schema(schema)
+            .with_max_flight_data_size(TARGET_FLIGHT_MESSAGE_BYTES)
+            .build(stream.map_err(|e| arrow_flight::error::FlightError::Tonic(Box::new(hayate_worker::error::to_status(&e)))))
+            .map_err(Status::from);
+        Ok(Response::new(Box::pin(flight)))
+    }
+
+    async fn do_put_statement_update(
+        &self,
+        command: CommandStatementUpdate,
+        request: Request<PeekableFlightDataStream>,
+    ) -> Result<i64, Status> {
+        let (_, ctx) = self.session(&request);
+        Ok(self.engine.run_update(&ctx, &command.query).await?)
+    }
+
+    async fn do_put_prepared_statement_update(
+        &self,
+        command: CommandPreparedStatementUpdate,
+        mut request: Request<PeekableFlightDataStream>,
+    ) -> Result<i64, Status> {
+        reject_parameters(&mut request).await?;
+        let sql = sql_from_handle(&command.prepared_statement_handle)?;
+        let (_, ctx) = self.session(&request);
+        Ok(self.engine.run_update(&ctx, &sql).await?)
+    }
+
+    async fn do_put_prepared_statement_query(
+        &self,
+        query: CommandPreparedStatementQuery,
+        mut request: Request<PeekableFlightDataStream>,
+    ) -> Result<DoPutPreparedStatementResult, Status> {
+        reject_parameters(&mut request).await?;
+        Ok(DoPutPreparedStatementResult {
+            prepared_statement_handle: Some(query.prepared_statement_handle),
+        })
+    }
+
+    async fn do_action_create_prepared_statement(
+        &self,
+        query: ActionCreatePreparedStatementRequest,
+        request: Request<Action>,
+    ) -> Result<ActionCreatePreparedStatementResult, Status> {
+        // The handle is the statement itself: the coordinator keeps nothing
+        // per prepared statement, so handles survive anything but a restart
+        // of the catalog they refer to.
+        let (_, ctx) = self.session(&request);
+        let schema = statement_schema(&ctx, &query.query)
+            .await
+            .map_err(|e| hayate_worker::error::to_status(&e))?;
+        let options = IpcWriteOptions::default();
+        let IpcMessage(schema_bytes) = SchemaAsIpc::new(&schema, &options)
+            .try_into()
+            .map_err(|e: datafusion::arrow::error::ArrowError| Status::internal(e.to_string()))?;
+        let IpcMessage(params) = SchemaAsIpc::new(&Schema::empty(), &options)
+            .try_into()
+            .map_err(|e: datafusion::arrow::error::ArrowError| Status::internal(e.to_string()))?;
+        Ok(ActionCreatePreparedStatementResult {
+            prepared_statement_handle: query.query.into_bytes().into(),
+            dataset_schema: schema_bytes,
+            parameter_schema: params,
+        })
+    }
+
+    async fn do_action_close_prepared_statement(
+        &self,
+        _query: ActionClosePreparedStatementRequest,
+        _request: Request<Action>,
+    ) -> Result<(), Status> {
+        Ok(())
+    }
+
+    async fn get_flight_info_catalogs(
+        &self,
+        query: CommandGetCatalogs,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        metadata_info(&query.into_builder().schema(), query.as_any(), request)
+    }
+
+    async fn do_get_catalogs(
+        &self,
+        query: CommandGetCatalogs,
+        request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        let (_, ctx) = self.session(&request);
+        let mut builder = query.into_builder();
+        for name in ctx.catalog_names() {
+            builder.append(name);
+        }
+        let schema = builder.schema();
+        Ok(batches_response(schema, vec![builder.build()?]))
+    }
+
+    async fn get_flight_info_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        metadata_info(&query.clone().into_builder().schema(), query.as_any(), request)
+    }
+
+    async fn do_get_schemas(
+        &self,
+        query: CommandGetDbSchemas,
+        request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        let (_, ctx) = self.session(&request);
+        let mut builder = query.into_builder();
+        for catalog_name in ctx.catalog_names() {
+            if let Some(catalog) = ctx.catalog(&catalog_name) {
+                for schema_name in catalog.schema_names() {
+                    builder.append(&catalog_name, schema_name);
+                }
+            }
+        }
+        let schema = builder.schema();
+        Ok(batches_response(schema, vec![builder.build()?]))
+    }
+
+    async fn get_flight_info_tables(
+        &self,
+        query: CommandGetTables,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        metadata_info(&query.clone().into_builder().schema(), query.as_any(), request)
+    }
+
+    async fn do_get_tables(
+        &self,
+        query: CommandGetTables,
+        request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        let (_, ctx) = self.session(&request);
+        let mut builder = query.into_builder();
+        for catalog_name in ctx.catalog_names() {
+            let Some(catalog) = ctx.catalog(&catalog_name) else { continue };
+            for schema_name in catalog.schema_names() {
+                let Some(schema) = catalog.schema(&schema_name) else { continue };
+                for table_name in schema.table_names() {
+                    let Ok(Some(table)) = schema.table(&table_name).await else { continue };
+                    let kind = match table.table_type() {
+                        TableType::Base => "TABLE",
+                        TableType::View => "VIEW",
+                        TableType::Temporary => "LOCAL TEMPORARY",
+                    };
+                    builder
+                        .append(&catalog_name, &schema_name, &table_name, kind, table.schema().as_ref())
+                        .map_err(Status::from)?;
+                }
+            }
+        }
+        let schema = builder.schema();
+        Ok(batches_response(schema, vec![builder.build()?]))
+    }
+
+    async fn get_flight_info_table_types(
+        &self,
+        query: CommandGetTableTypes,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        metadata_info(&table_types_schema(), query.as_any(), request)
+    }
+
+    async fn do_get_table_types(
+        &self,
+        _query: CommandGetTableTypes,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        let schema = table_types_schema();
+        let batch = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![Arc::new(StringArray::from(vec!["LOCAL TEMPORARY", "TABLE", "VIEW"]))],
+        )
+        .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(batches_response(schema, vec![batch]))
+    }
+
+    async fn get_flight_info_sql_info(
+        &self,
+        query: CommandGetSqlInfo,
+        request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        let schema = query.clone().into_builder(&self.sql_info).schema();
+        metadata_info(&schema, query.as_any(), request)
+    }
+
+    async fn do_get_sql_info(
+        &self,
+        query: CommandGetSqlInfo,
+        _request: Request<Ticket>,
+    ) -> Result<Response<DoGetStream>, Status> {
+        let builder = query.into_builder(&self.sql_info);
+        let schema = builder.schema();
+        Ok(batches_response(schema, vec![builder.build()?]))
+    }
+
+    async fn do_action_fallback(
+        &self,
+        request: Request<Action>,
+    ) -> Result<Response<<Self as FlightService>::DoActionStream>, Status> {
+        let action = request.into_inner();
+        match action.r#type.as_str() {
+            actions::REGISTER | actions::HEARTBEAT => {
+                let ack = self.handle_membership(&action)?;
+                let body = ack.encode_to_vec();
+                Ok(Response::new(Box::pin(futures::stream::once(async move {
+                    Ok(arrow_flight::Result { body: body.into() })
+                }))))
+            }
+            other => Err(Status::invalid_argument(format!("unknown action {other:?}"))),
+        }
+    }
+
+    async fn register_sql_info(&self, _id: i32, _result: &SqlInfo) {}
+}
+
+fn table_types_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![Field::new("table_type", DataType::Utf8, false)]))
+}
+
+/// A `FlightInfo` for a metadata command: its ticket is the command itself.
+fn metadata_info(
+    schema: &Schema,
+    command: Any,
+    request: Request<FlightDescriptor>,
+) -> Result<Response<FlightInfo>, Status> {
+    let info = FlightInfo::new()
+        .try_with_schema(schema)
+        .map_err(|e| Status::internal(format!("cannot encode schema: {e}")))?
+        .with_endpoint(FlightEndpoint::new().with_ticket(Ticket::new(command.encode_to_vec())))
+        .with_descriptor(request.into_inner());
+    Ok(Response::new(info))
+}

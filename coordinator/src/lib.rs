@@ -1,0 +1,18 @@
+//! Hayate's coordinator: the Flight SQL server clients talk to. It owns the
+//! catalog and sessions, plans SQL with DataFusion, cuts plans into stages,
+//! places tasks on the live workers, and streams the root stage to the
+//! client.
+
+pub mod catalog;
+pub mod error;
+pub mod flight_sql;
+pub mod membership;
+pub mod planning;
+pub mod query;
+pub mod scheduler;
+pub mod server;
+pub mod session;
+
+pub use catalog::Catalog;
+pub use server::{CoordinatorConfig, CoordinatorHandle, start_coordinator};
+pub use session::SESSION_HEADER;

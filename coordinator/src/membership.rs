@@ -1,0 +1,113 @@
+//! The live workers: registered, heartbeating, forgotten when silent.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
+
+#[derive(Debug, Clone)]
+struct WorkerEntry {
+    address: String,
+    last_seen: Instant,
+    running_tasks: u32,
+}
+
+/// Who is in the cluster. A worker is live while its heartbeats arrive; one
+/// that misses them for `timeout` is forgotten and gets no new tasks. A
+/// worker the scheduler could not reach is forgotten at once (it re-registers
+/// by itself if it comes back).
+#[derive(Debug)]
+pub struct Membership {
+    workers: RwLock<HashMap<String, WorkerEntry>>,
+    pub heartbeat_interval: Duration,
+    pub timeout: Duration,
+}
+
+/// A worker as the scheduler sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveWorker {
+    pub worker_id: String,
+    pub address: String,
+    pub running_tasks: u32,
+}
+
+impl Membership {
+    pub fn new(heartbeat_interval: Duration, timeout: Duration) -> Self {
+        Self {
+            workers: RwLock::new(HashMap::new()),
+            heartbeat_interval,
+            timeout,
+        }
+    }
+
+    /// Adds or refreshes a worker. A new process at an address that another
+    /// worker id held replaces it.
+    pub fn register(&self, worker_id: &str, address: &str, running_tasks: u32) {
+        let mut workers = self.workers.write();
+        workers.retain(|id, w| id == worker_id || w.address != address);
+        let fresh = !workers.contains_key(worker_id);
+        workers.insert(
+            worker_id.to_string(),
+            WorkerEntry {
+                address: address.to_string(),
+                last_seen: Instant::now(),
+                running_tasks,
+            },
+        );
+        if fresh {
+            tracing::info!(worker_id, address, "worker joined");
+        }
+    }
+
+    /// Records a heartbeat; false if the worker is not (or no longer) known.
+    pub fn heartbeat(&self, worker_id: &str, running_tasks: u32) -> bool {
+        let mut workers = self.workers.write();
+        match workers.get_mut(worker_id) {
+            Some(w) => {
+                w.last_seen = Instant::now();
+                w.running_tasks = running_tasks;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Forgets the worker at `address` (it failed a request).
+    pub fn forget_address(&self, address: &str) {
+        let mut workers = self.workers.write();
+        let before = workers.len();
+        workers.retain(|_, w| w.address != address);
+        if workers.len() < before {
+            tracing::warn!(address, "worker forgotten: unreachable");
+        }
+    }
+
+    /// Live workers, in a stable order (by address).
+    pub fn live(&self) -> Vec<LiveWorker> {
+        self.expire();
+        let workers = self.workers.read();
+        let mut live: Vec<LiveWorker> = workers
+            .iter()
+            .map(|(id, w)| LiveWorker {
+                worker_id: id.clone(),
+                address: w.address.clone(),
+                running_tasks: w.running_tasks,
+            })
+            .collect();
+        live.sort_by(|a, b| a.address.cmp(&b.address));
+        live
+    }
+
+    /// Forgets workers whose heartbeats stopped.
+    pub fn expire(&self) {
+        let timeout = self.timeout;
+        let mut workers = self.workers.write();
+        workers.retain(|id, w| {
+            let alive = w.last_seen.elapsed() <= timeout;
+            if !alive {
+                tracing::warn!(worker_id = %id, address = %w.address, "worker forgotten: missed heartbeats");
+            }
+            alive
+        });
+    }
+}

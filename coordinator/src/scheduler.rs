@@ -1,0 +1,230 @@
+//! Placing a query's tasks on workers and starting them.
+//!
+//! Every stage of a query starts together (the exchange is pipelined: a
+//! consumer reads batches while its producers still run), so a query never
+//! waits for a slot held by one of its own blocked producers. Stages are
+//! launched inputs first, so a consumer's `DoGet` always finds its producer.
+//! If a worker cannot be reached while launching, it is forgotten, whatever
+//! was launched is cancelled and the query is placed again on the workers
+//! that remain (nothing has reached the client yet, so this is invisible).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_flight::Action;
+use datafusion::error::DataFusionError;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, execute_stream};
+use datafusion::prelude::SessionContext;
+use futures::TryStreamExt;
+use futures::future::try_join_all;
+use hayate_planner::{ProducerLayout, StageGraph, encode_plan, reader_sources, task_plan};
+use hayate_protocol::transport::channel;
+use hayate_protocol::{LaunchTask, QueryRef, Setting, actions};
+use hayate_worker::{flight_client, name_peer};
+use prost::Message;
+use tonic::{Code, Status};
+
+use crate::error::CoordinatorError;
+use crate::membership::Membership;
+
+/// How many times a query is placed again after workers vanished at launch.
+const LAUNCH_ATTEMPTS: usize = 3;
+
+/// A query whose tasks run on workers; the root stream feeds the client.
+pub struct RunningQuery {
+    pub stream: SendableRecordBatchStream,
+    /// Workers that hold tasks of the query, to cancel them at the end.
+    pub workers: Vec<String>,
+}
+
+pub struct Scheduler {
+    membership: Arc<Membership>,
+}
+
+impl Scheduler {
+    pub fn new(membership: Arc<Membership>) -> Self {
+        Self { membership }
+    }
+
+    /// Starts every worker stage of `graph` and returns the root stage's
+    /// output, computed here from the workers' streams.
+    pub async fn start(
+        &self,
+        query_id: &str,
+        graph: &StageGraph,
+        ctx: &SessionContext,
+    ) -> Result<RunningQuery, CoordinatorError> {
+        let settings = worker_settings(ctx);
+        let mut last_error = None;
+        for _ in 0..LAUNCH_ATTEMPTS {
+            let workers: Vec<String> = self.membership.live().into_iter().map(|w| w.address).collect();
+            if workers.is_empty() && graph.worker_task_count() > 0 {
+                return Err(CoordinatorError::NoWorkers);
+            }
+            match self.launch_all(query_id, graph, &workers, &settings).await {
+                Ok(layouts) => {
+                    let root = graph.root();
+                    let plan = task_plan(root, 0, 1, &|reader| {
+                        layouts
+                            .get(&reader.input_stage())
+                            .map(|layout| reader_sources(reader, layout, 0))
+                            .ok_or_else(|| DataFusionError::Internal("root reads an unknown stage".into()))
+                    })?;
+                    let stream = execute_stream(plan, ctx.task_ctx())?;
+                    let mut used: Vec<String> = layouts.values().flat_map(|l| l.addresses.clone()).collect();
+                    used.sort();
+                    used.dedup();
+                    return Ok(RunningQuery { stream, workers: used });
+                }
+                Err(LaunchFailure { unreachable, error, launched }) => {
+                    cancel_on(query_id, &launched).await;
+                    match unreachable {
+                        Some(address) => {
+                            self.membership.forget_address(&address);
+                            last_error = Some(error);
+                        }
+                        None => return Err(CoordinatorError::Status(error)),
+                    }
+                }
+            }
+        }
+        Err(CoordinatorError::Status(last_error.unwrap_or_else(|| Status::unavailable("no workers"))))
+    }
+
+    async fn launch_all(
+        &self,
+        query_id: &str,
+        graph: &StageGraph,
+        workers: &[String],
+        settings: &[Setting],
+    ) -> Result<HashMap<usize, ProducerLayout>, LaunchFailure> {
+        let mut layouts: HashMap<usize, ProducerLayout> = HashMap::new();
+        let mut launched: Vec<String> = Vec::new();
+        let fail = |error: Status, launched: &[String]| {
+            let unreachable = match error.code() {
+                Code::Unavailable => error
+                    .metadata()
+                    .get("x-hayate-worker")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+                _ => None,
+            };
+            LaunchFailure {
+                unreachable,
+                error,
+                launched: launched.to_vec(),
+            }
+        };
+        for (offset, stage) in graph.worker_stages().enumerate() {
+            let consumer_tasks = stage.consumer.map(|c| graph.stage(c).tasks).unwrap_or(1);
+            let mut layout = ProducerLayout {
+                query_id: query_id.to_string(),
+                stage_id: stage.id,
+                ..Default::default()
+            };
+            let mut launches = Vec::new();
+            for task in 0..stage.tasks {
+                // Spread each stage over the workers, starting at a different
+                // worker per stage so that single-task stages do not pile up.
+                let address = workers[(offset + task) % workers.len()].clone();
+                let plan = task_plan(stage, task, consumer_tasks, &|reader| {
+                    layouts
+                        .get(&reader.input_stage())
+                        .map(|l| reader_sources(reader, l, task))
+                        .ok_or_else(|| DataFusionError::Internal("stage reads an unknown stage".into()))
+                })
+                .map_err(|e| fail(hayate_worker::error::to_status(&e), &launched))?;
+                layout.addresses.push(address.clone());
+                layout.partitions.push(plan.output_partitioning().partition_count());
+                let broadcast = stage.output == Some(hayate_planner::ExchangeKind::Broadcast);
+                let launch = LaunchTask {
+                    query_id: query_id.to_string(),
+                    stage_id: stage.id as u32,
+                    task_id: task as u32,
+                    plan: encode(plan).map_err(|e| fail(e, &launched))?,
+                    settings: settings.to_vec(),
+                    consumers: if broadcast { consumer_tasks as u32 } else { 1 },
+                };
+                launches.push(launch_task(address, launch));
+            }
+            for address in &layout.addresses {
+                if !launched.contains(address) {
+                    launched.push(address.clone());
+                }
+            }
+            try_join_all(launches).await.map_err(|e| fail(e, &launched))?;
+            layouts.insert(stage.id, layout);
+        }
+        Ok(layouts)
+    }
+}
+
+struct LaunchFailure {
+    /// The worker that could not be reached, if that was the failure.
+    unreachable: Option<String>,
+    error: Status,
+    launched: Vec<String>,
+}
+
+fn encode(plan: Arc<dyn ExecutionPlan>) -> Result<Vec<u8>, Status> {
+    encode_plan(plan).map_err(|e| Status::internal(format!("cannot encode plan fragment: {e}")))
+}
+
+/// The session settings workers need to run fragments as planned.
+fn worker_settings(ctx: &SessionContext) -> Vec<Setting> {
+    ctx.state()
+        .config_options()
+        .entries()
+        .into_iter()
+        .filter(|e| e.key.starts_with("datafusion."))
+        .filter_map(|e| e.value.map(|value| Setting { key: e.key, value }))
+        .collect()
+}
+
+async fn launch_task(address: String, launch: LaunchTask) -> Result<(), Status> {
+    let channel = channel(&address).map_err(|e| Status::internal(format!("bad worker address {address}: {e}")))?;
+    let mut client = flight_client(channel);
+    let request = Action {
+        r#type: actions::LAUNCH_TASK.to_string(),
+        body: launch.encode_to_vec().into(),
+    };
+    let result = async {
+        let mut stream = client.do_action(request).await?.into_inner();
+        while stream.try_next().await?.is_some() {}
+        Ok::<_, Status>(())
+    }
+    .await;
+    result.map_err(|status| {
+        let mut status = name_peer(status, &address);
+        if let Ok(v) = address.parse() {
+            status.metadata_mut().insert("x-hayate-worker", v);
+        }
+        status
+    })
+}
+
+/// Tells every worker in `workers` to stop and forget the query's tasks.
+pub async fn cancel_on(query_id: &str, workers: &[String]) {
+    let calls = workers.iter().map(|address| async move {
+        let Ok(channel) = channel(address) else { return };
+        let mut client = flight_client(channel);
+        let request = Action {
+            r#type: actions::CANCEL_QUERY.to_string(),
+            body: QueryRef {
+                query_id: query_id.to_string(),
+            }
+            .encode_to_vec()
+            .into(),
+        };
+        let call = async {
+            let mut s = client.do_action(request).await?.into_inner();
+            while s.try_next().await?.is_some() {}
+            Ok::<_, Status>(())
+        };
+        if let Ok(Err(e)) = tokio::time::timeout(std::time::Duration::from_secs(5), call).await {
+            tracing::debug!(address, error = %e, "cancel not delivered");
+        }
+    });
+    futures::future::join_all(calls).await;
+}

@@ -1,0 +1,103 @@
+//! Starting a coordinator: its Flight SQL port, membership bookkeeping and
+//! the shared catalog.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow_flight::flight_service_server::FlightServiceServer;
+use hayate_protocol::transport::MAX_MESSAGE_BYTES;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::Catalog;
+use crate::flight_sql::CoordinatorService;
+use crate::membership::Membership;
+use crate::session::Sessions;
+
+#[derive(Debug, Clone)]
+pub struct CoordinatorConfig {
+    pub bind: SocketAddr,
+    pub heartbeat_interval: Duration,
+    /// A worker silent for this long is forgotten.
+    pub worker_timeout: Duration,
+}
+
+impl Default for CoordinatorConfig {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            heartbeat_interval: Duration::from_secs(1),
+            worker_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+pub struct CoordinatorHandle {
+    /// `http://host:port` of the Flight SQL endpoint.
+    pub address: String,
+    pub membership: Arc<Membership>,
+    pub catalog: Catalog,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl CoordinatorHandle {
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.server.await;
+    }
+
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    pub async fn wait(self) -> Result<(), tonic::transport::Error> {
+        self.server.await.unwrap_or(Ok(()))
+    }
+
+    /// Waits until at least `n` workers are live, or the timeout passes.
+    pub async fn wait_for_workers(&self, n: usize, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while tokio::time::Instant::now() < deadline {
+            if self.membership.live().len() >= n {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.membership.live().len() >= n
+    }
+}
+
+pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<CoordinatorHandle> {
+    let catalog = Catalog::new(Catalog::default_config()).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let listener = TcpListener::bind(config.bind).await?;
+    let local = listener.local_addr()?;
+    let host = if local.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        local.ip().to_string()
+    };
+    let address = format!("http://{host}:{}", local.port());
+    let membership = Arc::new(Membership::new(config.heartbeat_interval, config.worker_timeout));
+    let service = CoordinatorService::new(Sessions::new(catalog.clone()), Arc::clone(&membership));
+    let shutdown = CancellationToken::new();
+    let server = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(
+            FlightServiceServer::new(service)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.clone().cancelled_owned());
+    let server = tokio::spawn(server);
+    tracing::info!(%address, "coordinator listening on {local}");
+    Ok(CoordinatorHandle {
+        address,
+        membership,
+        catalog,
+        shutdown,
+        server,
+    })
+}

@@ -1,0 +1,257 @@
+//! Exchanges: the edges between stages, and the operator that stands for an
+//! exchange inside a consumer's plan fragment.
+//!
+//! A producer stage's root operator decides how its output is cut into
+//! partitions (a hash `RepartitionExec` for a shuffle, anything else for a
+//! gather or broadcast). The consumer side is always an [`ExchangeReaderExec`]:
+//! a leaf whose output partitions are each a merge of one or more remote
+//! partition streams. The reader holds no network code itself: it asks the
+//! [`PartitionFetcher`] installed in the session config for each stream, so
+//! the planner stays pure and the same operator runs on workers and on the
+//! coordinator.
+
+use std::fmt;
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::{DataFusionError, Result};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+};
+use futures::StreamExt;
+
+/// How a stage's output reaches the tasks of the stage that reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExchangeKind {
+    /// Hash-partitioned: consumer task `t` reads its own slice of hash
+    /// partitions from every producer task.
+    Shuffle,
+    /// Every partition of every producer task goes to one consumer task
+    /// (optionally merge-sorted by a `SortPreservingMergeExec` above it).
+    Gather,
+    /// Every consumer task reads every partition of every producer task: the
+    /// build side of a join whose probe side is split over several tasks.
+    Broadcast,
+}
+
+impl ExchangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExchangeKind::Shuffle => "shuffle",
+            ExchangeKind::Gather => "gather",
+            ExchangeKind::Broadcast => "broadcast",
+        }
+    }
+
+    pub(crate) fn to_wire(self) -> i32 {
+        match self {
+            ExchangeKind::Shuffle => 0,
+            ExchangeKind::Gather => 1,
+            ExchangeKind::Broadcast => 2,
+        }
+    }
+
+    pub(crate) fn from_wire(v: i32) -> Result<Self> {
+        match v {
+            0 => Ok(ExchangeKind::Shuffle),
+            1 => Ok(ExchangeKind::Gather),
+            2 => Ok(ExchangeKind::Broadcast),
+            other => Err(DataFusionError::Internal(format!(
+                "unknown exchange kind {other}"
+            ))),
+        }
+    }
+}
+
+/// One remote partition stream: which task produced it, on which worker.
+///
+/// `consumer` matters only for broadcast exchanges: each consumer task reads
+/// its own copy of the producer's output.
+#[derive(Clone, PartialEq, Eq, Hash, prost::Message)]
+pub struct PartitionSource {
+    #[prost(string, tag = "1")]
+    pub address: String,
+    #[prost(string, tag = "2")]
+    pub query_id: String,
+    #[prost(uint32, tag = "3")]
+    pub stage_id: u32,
+    #[prost(uint32, tag = "4")]
+    pub task_id: u32,
+    #[prost(uint32, tag = "5")]
+    pub partition: u32,
+    #[prost(uint32, tag = "6")]
+    pub consumer: u32,
+}
+
+/// Opens the stream of one remote partition. Workers and the coordinator
+/// install an implementation (Arrow Flight `DoGet`) in the session config.
+pub trait PartitionFetcher: Send + Sync + fmt::Debug {
+    fn fetch(&self, source: &PartitionSource, schema: SchemaRef) -> Result<SendableRecordBatchStream>;
+}
+
+/// The session-config extension through which an [`ExchangeReaderExec`]
+/// finds its [`PartitionFetcher`].
+#[derive(Debug, Clone)]
+pub struct FetcherExtension(pub Arc<dyn PartitionFetcher>);
+
+/// Reads the output of an upstream stage. Each output partition merges the
+/// remote streams listed for it, in whatever order batches arrive.
+#[derive(Debug)]
+pub struct ExchangeReaderExec {
+    kind: ExchangeKind,
+    input_stage: usize,
+    schema: SchemaRef,
+    /// Per output partition, the remote streams it merges. Empty lists until
+    /// the scheduler resolves the reader for one concrete task.
+    sources: Vec<Vec<PartitionSource>>,
+    properties: Arc<PlanProperties>,
+}
+
+impl ExchangeReaderExec {
+    /// A reader of `partitions` output partitions whose sources are not yet
+    /// known (a stage template).
+    pub fn unresolved(
+        kind: ExchangeKind,
+        input_stage: usize,
+        schema: SchemaRef,
+        partitions: usize,
+        eq: Option<EquivalenceProperties>,
+    ) -> Self {
+        Self::new(kind, input_stage, schema, vec![Vec::new(); partitions], eq)
+    }
+
+    pub fn new(
+        kind: ExchangeKind,
+        input_stage: usize,
+        schema: SchemaRef,
+        sources: Vec<Vec<PartitionSource>>,
+        eq: Option<EquivalenceProperties>,
+    ) -> Self {
+        let eq = eq.unwrap_or_else(|| EquivalenceProperties::new(Arc::clone(&schema)));
+        let properties = Arc::new(PlanProperties::new(
+            eq,
+            Partitioning::UnknownPartitioning(sources.len()),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        Self {
+            kind,
+            input_stage,
+            schema,
+            sources,
+            properties,
+        }
+    }
+
+    pub fn kind(&self) -> ExchangeKind {
+        self.kind
+    }
+
+    pub fn input_stage(&self) -> usize {
+        self.input_stage
+    }
+
+    pub fn sources(&self) -> &[Vec<PartitionSource>] {
+        &self.sources
+    }
+
+    /// This reader with concrete sources, keeping kind and ordering.
+    pub fn resolved(&self, sources: Vec<Vec<PartitionSource>>) -> Self {
+        let eq = if sources.len() == 1 || self.kind != ExchangeKind::Shuffle {
+            Some(self.properties.eq_properties.clone())
+        } else {
+            None
+        };
+        Self::new(self.kind, self.input_stage, Arc::clone(&self.schema), sources, eq)
+    }
+}
+
+impl DisplayAs for ExchangeReaderExec {
+    fn fmt_as(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(
+            f,
+            "ExchangeReaderExec: {} from stage {}, partitions={}",
+            self.kind.as_str(),
+            self.input_stage,
+            self.sources.len()
+        )
+    }
+}
+
+impl ExecutionPlan for ExchangeReaderExec {
+    fn name(&self) -> &str {
+        "ExchangeReaderExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> Result<TreeNodeRecursion>,
+    ) -> Result<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        if children.is_empty() {
+            Ok(self)
+        } else {
+            Err(DataFusionError::Internal(
+                "ExchangeReaderExec is a leaf and takes no children".into(),
+            ))
+        }
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        context: Arc<TaskContext>,
+    ) -> Result<SendableRecordBatchStream> {
+        let sources = self.sources.get(partition).ok_or_else(|| {
+            DataFusionError::Internal(format!(
+                "ExchangeReaderExec has no partition {partition} (of {})",
+                self.sources.len()
+            ))
+        })?;
+        if sources.is_empty() {
+            return Err(DataFusionError::Internal(format!(
+                "exchange from stage {} was never resolved to concrete tasks",
+                self.input_stage
+            )));
+        }
+        let fetcher = context
+            .session_config()
+            .get_extension::<FetcherExtension>()
+            .ok_or_else(|| {
+                DataFusionError::Internal("no partition fetcher installed in the session".into())
+            })?;
+        let streams = sources
+            .iter()
+            .map(|s| fetcher.0.fetch(s, Arc::clone(&self.schema)))
+            .collect::<Result<Vec<_>>>()?;
+        if streams.len() == 1 {
+            return Ok(streams.into_iter().next().expect("one stream"));
+        }
+        // Poll every upstream stream concurrently so that a slow producer
+        // does not hold back batches that others already have.
+        let merged = futures::stream::select_all(streams);
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&self.schema),
+            merged.boxed(),
+        )))
+    }
+}

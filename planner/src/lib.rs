@@ -1,0 +1,22 @@
+//! Hayate's planner: DataFusion builds and optimizes the physical plan; this
+//! crate cuts it into a DAG of stages at exchange boundaries, decides how many
+//! tasks each stage gets, builds each task's plan fragment and ships fragments
+//! as `datafusion-proto` bytes. Pure: no network, no clocks.
+
+pub mod codec;
+pub mod exchange;
+pub mod explain;
+pub mod options;
+pub mod slice;
+pub mod split;
+pub mod stage;
+
+pub use codec::{HayateCodec, decode_plan, encode_plan};
+pub use exchange::{
+    ExchangeKind, ExchangeReaderExec, FetcherExtension, PartitionFetcher, PartitionSource,
+};
+pub use explain::explain_stages;
+pub use options::HayateOptions;
+pub use slice::{ProducerLayout, reader_sources, task_plan};
+pub use split::{SplitOptions, single_task_reason, split_into_stages};
+pub use stage::{Placement, Stage, StageGraph};

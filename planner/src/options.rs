@@ -1,0 +1,20 @@
+//! Hayate's own session settings, set like DataFusion's: `SET hayate.bytes_per_task = 0`.
+
+use datafusion::common::config::ConfigExtension;
+use datafusion::common::extensions_options;
+
+extensions_options! {
+    /// Settings that shape how a query is cut into stages and tasks.
+    pub struct HayateOptions {
+        /// Bytes of scan input one task should read before a second task is
+        /// worth its start-up cost. Small inputs stay on one task, which keeps
+        /// short queries fast (more workers must not make small queries slower).
+        pub bytes_per_task: u64, default = 64 * 1024 * 1024
+        /// Upper bound on tasks per stage; 0 means one task per live worker.
+        pub max_tasks_per_stage: usize, default = 0
+    }
+}
+
+impl ConfigExtension for HayateOptions {
+    const PREFIX: &'static str = "hayate";
+}

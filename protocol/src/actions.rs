@@ -1,0 +1,11 @@
+//! Names of the Flight actions Hayate uses internally.
+
+/// Coordinator → worker: run one task (body: [`crate::LaunchTask`]).
+pub const LAUNCH_TASK: &str = "hayate.launch_task";
+/// Coordinator → worker: stop and forget every task of a query
+/// (body: [`crate::QueryRef`]).
+pub const CANCEL_QUERY: &str = "hayate.cancel_query";
+/// Worker → coordinator: join the cluster (body: [`crate::WorkerAnnouncement`]).
+pub const REGISTER: &str = "hayate.register";
+/// Worker → coordinator: still alive (body: [`crate::WorkerAnnouncement`]).
+pub const HEARTBEAT: &str = "hayate.heartbeat";

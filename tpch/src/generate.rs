@@ -1,0 +1,115 @@
+//! Writes TPC-H data as Parquet with `tpchgen`: `dir/<table>/part-N.parquet`,
+//! several files for the large tables so that scans split over tasks.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use tpchgen::generators::{
+    CustomerGenerator, LineItemGenerator, NationGenerator, OrderGenerator, PartGenerator,
+    PartSuppGenerator, RegionGenerator, SupplierGenerator,
+};
+use tpchgen_arrow::{
+    CustomerArrow, LineItemArrow, NationArrow, OrderArrow, PartArrow, PartSuppArrow, RegionArrow,
+    SupplierArrow,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    #[error("cannot write {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("cannot write Parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+    #[error("cannot generate data: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+}
+
+/// How many files a table is written as at scale factor `sf`: about one per
+/// 30 MB of Parquet, at least 3 for the large tables, 1 for the small ones.
+pub fn files_for(table: &str, sf: f64) -> usize {
+    let per_sf = match table {
+        "lineitem" => 8.0,
+        "orders" => 2.0,
+        "partsupp" | "part" | "customer" => 1.0,
+        _ => return 1,
+    };
+    ((per_sf * sf).ceil() as usize).max(3)
+}
+
+/// Generates every table at scale factor `sf` into `dir`. Skips a table whose
+/// directory already holds its files, so re-running is cheap.
+pub fn generate(dir: &Path, sf: f64) -> Result<(), GenerateError> {
+    for table in crate::TABLES {
+        let parts = files_for(table, sf);
+        let table_dir = dir.join(table);
+        let complete = (1..=parts).all(|p| table_dir.join(format!("part-{p}.parquet")).exists());
+        if complete {
+            continue;
+        }
+        std::fs::create_dir_all(&table_dir).map_err(|source| GenerateError::Io {
+            path: table_dir.display().to_string(),
+            source,
+        })?;
+        for part in 1..=parts {
+            let path = table_dir.join(format!("part-{part}.parquet"));
+            let (p, n) = (part as i32, parts as i32);
+            let (schema, batches): (SchemaRef, Box<dyn Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>>>) =
+                match table {
+                    "nation" => (NationArrow::schema_ref(), Box::new(NationArrow::new(NationGenerator::new(sf, p, n)))),
+                    "region" => (RegionArrow::schema_ref(), Box::new(RegionArrow::new(RegionGenerator::new(sf, p, n)))),
+                    "part" => (PartArrow::schema_ref(), Box::new(PartArrow::new(PartGenerator::new(sf, p, n)))),
+                    "supplier" => (
+                        SupplierArrow::schema_ref(),
+                        Box::new(SupplierArrow::new(SupplierGenerator::new(sf, p, n))),
+                    ),
+                    "partsupp" => (
+                        PartSuppArrow::schema_ref(),
+                        Box::new(PartSuppArrow::new(PartSuppGenerator::new(sf, p, n))),
+                    ),
+                    "customer" => (
+                        CustomerArrow::schema_ref(),
+                        Box::new(CustomerArrow::new(CustomerGenerator::new(sf, p, n))),
+                    ),
+                    "orders" => (OrderArrow::schema_ref(), Box::new(OrderArrow::new(OrderGenerator::new(sf, p, n)))),
+                    _ => (
+                        LineItemArrow::schema_ref(),
+                        Box::new(LineItemArrow::new(LineItemGenerator::new(sf, p, n))),
+                    ),
+                };
+            write_parquet(&path, schema, batches)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_parquet(
+    path: &Path,
+    schema: SchemaRef,
+    batches: impl Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>>,
+) -> Result<(), GenerateError> {
+    // Written to a temporary name and renamed, so a crash never leaves a
+    // half-written file that looks complete.
+    let tmp = path.with_extension("parquet.tmp");
+    let file = File::create(&tmp).map_err(|source| GenerateError::Io {
+        path: tmp.display().to_string(),
+        source,
+    })?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+        .set_max_row_group_row_count(Some(256 * 1024))
+        .build();
+    let mut writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props))?;
+    for batch in batches {
+        writer.write(&batch?)?;
+    }
+    writer.close()?;
+    std::fs::rename(&tmp, path).map_err(|source| GenerateError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}

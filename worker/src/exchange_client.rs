@@ -1,0 +1,102 @@
+//! Reading upstream partitions from other workers: the Arrow Flight
+//! implementation of the planner's [`PartitionFetcher`].
+
+use std::sync::Arc;
+
+use arrow_flight::decode::FlightRecordBatchStream;
+use arrow_flight::error::FlightError;
+use arrow_flight::flight_service_client::FlightServiceClient;
+use arrow_flight::Ticket;
+use dashmap::DashMap;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use futures::{StreamExt, TryStreamExt};
+use hayate_planner::{PartitionFetcher, PartitionSource};
+use hayate_protocol::PartitionTicket;
+use hayate_protocol::transport::{MAX_MESSAGE_BYTES, channel};
+use prost::Message;
+use tonic::transport::Channel;
+use tonic::{Code, Status};
+
+use crate::error::from_status;
+
+/// Opens `DoGet` streams to the workers that hold upstream partitions, one
+/// shared HTTP/2 connection per worker.
+#[derive(Debug, Default, Clone)]
+pub struct FlightPartitionFetcher {
+    channels: Arc<DashMap<String, Channel>>,
+}
+
+impl FlightPartitionFetcher {
+    fn channel(&self, address: &str) -> Result<Channel> {
+        if let Some(c) = self.channels.get(address) {
+            return Ok(c.clone());
+        }
+        let c = channel(address).map_err(|e| {
+            DataFusionError::Execution(format!("bad worker address {address}: {e}"))
+        })?;
+        self.channels.insert(address.to_string(), c.clone());
+        Ok(c)
+    }
+}
+
+/// A Flight client with Hayate's message limits.
+pub fn flight_client(channel: Channel) -> FlightServiceClient<Channel> {
+    FlightServiceClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES)
+}
+
+/// Names the peer in errors that come from failing to reach it, so that an
+/// error says which worker went away.
+pub fn name_peer(status: Status, address: &str) -> Status {
+    match status.code() {
+        Code::Unavailable | Code::Unknown | Code::Cancelled | Code::DeadlineExceeded
+            if !status.message().contains(address) =>
+        {
+            Status::new(status.code(), format!("worker {address}: {}", status.message()))
+        }
+        _ => status,
+    }
+}
+
+fn flight_error(err: FlightError, address: &str) -> DataFusionError {
+    match err {
+        FlightError::Tonic(status) => from_status(name_peer(*status, address)),
+        FlightError::ExternalError(e) => match e.downcast::<DataFusionError>() {
+            Ok(df) => *df,
+            Err(e) => DataFusionError::External(e),
+        },
+        other => from_status(Status::internal(format!("worker {address}: {other}"))),
+    }
+}
+
+impl PartitionFetcher for FlightPartitionFetcher {
+    fn fetch(&self, source: &PartitionSource, schema: SchemaRef) -> Result<SendableRecordBatchStream> {
+        let channel = self.channel(&source.address)?;
+        let address = source.address.clone();
+        let ticket = PartitionTicket {
+            query_id: source.query_id.clone(),
+            stage_id: source.stage_id,
+            task_id: source.task_id,
+            partition: source.partition,
+            consumer: source.consumer,
+        }
+        .encode_to_vec();
+        let open = async move {
+            let mut client = flight_client(channel);
+            let response = client
+                .do_get(Ticket { ticket: ticket.into() })
+                .await
+                .map_err(|s| from_status(name_peer(s, &address)))?;
+            let data = response.into_inner().map_err(|s| FlightError::Tonic(Box::new(s)));
+            let batches = FlightRecordBatchStream::new_from_flight_data(data)
+                .map_err(move |e| flight_error(e, &address));
+            Ok::<_, DataFusionError>(batches)
+        };
+        let stream = futures::stream::once(open).try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream.boxed())))
+    }
+}

@@ -1,0 +1,15 @@
+//! A Hayate worker: a stateless process that runs plan fragments (tasks) it
+//! is given and serves their output partitions over Arrow Flight, to other
+//! workers and to the coordinator. It keeps no state between queries beyond
+//! caches: every task carries its plan, settings and input locations.
+
+pub mod error;
+pub mod exchange_client;
+pub mod membership;
+pub mod registry;
+pub mod server;
+pub mod service;
+pub mod task;
+
+pub use exchange_client::{FlightPartitionFetcher, flight_client, name_peer};
+pub use server::{WorkerConfig, WorkerHandle, start_worker};

@@ -1,0 +1,127 @@
+//! Starting a worker: bind its Flight port, serve, keep its membership, and
+//! stop cleanly.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow_flight::flight_service_server::FlightServiceServer;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use hayate_protocol::transport::MAX_MESSAGE_BYTES;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::membership::keep_membership;
+use crate::registry::TaskRegistry;
+use crate::service::WorkerService;
+
+/// How to run one worker.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Address to listen on; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Host other processes use to reach this worker. Defaults to the bind
+    /// address, or 127.0.0.1 when binding to all interfaces.
+    pub advertise_host: Option<String>,
+    /// The coordinator's Flight address; `None` for a worker that is only
+    /// given tasks directly (tests, embedded use).
+    pub coordinator: Option<String>,
+}
+
+/// A running worker.
+pub struct WorkerHandle {
+    /// Where this worker is reached: `http://host:port`.
+    pub address: String,
+    pub worker_id: String,
+    pub registry: TaskRegistry,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+}
+
+impl WorkerHandle {
+    /// Stops serving and leaves the cluster.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.server.await;
+    }
+
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Waits until the server ends (after [`Self::stop`] or a fatal error).
+    pub async fn wait(self) -> Result<(), tonic::transport::Error> {
+        self.server.await.unwrap_or(Ok(()))
+    }
+}
+
+pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle> {
+    let listener = TcpListener::bind(config.bind).await?;
+    let local = listener.local_addr()?;
+    let host = config.advertise_host.clone().unwrap_or_else(|| {
+        if local.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            local.ip().to_string()
+        }
+    });
+    let address = format!("http://{}", join_host_port(&host, local.port()));
+    let worker_id = uuid::Uuid::new_v4().to_string();
+    let registry = TaskRegistry::default();
+    let runtime = RuntimeEnvBuilder::new()
+        .build_arc()
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let service = WorkerService::new(registry.clone(), Arc::clone(&runtime));
+    let shutdown = CancellationToken::new();
+
+    let server = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(
+            FlightServiceServer::new(service)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.clone().cancelled_owned());
+    let server = tokio::spawn(server);
+
+    if let Some(coordinator) = config.coordinator.clone() {
+        tokio::spawn(keep_membership(
+            coordinator,
+            worker_id.clone(),
+            address.clone(),
+            registry.clone(),
+            shutdown.clone(),
+        ));
+    }
+    // Safety net for tasks whose coordinator vanished before cancelling them.
+    let sweeper_registry = registry.clone();
+    let sweeper_shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = sweeper_shutdown.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(60)) => {
+                    let n = sweeper_registry.expire(Duration::from_secs(30 * 60));
+                    if n > 0 { tracing::warn!(queries = n, "expired abandoned tasks"); }
+                }
+            }
+        }
+    });
+    tracing::info!(%address, "worker listening on {local}");
+    Ok(WorkerHandle {
+        address,
+        worker_id,
+        registry,
+        shutdown,
+        server,
+    })
+}
+
+fn join_host_port(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}

@@ -1,0 +1,236 @@
+//! The worker's Flight service: accept a task (`DoAction launch_task`),
+//! serve its output partitions (`DoGet`), and cancel a query's tasks.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::error::FlightError;
+use arrow_flight::flight_service_server::FlightService;
+use arrow_flight::{
+    Action, ActionType, Criteria, Empty, FlightData, FlightDescriptor, FlightInfo,
+    HandshakeRequest, HandshakeResponse, PollInfo, PutResult, SchemaResult, Ticket,
+};
+use datafusion::error::Result as DfResult;
+use datafusion::execution::TaskContext;
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::prelude::SessionConfig;
+use futures::{Stream, StreamExt, TryStreamExt};
+use hayate_planner::{FetcherExtension, decode_plan};
+use hayate_protocol::transport::TARGET_FLIGHT_MESSAGE_BYTES;
+use hayate_protocol::{LaunchTask, PartitionTicket, QueryRef, Setting, actions};
+use prost::Message;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::error::to_status;
+use crate::exchange_client::FlightPartitionFetcher;
+use crate::registry::TaskRegistry;
+use crate::task::{RunningTask, TaskKey};
+
+type BoxedStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+/// The worker's Flight endpoint. Holds no query state beyond the tasks it is
+/// running; everything a task needs arrives with it.
+#[derive(Clone)]
+pub struct WorkerService {
+    registry: TaskRegistry,
+    runtime: Arc<RuntimeEnv>,
+    fetcher: FlightPartitionFetcher,
+}
+
+impl WorkerService {
+    pub fn new(registry: TaskRegistry, runtime: Arc<RuntimeEnv>) -> Self {
+        Self {
+            registry,
+            runtime,
+            fetcher: FlightPartitionFetcher::default(),
+        }
+    }
+
+    /// The context a task's plan is decoded and run in: the query's settings,
+    /// this worker's shared runtime (object stores, caches, memory pool) and
+    /// the Flight fetcher its exchange readers use.
+    fn task_context(&self, settings: &[Setting]) -> DfResult<Arc<TaskContext>> {
+        let map: HashMap<String, String> = settings
+            .iter()
+            .map(|s| (s.key.clone(), s.value.clone()))
+            .collect();
+        let config = SessionConfig::from_string_hash_map(&map)?
+            .with_extension(Arc::new(FetcherExtension(Arc::new(self.fetcher.clone()))));
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(Arc::clone(&self.runtime))
+            .with_default_features()
+            .build();
+        Ok(state.task_ctx())
+    }
+
+    fn launch(&self, launch: LaunchTask) -> Result<(), Status> {
+        let key = TaskKey {
+            query_id: launch.query_id,
+            stage_id: launch.stage_id,
+            task_id: launch.task_id,
+        };
+        let context = self.task_context(&launch.settings).map_err(|e| to_status(&e))?;
+        let copies = launch.consumers.max(1) as usize;
+        let plans = (0..copies)
+            .map(|_| decode_plan(&launch.plan, &context))
+            .collect::<DfResult<Vec<_>>>()
+            .map_err(|e| Status::invalid_argument(format!("cannot decode plan of {key}: {e}")))?;
+        tracing::debug!(%key, copies, "task launched");
+        self.registry.insert(RunningTask::new(key, plans, context));
+        Ok(())
+    }
+
+    fn serve_partition(&self, ticket: PartitionTicket) -> Result<BoxedStream<FlightData>, Status> {
+        let key = TaskKey {
+            query_id: ticket.query_id,
+            stage_id: ticket.stage_id,
+            task_id: ticket.task_id,
+        };
+        let (task, cancel) = self
+            .registry
+            .get(&key)
+            .ok_or_else(|| Status::not_found(format!("{key} is not running on this worker")))?;
+        let stream = task
+            .execute(ticket.partition as usize, ticket.consumer as usize)
+            .map_err(|e| to_status(&e))?;
+        let schema = stream.schema();
+        // Forget the task once all its output streams are done or dropped.
+        let guard = StreamGuard {
+            registry: self.registry.clone(),
+            task,
+        };
+        let cancelled = cancel.clone();
+        let tail = futures::stream::once(async move { cancelled.is_cancelled() }).filter_map(|c| async move {
+            c.then(|| Err(FlightError::Tonic(Box::new(Status::cancelled("query was cancelled")))))
+        });
+        let batches = stream
+            .map_err(|e| FlightError::Tonic(Box::new(to_status(&e))))
+            .take_until(cancel.cancelled_owned())
+            .chain(tail)
+            .map(move |item| {
+                let _alive = &guard;
+                item
+            });
+        let encoded = FlightDataEncoderBuilder::new()
+            .with_schema(schema)
+            .with_max_flight_data_size(TARGET_FLIGHT_MESSAGE_BYTES)
+            .build(batches)
+            .map_err(Status::from);
+        Ok(Box::pin(encoded))
+    }
+}
+
+struct StreamGuard {
+    registry: TaskRegistry,
+    task: Arc<RunningTask>,
+}
+
+impl Drop for StreamGuard {
+    fn drop(&mut self) {
+        if self.task.finish_stream() {
+            self.registry.remove(&self.task.key);
+        }
+    }
+}
+
+fn decode<M: Message + Default>(bytes: &[u8], what: &str) -> Result<M, Status> {
+    M::decode(bytes).map_err(|e| Status::invalid_argument(format!("malformed {what}: {e}")))
+}
+
+fn one_result(body: Vec<u8>) -> BoxedStream<arrow_flight::Result> {
+    Box::pin(futures::stream::once(async move {
+        Ok(arrow_flight::Result { body: body.into() })
+    }))
+}
+
+#[tonic::async_trait]
+impl FlightService for WorkerService {
+    type HandshakeStream = BoxedStream<HandshakeResponse>;
+    type ListFlightsStream = BoxedStream<FlightInfo>;
+    type DoGetStream = BoxedStream<FlightData>;
+    type DoPutStream = BoxedStream<PutResult>;
+    type DoActionStream = BoxedStream<arrow_flight::Result>;
+    type ListActionsStream = BoxedStream<ActionType>;
+    type DoExchangeStream = BoxedStream<FlightData>;
+
+    async fn handshake(
+        &self,
+        _request: Request<Streaming<HandshakeRequest>>,
+    ) -> Result<Response<Self::HandshakeStream>, Status> {
+        Err(Status::unimplemented("workers take no handshake"))
+    }
+
+    async fn list_flights(&self, _request: Request<Criteria>) -> Result<Response<Self::ListFlightsStream>, Status> {
+        Err(Status::unimplemented("workers list no flights"))
+    }
+
+    async fn get_flight_info(&self, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
+        Err(Status::unimplemented("workers serve tasks, not queries: connect to the coordinator"))
+    }
+
+    async fn poll_flight_info(&self, _request: Request<FlightDescriptor>) -> Result<Response<PollInfo>, Status> {
+        Err(Status::unimplemented("workers serve tasks, not queries: connect to the coordinator"))
+    }
+
+    async fn get_schema(&self, _request: Request<FlightDescriptor>) -> Result<Response<SchemaResult>, Status> {
+        Err(Status::unimplemented("workers serve tasks, not queries: connect to the coordinator"))
+    }
+
+    async fn do_get(&self, request: Request<Ticket>) -> Result<Response<Self::DoGetStream>, Status> {
+        let ticket: PartitionTicket = decode(&request.into_inner().ticket, "partition ticket")?;
+        Ok(Response::new(self.serve_partition(ticket)?))
+    }
+
+    async fn do_put(&self, _request: Request<Streaming<FlightData>>) -> Result<Response<Self::DoPutStream>, Status> {
+        Err(Status::unimplemented("workers accept no uploads"))
+    }
+
+    async fn do_exchange(
+        &self,
+        _request: Request<Streaming<FlightData>>,
+    ) -> Result<Response<Self::DoExchangeStream>, Status> {
+        Err(Status::unimplemented("workers do not exchange"))
+    }
+
+    async fn do_action(&self, request: Request<Action>) -> Result<Response<Self::DoActionStream>, Status> {
+        let action = request.into_inner();
+        match action.r#type.as_str() {
+            actions::LAUNCH_TASK => {
+                let launch: LaunchTask = decode(&action.body, "task")?;
+                // Decoding a plan is CPU work: keep it off the I/O threads.
+                let service = self.clone();
+                tokio::task::spawn_blocking(move || service.launch(launch))
+                    .await
+                    .map_err(|e| Status::internal(format!("task launch panicked: {e}")))??;
+                Ok(Response::new(one_result(Vec::new())))
+            }
+            actions::CANCEL_QUERY => {
+                let query: QueryRef = decode(&action.body, "query reference")?;
+                let stopped = self.registry.cancel_query(&query.query_id);
+                if stopped > 0 {
+                    tracing::debug!(query = %query.query_id, stopped, "query cancelled");
+                }
+                Ok(Response::new(one_result((stopped as u32).to_le_bytes().to_vec())))
+            }
+            other => Err(Status::invalid_argument(format!("unknown action {other:?}"))),
+        }
+    }
+
+    async fn list_actions(&self, _request: Request<Empty>) -> Result<Response<Self::ListActionsStream>, Status> {
+        let list = [
+            (actions::LAUNCH_TASK, "run one task of a query"),
+            (actions::CANCEL_QUERY, "stop every task of a query"),
+        ]
+        .map(|(t, d)| {
+            Ok(ActionType {
+                r#type: t.to_string(),
+                description: d.to_string(),
+            })
+        });
+        Ok(Response::new(Box::pin(futures::stream::iter(list))))
+    }
+}
