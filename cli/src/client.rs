@@ -1,11 +1,11 @@
 //! A small Flight SQL client for the CLI: runs a statement and returns its
 //! batches, keeping the server's error code and message intact.
 
+use arrow_flight::FlightDescriptor;
 use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_client::FlightServiceClient;
 use arrow_flight::sql::{CommandStatementQuery, ProstMessageExt};
-use arrow_flight::FlightDescriptor;
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::TryStreamExt;
 use hayate_coordinator::SESSION_HEADER;
@@ -46,7 +46,8 @@ fn describe(status: &Status) -> String {
 
 impl SqlClient {
     pub async fn connect(address: &str) -> Result<Self, ClientError> {
-        let channel = channel(address).map_err(|e| ClientError::Connect(address.to_string(), e.to_string()))?;
+        let channel = channel(address)
+            .map_err(|e| ClientError::Connect(address.to_string(), e.to_string()))?;
         let inner = FlightServiceClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
@@ -68,7 +69,8 @@ impl SqlClient {
     pub async fn query(
         &mut self,
         sql: &str,
-    ) -> Result<impl futures::Stream<Item = Result<RecordBatch, ClientError>> + use<>, ClientError> {
+    ) -> Result<impl futures::Stream<Item = Result<RecordBatch, ClientError>> + use<>, ClientError>
+    {
         let command = CommandStatementQuery {
             query: sql.to_string(),
             transaction_id: None,
@@ -92,10 +94,12 @@ impl SqlClient {
                 .map_err(ClientError::Server)?
                 .into_inner()
                 .map_err(|s| FlightError::Tonic(Box::new(s)));
-            streams.push(FlightRecordBatchStream::new_from_flight_data(data).map_err(|e| match e {
-                FlightError::Tonic(s) => ClientError::Server(*s),
-                other => ClientError::Protocol(other.to_string()),
-            }));
+            streams.push(FlightRecordBatchStream::new_from_flight_data(data).map_err(
+                |e| match e {
+                    FlightError::Tonic(s) => ClientError::Server(*s),
+                    other => ClientError::Protocol(other.to_string()),
+                },
+            ));
         }
         Ok(futures::stream::iter(streams).flatten())
     }

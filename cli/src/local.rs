@@ -33,7 +33,10 @@ impl LocalCluster {
                 .await?,
             );
         }
-        if !coordinator.wait_for_workers(workers, Duration::from_secs(10)).await {
+        if !coordinator
+            .wait_for_workers(workers, Duration::from_secs(10))
+            .await
+        {
             anyhow::bail!("workers did not register within 10s");
         }
         Ok(Self {
@@ -52,14 +55,19 @@ impl LocalCluster {
 
 /// Where the sample data lives: `$HAYATE_DATA_DIR`, else `./data`.
 pub fn sample_dir(sf: f64) -> PathBuf {
-    let base = std::env::var_os("HAYATE_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("data"));
+    let base = std::env::var_os("HAYATE_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("data"));
     base.join(format!("tpch-sf{sf}"))
 }
 
 /// Generates (once) and registers the TPC-H sample tables.
 pub async fn load_sample(client: &mut SqlClient, dir: &Path, sf: f64) -> anyhow::Result<()> {
     if !dir.join("lineitem").exists() {
-        eprintln!("Generating TPC-H sample data (scale factor {sf}) in {} ...", dir.display());
+        eprintln!(
+            "Generating TPC-H sample data (scale factor {sf}) in {} ...",
+            dir.display()
+        );
     }
     let started = Instant::now();
     let target = dir.to_path_buf();

@@ -17,7 +17,11 @@ use hayate_worker::{WorkerConfig, start_worker};
 use crate::client::SqlClient;
 
 #[derive(Parser)]
-#[command(name = "hayate", version, about = "Distributed SQL over Parquet in object storage")]
+#[command(
+    name = "hayate",
+    version,
+    about = "Distributed SQL over Parquet in object storage"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -79,7 +83,11 @@ struct StatementArgs {
 
 #[derive(Args)]
 struct SqlArgs {
-    #[arg(long, env = "HAYATE_COORDINATOR", default_value = "http://127.0.0.1:50051")]
+    #[arg(
+        long,
+        env = "HAYATE_COORDINATOR",
+        default_value = "http://127.0.0.1:50051"
+    )]
     coordinator: String,
     #[command(flatten)]
     statements: StatementArgs,
@@ -124,7 +132,9 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(run(cli))
 }
 
@@ -186,7 +196,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::TpchGen(args) => {
             hayate_tpch::generate(&args.out, args.sf)?;
-            println!("TPC-H scale factor {} written to {}", args.sf, args.out.display());
+            println!(
+                "TPC-H scale factor {} written to {}",
+                args.sf,
+                args.out.display()
+            );
         }
     }
     Ok(())
@@ -207,7 +221,8 @@ async fn statements_or_repl(client: &mut SqlClient, args: &StatementArgs) -> any
         }
     }
     for f in &args.file {
-        let text = std::fs::read_to_string(f).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
         let (mut s, rest) = statements::split_statements(&text);
         statements.append(&mut s);
         if !rest.is_empty() {

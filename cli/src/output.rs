@@ -8,7 +8,10 @@ use datafusion::arrow::util::pretty::pretty_format_batches;
 /// Prints `batches` as a table followed by "N rows in T".
 pub fn print_result(batches: &[RecordBatch], elapsed: Duration) {
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-    let has_columns = batches.first().map(|b| b.num_columns() > 0).unwrap_or(false);
+    let has_columns = batches
+        .first()
+        .map(|b| b.num_columns() > 0)
+        .unwrap_or(false);
     if rows > 0 && has_columns {
         match pretty_format_batches(batches) {
             Ok(table) => println!("{table}"),

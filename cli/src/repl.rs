@@ -42,14 +42,19 @@ pub async fn run_statements(client: &mut SqlClient, statements: &[String]) -> bo
 /// history is kept in `~/.hayate_history`.
 pub async fn repl(client: &mut SqlClient) -> anyhow::Result<()> {
     let mut editor = DefaultEditor::new()?;
-    let history = std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".hayate_history"));
+    let history =
+        std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".hayate_history"));
     if let Some(h) = &history {
         let _ = editor.load_history(h);
     }
     println!("Hayate SQL. End statements with ';'. \\q quits.");
     let mut buffer = String::new();
     loop {
-        let prompt = if buffer.is_empty() { "hayate> " } else { "   ...> " };
+        let prompt = if buffer.is_empty() {
+            "hayate> "
+        } else {
+            "   ...> "
+        };
         // Reading a line blocks: keep it off the runtime's worker threads,
         // which the embedded cluster of `hayate local` needs.
         let (returned, line) = tokio::task::spawn_blocking(move || {
@@ -61,7 +66,9 @@ pub async fn repl(client: &mut SqlClient) -> anyhow::Result<()> {
         match line {
             Ok(line) => {
                 let trimmed = line.trim();
-                if buffer.is_empty() && matches!(trimmed, "\\q" | "quit" | "exit" | "quit;" | "exit;") {
+                if buffer.is_empty()
+                    && matches!(trimmed, "\\q" | "quit" | "exit" | "quit;" | "exit;")
+                {
                     break;
                 }
                 if !buffer.is_empty() {

@@ -46,7 +46,17 @@ impl Catalog {
         let mut config = SessionConfig::new()
             .with_information_schema(true)
             .with_default_catalog_and_schema("datafusion", "public");
-        config.options_mut().extensions.insert(HayateOptions::default());
+        config
+            .options_mut()
+            .extensions
+            .insert(HayateOptions::default());
+        // Uncorrelated scalar subqueries as joins, not as `ScalarSubqueryExec`:
+        // that operator shares its results with expressions elsewhere in the
+        // plan through memory, which cannot cross a stage boundary.
+        config
+            .options_mut()
+            .optimizer
+            .enable_physical_uncorrelated_scalar_subquery = false;
         config
     }
 

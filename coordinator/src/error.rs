@@ -5,7 +5,9 @@ use tonic::Status;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CoordinatorError {
-    #[error("no live workers: start one with `hayate worker --coordinator <this coordinator's URL>`")]
+    #[error(
+        "no live workers: start one with `hayate worker --coordinator <this coordinator's URL>`"
+    )]
     NoWorkers,
     #[error("unknown or expired statement handle {0:?}")]
     UnknownStatement(String),

@@ -16,7 +16,8 @@ use arrow_flight::sql::{
     DoPutPreparedStatementResult, ProstMessageExt, SqlInfo, TicketStatementQuery,
 };
 use arrow_flight::{
-    Action, FlightData, FlightDescriptor, FlightEndpoint, FlightInfo, IpcMessage, SchemaAsIpc, Ticket,
+    Action, FlightData, FlightDescriptor, FlightEndpoint, FlightInfo, IpcMessage, SchemaAsIpc,
+    Ticket,
 };
 use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -70,7 +71,11 @@ impl CoordinatorService {
     }
 
     /// Plans a statement and answers with one endpoint whose ticket runs it.
-    async fn plan_to_info<T>(&self, sql: &str, request: &Request<T>) -> Result<Response<FlightInfo>, Status> {
+    async fn plan_to_info<T>(
+        &self,
+        sql: &str,
+        request: &Request<T>,
+    ) -> Result<Response<FlightInfo>, Status> {
         let (session_id, ctx) = self.session(request);
         let (id, schema) = self.engine.plan(&ctx, sql).await?;
         let ticket = TicketStatementQuery {
@@ -79,7 +84,9 @@ impl CoordinatorService {
         let info = FlightInfo::new()
             .try_with_schema(&schema)
             .map_err(|e| Status::internal(format!("cannot encode schema: {e}")))?
-            .with_endpoint(FlightEndpoint::new().with_ticket(Ticket::new(ticket.as_any().encode_to_vec())))
+            .with_endpoint(
+                FlightEndpoint::new().with_ticket(Ticket::new(ticket.as_any().encode_to_vec())),
+            )
             .with_descriptor(FlightDescriptor::new_cmd(sql.as_bytes().to_vec()))
             .with_ordered(true);
         Ok(with_session_cookie(Response::new(info), &session_id))
@@ -89,7 +96,8 @@ impl CoordinatorService {
         let w = WorkerAnnouncement::decode(action.body.as_ref())
             .map_err(|e| Status::invalid_argument(format!("malformed worker announcement: {e}")))?;
         let known = if action.r#type == actions::REGISTER {
-            self.membership.register(&w.worker_id, &w.address, w.running_tasks);
+            self.membership
+                .register(&w.worker_id, &w.address, w.running_tasks);
             true
         } else {
             self.membership.heartbeat(&w.worker_id, w.running_tasks)
@@ -117,14 +125,19 @@ fn batches_response(schema: SchemaRef, batches: Vec<RecordBatch>) -> Response<Do
 }
 
 fn sql_from_handle(handle: &[u8]) -> Result<String, Status> {
-    String::from_utf8(handle.to_vec()).map_err(|_| Status::invalid_argument("prepared statement handle is not UTF-8"))
+    String::from_utf8(handle.to_vec())
+        .map_err(|_| Status::invalid_argument("prepared statement handle is not UTF-8"))
 }
 
-fn reject_parameters(request: &mut Request<PeekableFlightDataStream>) -> impl Future<Output = Result<(), Status>> + '_ {
+fn reject_parameters(
+    request: &mut Request<PeekableFlightDataStream>,
+) -> impl Future<Output = Result<(), Status>> + '_ {
     async move {
         if let Some(Ok(data)) = request.get_mut().peek().await {
             if !data.data_body.is_empty() {
-                return Err(Status::unimplemented("query parameters are not supported yet"));
+                return Err(Status::unimplemented(
+                    "query parameters are not supported yet",
+                ));
             }
         }
         Ok(())
@@ -163,7 +176,11 @@ impl FlightSqlService for CoordinatorService {
         let flight = FlightDataEncoderBuilder::new()
             .with_schema(schema)
             .with_max_flight_data_size(TARGET_FLIGHT_MESSAGE_BYTES)
-            .build(stream.map_err(|e| arrow_flight::error::FlightError::Tonic(Box::new(hayate_worker::error::to_status(&e)))))
+            .build(stream.map_err(|e| {
+                arrow_flight::error::FlightError::Tonic(Box::new(hayate_worker::error::to_status(
+                    &e,
+                )))
+            }))
             .map_err(Status::from);
         Ok(Response::new(Box::pin(flight)))
     }
@@ -260,7 +277,11 @@ impl FlightSqlService for CoordinatorService {
         query: CommandGetDbSchemas,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        metadata_info(&query.clone().into_builder().schema(), query.as_any(), request)
+        metadata_info(
+            &query.clone().into_builder().schema(),
+            query.as_any(),
+            request,
+        )
     }
 
     async fn do_get_schemas(
@@ -286,7 +307,11 @@ impl FlightSqlService for CoordinatorService {
         query: CommandGetTables,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        metadata_info(&query.clone().into_builder().schema(), query.as_any(), request)
+        metadata_info(
+            &query.clone().into_builder().schema(),
+            query.as_any(),
+            request,
+        )
     }
 
     async fn do_get_tables(
@@ -297,18 +322,30 @@ impl FlightSqlService for CoordinatorService {
         let (_, ctx) = self.session(&request);
         let mut builder = query.into_builder();
         for catalog_name in ctx.catalog_names() {
-            let Some(catalog) = ctx.catalog(&catalog_name) else { continue };
+            let Some(catalog) = ctx.catalog(&catalog_name) else {
+                continue;
+            };
             for schema_name in catalog.schema_names() {
-                let Some(schema) = catalog.schema(&schema_name) else { continue };
+                let Some(schema) = catalog.schema(&schema_name) else {
+                    continue;
+                };
                 for table_name in schema.table_names() {
-                    let Ok(Some(table)) = schema.table(&table_name).await else { continue };
+                    let Ok(Some(table)) = schema.table(&table_name).await else {
+                        continue;
+                    };
                     let kind = match table.table_type() {
                         TableType::Base => "TABLE",
                         TableType::View => "VIEW",
                         TableType::Temporary => "LOCAL TEMPORARY",
                     };
                     builder
-                        .append(&catalog_name, &schema_name, &table_name, kind, table.schema().as_ref())
+                        .append(
+                            &catalog_name,
+                            &schema_name,
+                            &table_name,
+                            kind,
+                            table.schema().as_ref(),
+                        )
                         .map_err(Status::from)?;
                 }
             }
@@ -333,7 +370,11 @@ impl FlightSqlService for CoordinatorService {
         let schema = table_types_schema();
         let batch = RecordBatch::try_new(
             Arc::clone(&schema),
-            vec![Arc::new(StringArray::from(vec!["LOCAL TEMPORARY", "TABLE", "VIEW"]))],
+            vec![Arc::new(StringArray::from(vec![
+                "LOCAL TEMPORARY",
+                "TABLE",
+                "VIEW",
+            ]))],
         )
         .map_err(|e| Status::internal(e.to_string()))?;
         Ok(batches_response(schema, vec![batch]))
@@ -371,7 +412,9 @@ impl FlightSqlService for CoordinatorService {
                     Ok(arrow_flight::Result { body: body.into() })
                 }))))
             }
-            other => Err(Status::invalid_argument(format!("unknown action {other:?}"))),
+            other => Err(Status::invalid_argument(format!(
+                "unknown action {other:?}"
+            ))),
         }
     }
 
@@ -379,7 +422,11 @@ impl FlightSqlService for CoordinatorService {
 }
 
 fn table_types_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![Field::new("table_type", DataType::Utf8, false)]))
+    Arc::new(Schema::new(vec![Field::new(
+        "table_type",
+        DataType::Utf8,
+        false,
+    )]))
 }
 
 /// A `FlightInfo` for a metadata command: its ticket is the command itself.

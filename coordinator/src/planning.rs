@@ -29,7 +29,11 @@ pub struct PlannedStatement {
 
 /// Plans one SQL statement in `ctx`. DDL and `SET` take effect here, as in
 /// DataFusion (the statement has run when planning returns).
-pub async fn plan_statement(ctx: &SessionContext, sql: &str, workers: usize) -> Result<PlannedStatement> {
+pub async fn plan_statement(
+    ctx: &SessionContext,
+    sql: &str,
+    workers: usize,
+) -> Result<PlannedStatement> {
     let state = ctx.state();
     let logical = state.create_logical_plan(sql).await?;
     match logical {
@@ -100,7 +104,9 @@ fn explain_rows(rows: Vec<(&str, String)>) -> Result<PlannedStatement> {
         Arc::clone(&schema),
         vec![
             Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1.as_str()))),
+            Arc::new(StringArray::from_iter_values(
+                rows.iter().map(|r| r.1.as_str()),
+            )),
         ],
     )?;
     Ok(PlannedStatement {

@@ -47,7 +47,11 @@ impl QueryEngine {
 
     /// Plans `sql` and keeps it until the client fetches it; returns the
     /// query id (the statement handle) and the answer's schema.
-    pub async fn plan(&self, ctx: &SessionContext, sql: &str) -> Result<(String, SchemaRef), CoordinatorError> {
+    pub async fn plan(
+        &self,
+        ctx: &SessionContext,
+        sql: &str,
+    ) -> Result<(String, SchemaRef), CoordinatorError> {
         let workers = self.membership.live().len();
         let statement = plan_statement(ctx, sql, workers).await?;
         let id = uuid::Uuid::new_v4().to_string();
@@ -93,7 +97,11 @@ impl QueryEngine {
 
     /// Plans and runs `sql` to the end; returns the rows it changed (the
     /// `count` of an INSERT), or 0 for DDL.
-    pub async fn run_update(&self, ctx: &SessionContext, sql: &str) -> Result<i64, CoordinatorError> {
+    pub async fn run_update(
+        &self,
+        ctx: &SessionContext,
+        sql: &str,
+    ) -> Result<i64, CoordinatorError> {
         let (id, _) = self.plan(ctx, sql).await?;
         let batches: Vec<_> = self.execute(&id).await?.try_collect().await?;
         let mut count = 0i64;

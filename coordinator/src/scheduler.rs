@@ -58,7 +58,12 @@ impl Scheduler {
         let settings = worker_settings(ctx);
         let mut last_error = None;
         for _ in 0..LAUNCH_ATTEMPTS {
-            let workers: Vec<String> = self.membership.live().into_iter().map(|w| w.address).collect();
+            let workers: Vec<String> = self
+                .membership
+                .live()
+                .into_iter()
+                .map(|w| w.address)
+                .collect();
             if workers.is_empty() && graph.worker_task_count() > 0 {
                 return Err(CoordinatorError::NoWorkers);
             }
@@ -69,15 +74,25 @@ impl Scheduler {
                         layouts
                             .get(&reader.input_stage())
                             .map(|layout| reader_sources(reader, layout, 0))
-                            .ok_or_else(|| DataFusionError::Internal("root reads an unknown stage".into()))
+                            .ok_or_else(|| {
+                                DataFusionError::Internal("root reads an unknown stage".into())
+                            })
                     })?;
                     let stream = execute_stream(plan, ctx.task_ctx())?;
-                    let mut used: Vec<String> = layouts.values().flat_map(|l| l.addresses.clone()).collect();
+                    let mut used: Vec<String> =
+                        layouts.values().flat_map(|l| l.addresses.clone()).collect();
                     used.sort();
                     used.dedup();
-                    return Ok(RunningQuery { stream, workers: used });
+                    return Ok(RunningQuery {
+                        stream,
+                        workers: used,
+                    });
                 }
-                Err(LaunchFailure { unreachable, error, launched }) => {
+                Err(LaunchFailure {
+                    unreachable,
+                    error,
+                    launched,
+                }) => {
                     cancel_on(query_id, &launched).await;
                     match unreachable {
                         Some(address) => {
@@ -89,7 +104,9 @@ impl Scheduler {
                 }
             }
         }
-        Err(CoordinatorError::Status(last_error.unwrap_or_else(|| Status::unavailable("no workers"))))
+        Err(CoordinatorError::Status(
+            last_error.unwrap_or_else(|| Status::unavailable("no workers")),
+        ))
     }
 
     async fn launch_all(
@@ -132,11 +149,15 @@ impl Scheduler {
                     layouts
                         .get(&reader.input_stage())
                         .map(|l| reader_sources(reader, l, task))
-                        .ok_or_else(|| DataFusionError::Internal("stage reads an unknown stage".into()))
+                        .ok_or_else(|| {
+                            DataFusionError::Internal("stage reads an unknown stage".into())
+                        })
                 })
                 .map_err(|e| fail(hayate_worker::error::to_status(&e), &launched))?;
                 layout.addresses.push(address.clone());
-                layout.partitions.push(plan.output_partitioning().partition_count());
+                layout
+                    .partitions
+                    .push(plan.output_partitioning().partition_count());
                 let broadcast = stage.output == Some(hayate_planner::ExchangeKind::Broadcast);
                 let launch = LaunchTask {
                     query_id: query_id.to_string(),
@@ -153,7 +174,9 @@ impl Scheduler {
                     launched.push(address.clone());
                 }
             }
-            try_join_all(launches).await.map_err(|e| fail(e, &launched))?;
+            try_join_all(launches)
+                .await
+                .map_err(|e| fail(e, &launched))?;
             layouts.insert(stage.id, layout);
         }
         Ok(layouts)
@@ -183,7 +206,8 @@ fn worker_settings(ctx: &SessionContext) -> Vec<Setting> {
 }
 
 async fn launch_task(address: String, launch: LaunchTask) -> Result<(), Status> {
-    let channel = channel(&address).map_err(|e| Status::internal(format!("bad worker address {address}: {e}")))?;
+    let channel = channel(&address)
+        .map_err(|e| Status::internal(format!("bad worker address {address}: {e}")))?;
     let mut client = flight_client(channel);
     let request = Action {
         r#type: actions::LAUNCH_TASK.to_string(),
@@ -207,7 +231,9 @@ async fn launch_task(address: String, launch: LaunchTask) -> Result<(), Status> 
 /// Tells every worker in `workers` to stop and forget the query's tasks.
 pub async fn cancel_on(query_id: &str, workers: &[String]) {
     let calls = workers.iter().map(|address| async move {
-        let Ok(channel) = channel(address) else { return };
+        let Ok(channel) = channel(address) else {
+            return;
+        };
         let mut client = flight_client(channel);
         let request = Action {
             r#type: actions::CANCEL_QUERY.to_string(),

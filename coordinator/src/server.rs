@@ -71,7 +71,8 @@ impl CoordinatorHandle {
 }
 
 pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<CoordinatorHandle> {
-    let catalog = Catalog::new(Catalog::default_config()).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let catalog = Catalog::new(Catalog::default_config())
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     let listener = TcpListener::bind(config.bind).await?;
     let local = listener.local_addr()?;
     let host = if local.ip().is_unspecified() {
@@ -80,7 +81,10 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
         local.ip().to_string()
     };
     let address = format!("http://{host}:{}", local.port());
-    let membership = Arc::new(Membership::new(config.heartbeat_interval, config.worker_timeout));
+    let membership = Arc::new(Membership::new(
+        config.heartbeat_interval,
+        config.worker_timeout,
+    ));
     let service = CoordinatorService::new(Sessions::new(catalog.clone()), Arc::clone(&membership));
     let shutdown = CancellationToken::new();
     let server = tonic::transport::Server::builder()
@@ -90,7 +94,10 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown.clone().cancelled_owned());
+        .serve_with_incoming_shutdown(
+            TcpListenerStream::new(listener),
+            shutdown.clone().cancelled_owned(),
+        );
     let server = tokio::spawn(server);
     tracing::info!(%address, "coordinator listening on {local}");
     Ok(CoordinatorHandle {

@@ -92,11 +92,20 @@ impl PhysicalExtensionCodec for HayateCodec {
 
 /// A plan fragment as bytes for a worker.
 pub fn encode_plan(plan: Arc<dyn ExecutionPlan>) -> Result<Vec<u8>> {
-    let bytes = physical_plan_to_bytes_with_proto_converter(plan, &HayateCodec, &DeduplicatingProtoConverter {})?;
+    let bytes = physical_plan_to_bytes_with_proto_converter(
+        plan,
+        &HayateCodec,
+        &DeduplicatingProtoConverter {},
+    )?;
     Ok(bytes.to_vec())
 }
 
 /// The plan fragment that [`encode_plan`] wrote.
 pub fn decode_plan(bytes: &[u8], ctx: &TaskContext) -> Result<Arc<dyn ExecutionPlan>> {
-    physical_plan_from_bytes_with_proto_converter(bytes, ctx, &HayateCodec, &DeduplicatingProtoConverter {})
+    physical_plan_from_bytes_with_proto_converter(
+        bytes,
+        ctx,
+        &HayateCodec,
+        &DeduplicatingProtoConverter {},
+    )
 }

@@ -91,7 +91,11 @@ pub struct PartitionSource {
 /// Opens the stream of one remote partition. Workers and the coordinator
 /// install an implementation (Arrow Flight `DoGet`) in the session config.
 pub trait PartitionFetcher: Send + Sync + fmt::Debug {
-    fn fetch(&self, source: &PartitionSource, schema: SchemaRef) -> Result<SendableRecordBatchStream>;
+    fn fetch(
+        &self,
+        source: &PartitionSource,
+        schema: SchemaRef,
+    ) -> Result<SendableRecordBatchStream>;
 }
 
 /// The session-config extension through which an [`ExchangeReaderExec`]
@@ -167,7 +171,13 @@ impl ExchangeReaderExec {
         } else {
             None
         };
-        Self::new(self.kind, self.input_stage, Arc::clone(&self.schema), sources, eq)
+        Self::new(
+            self.kind,
+            self.input_stage,
+            Arc::clone(&self.schema),
+            sources,
+            eq,
+        )
     }
 }
 

@@ -13,7 +13,11 @@ pub fn explain_stages(graph: &StageGraph) -> String {
     for stage in graph.stages.iter().rev() {
         let place = match stage.placement {
             Placement::Coordinator => "coordinator".to_string(),
-            Placement::Workers => format!("{} task{}", stage.tasks, if stage.tasks == 1 { "" } else { "s" }),
+            Placement::Workers => format!(
+                "{} task{}",
+                stage.tasks,
+                if stage.tasks == 1 { "" } else { "s" }
+            ),
         };
         let output = match (stage.output, stage.consumer) {
             (Some(kind), Some(consumer)) => format!(" -> {} to stage {consumer}", kind.as_str()),
@@ -24,7 +28,11 @@ pub fn explain_stages(graph: &StageGraph) -> String {
             let _ = write!(out, " (one task: {reason})");
         }
         out.push('\n');
-        for line in displayable(stage.plan.as_ref()).indent(true).to_string().lines() {
+        for line in displayable(stage.plan.as_ref())
+            .indent(true)
+            .to_string()
+            .lines()
+        {
             let _ = writeln!(out, "  {line}");
         }
     }

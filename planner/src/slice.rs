@@ -54,7 +54,11 @@ pub fn reader_sources(
                 .collect()
         }
         kind => {
-            let consumer = if kind == ExchangeKind::Broadcast { consumer_task } else { 0 };
+            let consumer = if kind == ExchangeKind::Broadcast {
+                consumer_task
+            } else {
+                0
+            };
             (0..producer.addresses.len())
                 .flat_map(|task| (0..producer.partitions[task]).map(move |p| (task, p)))
                 .map(|(task, p)| vec![source(task, p, consumer)])
@@ -78,7 +82,10 @@ pub fn task_plan(
         return Ok(plan);
     }
     let rep = plan.downcast_ref::<RepartitionExec>().ok_or_else(|| {
-        DataFusionError::Internal(format!("shuffle stage {} has no repartition at its root", stage.id))
+        DataFusionError::Internal(format!(
+            "shuffle stage {} has no repartition at its root",
+            stage.id
+        ))
     })?;
     let Partitioning::Hash(exprs, width) = rep.partitioning() else {
         return Err(DataFusionError::Internal(format!(
@@ -90,7 +97,11 @@ pub fn task_plan(
         Arc::clone(rep.input()),
         Partitioning::Hash(exprs.clone(), width * consumer_tasks.max(1)),
     )?;
-    Ok(Arc::new(if rep.preserve_order() { widened.with_preserve_order() } else { widened }))
+    Ok(Arc::new(if rep.preserve_order() {
+        widened.with_preserve_order()
+    } else {
+        widened
+    }))
 }
 
 fn rewrite(
@@ -155,24 +166,36 @@ fn slice_scan(config: &FileScanConfig, task: usize, tasks: usize) -> FileScanCon
         mine.resize_with(width, || FileGroup::new(vec![]));
         mine
     } else {
-        let mut files: Vec<&PartitionedFile> = config.file_groups.iter().flat_map(|g| g.iter()).collect();
+        let mut files: Vec<&PartitionedFile> =
+            config.file_groups.iter().flat_map(|g| g.iter()).collect();
         // Deterministic: every task computes the same assignment.
         files.sort_by(|a, b| {
             file_bytes(b)
                 .cmp(&file_bytes(a))
                 .then_with(|| a.object_meta.location.cmp(&b.object_meta.location))
-                .then_with(|| a.range.as_ref().map(|r| r.start).cmp(&b.range.as_ref().map(|r| r.start)))
+                .then_with(|| {
+                    a.range
+                        .as_ref()
+                        .map(|r| r.start)
+                        .cmp(&b.range.as_ref().map(|r| r.start))
+                })
         });
         let owner = pack(&files, tasks);
-        let mine: Vec<&PartitionedFile> =
-            files.iter().zip(owner).filter(|(_, t)| *t == task).map(|(f, _)| *f).collect();
+        let mine: Vec<&PartitionedFile> = files
+            .iter()
+            .zip(owner)
+            .filter(|(_, t)| *t == task)
+            .map(|(f, _)| *f)
+            .collect();
         let mut buckets: Vec<Vec<PartitionedFile>> = vec![Vec::new(); width];
         for (file, bucket) in mine.iter().zip(pack(&mine, width)) {
             buckets[bucket].push((*file).clone());
         }
         buckets.into_iter().map(FileGroup::new).collect()
     };
-    FileScanConfigBuilder::from(config.clone()).with_file_groups(groups).build()
+    FileScanConfigBuilder::from(config.clone())
+        .with_file_groups(groups)
+        .build()
 }
 
 /// Greedy bin packing by bytes: the bin of each file, in order (files

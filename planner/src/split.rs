@@ -19,16 +19,17 @@
 
 use std::sync::Arc;
 
-use datafusion::common::{JoinType, Result};
+use datafusion::common::{DataFusionError, JoinType, Result};
 use datafusion::datasource::physical_plan::FileScanConfig;
-use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::sink::DataSinkExec;
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_expr::Distribution;
 use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
 use datafusion::physical_plan::joins::{
     CrossJoinExec, HashJoinExec, NestedLoopJoinExec, PartitionMode,
 };
 use datafusion::physical_plan::repartition::RepartitionExec;
+use datafusion::physical_plan::scalar_subquery::ScalarSubqueryExec;
 use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
 use datafusion::physical_plan::{
     ExecutionPlan, ExecutionPlanProperties, Partitioning, replace_children_if_necessary,
@@ -48,7 +49,11 @@ pub struct SplitOptions {
 }
 
 /// Cuts `plan` into a stage graph.
-pub fn split_into_stages(plan: Arc<dyn ExecutionPlan>, options: SplitOptions) -> Result<StageGraph> {
+pub fn split_into_stages(
+    plan: Arc<dyn ExecutionPlan>,
+    options: SplitOptions,
+) -> Result<StageGraph> {
+    reject_unshippable(&plan)?;
     let mut cutter = Cutter::default();
     let mut root = cutter.cut(plan)?;
     if contains_file_scan(&root) {
@@ -94,12 +99,22 @@ impl Cutter {
         id
     }
 
-    fn reader(&mut self, producer: Arc<dyn ExecutionPlan>, kind: ExchangeKind) -> Arc<ExchangeReaderExec> {
+    fn reader(
+        &mut self,
+        producer: Arc<dyn ExecutionPlan>,
+        kind: ExchangeKind,
+    ) -> Arc<ExchangeReaderExec> {
         let schema = producer.schema();
         let partitions = producer.output_partitioning().partition_count();
         let eq = producer.equivalence_properties().clone();
         let id = self.add(producer, Some(kind));
-        Arc::new(ExchangeReaderExec::unresolved(kind, id, schema, partitions, Some(eq)))
+        Arc::new(ExchangeReaderExec::unresolved(
+            kind,
+            id,
+            schema,
+            partitions,
+            Some(eq),
+        ))
     }
 
     fn gather_root(&mut self, root: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
@@ -130,13 +145,16 @@ impl Cutter {
         if let Some(coalesce) = plan.downcast_ref::<CoalescePartitionsExec>() {
             let child = self.cut(Arc::clone(coalesce.input()))?;
             let reader = self.reader(child, ExchangeKind::Gather);
-            return Ok(Arc::new(CoalescePartitionsExec::new(reader).with_fetch(coalesce.fetch())));
+            return Ok(Arc::new(
+                CoalescePartitionsExec::new(reader).with_fetch(coalesce.fetch()),
+            ));
         }
         if let Some(merge) = plan.downcast_ref::<SortPreservingMergeExec>() {
             let child = self.cut(Arc::clone(merge.input()))?;
             let reader = self.reader(child, ExchangeKind::Gather);
             return Ok(Arc::new(
-                SortPreservingMergeExec::new(merge.expr().clone(), reader).with_fetch(merge.fetch()),
+                SortPreservingMergeExec::new(merge.expr().clone(), reader)
+                    .with_fetch(merge.fetch()),
             ));
         }
         if collects_left_side(&plan) {
@@ -168,6 +186,19 @@ impl Cutter {
     }
 }
 
+/// Operators that share state with other parts of the plan through memory
+/// cannot be cut into stages on different machines.
+fn reject_unshippable(plan: &Arc<dyn ExecutionPlan>) -> Result<()> {
+    if plan.is::<ScalarSubqueryExec>() {
+        return Err(DataFusionError::NotImplemented(
+            "ScalarSubqueryExec cannot be distributed; keep \
+             datafusion.optimizer.enable_physical_uncorrelated_scalar_subquery = false"
+                .into(),
+        ));
+    }
+    plan.children().into_iter().try_for_each(reject_unshippable)
+}
+
 /// True for joins that load their whole left input before probing.
 fn collects_left_side(plan: &Arc<dyn ExecutionPlan>) -> bool {
     if let Some(join) = plan.downcast_ref::<HashJoinExec>() {
@@ -182,7 +213,11 @@ fn collects_left_side(plan: &Arc<dyn ExecutionPlan>) -> bool {
 fn emits_build_side_rows(join_type: JoinType) -> bool {
     matches!(
         join_type,
-        JoinType::Left | JoinType::Full | JoinType::LeftSemi | JoinType::LeftAnti | JoinType::LeftMark
+        JoinType::Left
+            | JoinType::Full
+            | JoinType::LeftSemi
+            | JoinType::LeftAnti
+            | JoinType::LeftMark
     )
 }
 
@@ -256,7 +291,10 @@ pub fn single_task_reason(plan: &Arc<dyn ExecutionPlan>) -> Option<String> {
     }
     if let Some(join) = plan.downcast_ref::<NestedLoopJoinExec>() {
         if emits_build_side_rows(*join.join_type()) {
-            return Some(format!("{} nested-loop join emits build-side rows", join.join_type()));
+            return Some(format!(
+                "{} nested-loop join emits build-side rows",
+                join.join_type()
+            ));
         }
     }
     let broadcast_left = collects_left_side(plan);
@@ -277,7 +315,10 @@ pub fn single_task_reason(plan: &Arc<dyn ExecutionPlan>) -> Option<String> {
             _ => false,
         };
         if needs_whole {
-            return Some(format!("{} needs all of its input in one place", plan.name()));
+            return Some(format!(
+                "{} needs all of its input in one place",
+                plan.name()
+            ));
         }
     }
     children.into_iter().find_map(single_task_reason)

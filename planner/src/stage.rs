@@ -49,7 +49,9 @@ pub struct StageGraph {
 
 impl StageGraph {
     pub fn root(&self) -> &Stage {
-        self.stages.last().expect("a stage graph always has a root stage")
+        self.stages
+            .last()
+            .expect("a stage graph always has a root stage")
     }
 
     pub fn stage(&self, id: usize) -> &Stage {
@@ -58,7 +60,9 @@ impl StageGraph {
 
     /// Stages that run on workers, inputs before consumers.
     pub fn worker_stages(&self) -> impl Iterator<Item = &Stage> {
-        self.stages.iter().filter(|s| s.placement == Placement::Workers)
+        self.stages
+            .iter()
+            .filter(|s| s.placement == Placement::Workers)
     }
 
     /// The number of tasks summed over all worker stages.

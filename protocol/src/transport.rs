@@ -14,10 +14,12 @@ pub const TARGET_FLIGHT_MESSAGE_BYTES: usize = 2 * 1024 * 1024;
 
 /// Builds a lazily connecting gRPC channel to `address` (`http://host:port`).
 pub fn channel(address: &str) -> Result<tonic::transport::Channel, tonic::transport::Error> {
-    Ok(tonic::transport::Endpoint::from_shared(address.to_string())?
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .tcp_nodelay(true)
-        .http2_keep_alive_interval(std::time::Duration::from_secs(10))
-        .keep_alive_timeout(std::time::Duration::from_secs(10))
-        .connect_lazy())
+    Ok(
+        tonic::transport::Endpoint::from_shared(address.to_string())?
+            .connect_timeout(std::time::Duration::from_secs(5))
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(std::time::Duration::from_secs(10))
+            .keep_alive_timeout(std::time::Duration::from_secs(10))
+            .connect_lazy(),
+    )
 }

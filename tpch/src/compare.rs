@@ -40,20 +40,47 @@ fn cells(column: &ArrayRef) -> Result<Vec<Cell>, String> {
     let n = column.len();
     match column.data_type() {
         DataType::Float64 => {
-            let a = column.as_any().downcast_ref::<Float64Array>().ok_or("bad f64 column")?;
-            Ok((0..n).map(|i| if a.is_null(i) { Cell::Null } else { Cell::Float(a.value(i)) }).collect())
+            let a = column
+                .as_any()
+                .downcast_ref::<Float64Array>()
+                .ok_or("bad f64 column")?;
+            Ok((0..n)
+                .map(|i| {
+                    if a.is_null(i) {
+                        Cell::Null
+                    } else {
+                        Cell::Float(a.value(i))
+                    }
+                })
+                .collect())
         }
         DataType::Float32 => {
-            let a = column.as_any().downcast_ref::<Float32Array>().ok_or("bad f32 column")?;
+            let a = column
+                .as_any()
+                .downcast_ref::<Float32Array>()
+                .ok_or("bad f32 column")?;
             Ok((0..n)
-                .map(|i| if a.is_null(i) { Cell::Null } else { Cell::Float(a.value(i) as f64) })
+                .map(|i| {
+                    if a.is_null(i) {
+                        Cell::Null
+                    } else {
+                        Cell::Float(a.value(i) as f64)
+                    }
+                })
                 .collect())
         }
         _ => {
             let options = FormatOptions::default();
-            let f = ArrayFormatter::try_new(column.as_ref(), &options).map_err(|e| e.to_string())?;
+            let f =
+                ArrayFormatter::try_new(column.as_ref(), &options).map_err(|e| e.to_string())?;
             Ok((0..n)
-                .map(|i| if column.is_null(i) { Cell::Null } else { Cell::Text(f.value(i).to_string()) })
+                .map(|i| {
+                    if column.is_null(i) {
+                        Cell::Null
+                    } else {
+                        Cell::Text(f.value(i).to_string())
+                    }
+                })
                 .collect())
         }
     }
@@ -62,7 +89,11 @@ fn cells(column: &ArrayRef) -> Result<Vec<Cell>, String> {
 fn rows(batches: &[RecordBatch]) -> Result<Vec<Vec<Cell>>, String> {
     let mut out = Vec::new();
     for batch in batches {
-        let columns = batch.columns().iter().map(cells).collect::<Result<Vec<_>, _>>()?;
+        let columns = batch
+            .columns()
+            .iter()
+            .map(cells)
+            .collect::<Result<Vec<_>, _>>()?;
         for r in 0..batch.num_rows() {
             out.push(columns.iter().map(|c| c[r].clone()).collect());
         }
@@ -72,7 +103,11 @@ fn rows(batches: &[RecordBatch]) -> Result<Vec<Vec<Cell>>, String> {
 
 /// `Ok` when `actual` holds the same rows as `expected` (in the same order if
 /// `ordered`); otherwise a description of the first difference.
-pub fn compare_results(expected: &[RecordBatch], actual: &[RecordBatch], ordered: bool) -> Result<(), String> {
+pub fn compare_results(
+    expected: &[RecordBatch],
+    actual: &[RecordBatch],
+    ordered: bool,
+) -> Result<(), String> {
     let mut want = rows(expected)?;
     let mut got = rows(actual)?;
     if want.len() != got.len() {
@@ -80,7 +115,11 @@ pub fn compare_results(expected: &[RecordBatch], actual: &[RecordBatch], ordered
     }
     if let (Some(w), Some(g)) = (expected.first(), actual.first()) {
         if w.num_columns() != g.num_columns() {
-            return Err(format!("expected {} columns, got {}", w.num_columns(), g.num_columns()));
+            return Err(format!(
+                "expected {} columns, got {}",
+                w.num_columns(),
+                g.num_columns()
+            ));
         }
     }
     if !ordered {
@@ -90,7 +129,9 @@ pub fn compare_results(expected: &[RecordBatch], actual: &[RecordBatch], ordered
     }
     for (i, (w, g)) in want.iter().zip(&got).enumerate() {
         if w.len() != g.len() || !w.iter().zip(g).all(|(a, b)| a.matches(b)) {
-            return Err(format!("row {i} differs:\n  expected {w:?}\n  got      {g:?}"));
+            return Err(format!(
+                "row {i} differs:\n  expected {w:?}\n  got      {g:?}"
+            ));
         }
     }
     Ok(())

@@ -22,7 +22,10 @@ use tpchgen_arrow::{
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
     #[error("cannot write {path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot write Parquet: {0}")]
     Parquet(#[from] parquet::errors::ParquetError),
     #[error("cannot generate data: {0}")]
@@ -58,29 +61,43 @@ pub fn generate(dir: &Path, sf: f64) -> Result<(), GenerateError> {
         for part in 1..=parts {
             let path = table_dir.join(format!("part-{part}.parquet"));
             let (p, n) = (part as i32, parts as i32);
-            let (schema, batches): (SchemaRef, Box<dyn Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>>>) =
-                match table {
-                    "nation" => (NationArrow::schema_ref(), Box::new(NationArrow::new(NationGenerator::new(sf, p, n)))),
-                    "region" => (RegionArrow::schema_ref(), Box::new(RegionArrow::new(RegionGenerator::new(sf, p, n)))),
-                    "part" => (PartArrow::schema_ref(), Box::new(PartArrow::new(PartGenerator::new(sf, p, n)))),
-                    "supplier" => (
-                        SupplierArrow::schema_ref(),
-                        Box::new(SupplierArrow::new(SupplierGenerator::new(sf, p, n))),
-                    ),
-                    "partsupp" => (
-                        PartSuppArrow::schema_ref(),
-                        Box::new(PartSuppArrow::new(PartSuppGenerator::new(sf, p, n))),
-                    ),
-                    "customer" => (
-                        CustomerArrow::schema_ref(),
-                        Box::new(CustomerArrow::new(CustomerGenerator::new(sf, p, n))),
-                    ),
-                    "orders" => (OrderArrow::schema_ref(), Box::new(OrderArrow::new(OrderGenerator::new(sf, p, n)))),
-                    _ => (
-                        LineItemArrow::schema_ref(),
-                        Box::new(LineItemArrow::new(LineItemGenerator::new(sf, p, n))),
-                    ),
-                };
+            let (schema, batches): (
+                SchemaRef,
+                Box<dyn Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>>>,
+            ) = match table {
+                "nation" => (
+                    NationArrow::schema_ref(),
+                    Box::new(NationArrow::new(NationGenerator::new(sf, p, n))),
+                ),
+                "region" => (
+                    RegionArrow::schema_ref(),
+                    Box::new(RegionArrow::new(RegionGenerator::new(sf, p, n))),
+                ),
+                "part" => (
+                    PartArrow::schema_ref(),
+                    Box::new(PartArrow::new(PartGenerator::new(sf, p, n))),
+                ),
+                "supplier" => (
+                    SupplierArrow::schema_ref(),
+                    Box::new(SupplierArrow::new(SupplierGenerator::new(sf, p, n))),
+                ),
+                "partsupp" => (
+                    PartSuppArrow::schema_ref(),
+                    Box::new(PartSuppArrow::new(PartSuppGenerator::new(sf, p, n))),
+                ),
+                "customer" => (
+                    CustomerArrow::schema_ref(),
+                    Box::new(CustomerArrow::new(CustomerGenerator::new(sf, p, n))),
+                ),
+                "orders" => (
+                    OrderArrow::schema_ref(),
+                    Box::new(OrderArrow::new(OrderGenerator::new(sf, p, n))),
+                ),
+                _ => (
+                    LineItemArrow::schema_ref(),
+                    Box::new(LineItemArrow::new(LineItemGenerator::new(sf, p, n))),
+                ),
+            };
             write_parquet(&path, schema, batches)?;
         }
     }
@@ -94,7 +111,7 @@ fn write_parquet(
 ) -> Result<(), GenerateError> {
     // Written to a temporary name and renamed, so a crash never leaves a
     // half-written file that looks complete.
-    let tmp = path.with_extension("parquet.tmp");
+    let tmp = path.with_extension(format!("parquet.tmp.{}", std::process::id()));
     let file = File::create(&tmp).map_err(|source| GenerateError::Io {
         path: tmp.display().to_string(),
         source,

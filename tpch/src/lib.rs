@@ -17,8 +17,14 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 /// Runs TPC-H query `n` on single-node DataFusion over the tables under
 /// `base`: the reference answer every Hayate answer is checked against.
-pub async fn reference_answer(base: &str, n: usize, target_partitions: usize) -> Result<Vec<RecordBatch>> {
-    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(target_partitions));
+pub async fn reference_answer(
+    base: &str,
+    n: usize,
+    target_partitions: usize,
+) -> Result<Vec<RecordBatch>> {
+    let ctx = SessionContext::new_with_config(
+        SessionConfig::new().with_target_partitions(target_partitions),
+    );
     for ddl in create_table_statements(base) {
         ctx.sql(&ddl).await?.collect().await?;
     }

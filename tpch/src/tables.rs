@@ -10,6 +10,10 @@ pub fn create_table_statements(base: &str) -> Vec<String> {
     let base = base.trim_end_matches('/');
     TABLES
         .iter()
-        .map(|t| format!("CREATE EXTERNAL TABLE IF NOT EXISTS {t} STORED AS PARQUET LOCATION '{base}/{t}/'"))
+        .map(|t| {
+            format!(
+                "CREATE EXTERNAL TABLE IF NOT EXISTS {t} STORED AS PARQUET LOCATION '{base}/{t}/'"
+            )
+        })
         .collect()
 }

@@ -24,9 +24,9 @@ pub fn to_status(err: &DataFusionError) -> Status {
             Code::NotFound
         }
         DataFusionError::IoError(e) if e.kind() == std::io::ErrorKind::NotFound => Code::NotFound,
-        DataFusionError::Execution(_) | DataFusionError::ParquetError(_) | DataFusionError::ArrowError(..) => {
-            Code::Internal
-        }
+        DataFusionError::Execution(_)
+        | DataFusionError::ParquetError(_)
+        | DataFusionError::ArrowError(..) => Code::Internal,
         _ => Code::Internal,
     };
     Status::new(code, message)

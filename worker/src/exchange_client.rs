@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
+use arrow_flight::Ticket;
 use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_client::FlightServiceClient;
-use arrow_flight::Ticket;
 use dashmap::DashMap;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::error::{DataFusionError, Result};
@@ -56,7 +56,10 @@ pub fn name_peer(status: Status, address: &str) -> Status {
         Code::Unavailable | Code::Unknown | Code::Cancelled | Code::DeadlineExceeded
             if !status.message().contains(address) =>
         {
-            Status::new(status.code(), format!("worker {address}: {}", status.message()))
+            Status::new(
+                status.code(),
+                format!("worker {address}: {}", status.message()),
+            )
         }
         _ => status,
     }
@@ -74,7 +77,11 @@ fn flight_error(err: FlightError, address: &str) -> DataFusionError {
 }
 
 impl PartitionFetcher for FlightPartitionFetcher {
-    fn fetch(&self, source: &PartitionSource, schema: SchemaRef) -> Result<SendableRecordBatchStream> {
+    fn fetch(
+        &self,
+        source: &PartitionSource,
+        schema: SchemaRef,
+    ) -> Result<SendableRecordBatchStream> {
         let channel = self.channel(&source.address)?;
         let address = source.address.clone();
         let ticket = PartitionTicket {
@@ -88,15 +95,22 @@ impl PartitionFetcher for FlightPartitionFetcher {
         let open = async move {
             let mut client = flight_client(channel);
             let response = client
-                .do_get(Ticket { ticket: ticket.into() })
+                .do_get(Ticket {
+                    ticket: ticket.into(),
+                })
                 .await
                 .map_err(|s| from_status(name_peer(s, &address)))?;
-            let data = response.into_inner().map_err(|s| FlightError::Tonic(Box::new(s)));
+            let data = response
+                .into_inner()
+                .map_err(|s| FlightError::Tonic(Box::new(s)));
             let batches = FlightRecordBatchStream::new_from_flight_data(data)
                 .map_err(move |e| flight_error(e, &address));
             Ok::<_, DataFusionError>(batches)
         };
         let stream = futures::stream::once(open).try_flatten();
-        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream.boxed())))
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            schema,
+            stream.boxed(),
+        )))
     }
 }

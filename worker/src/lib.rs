@@ -7,6 +7,7 @@ pub mod error;
 pub mod exchange_client;
 pub mod membership;
 pub mod registry;
+pub mod replay;
 pub mod server;
 pub mod service;
 pub mod task;

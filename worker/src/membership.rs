@@ -24,7 +24,9 @@ pub async fn keep_membership(
 ) {
     let mut interval = Duration::from_secs(1);
     let mut registered = false;
-    let cpus = std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get() as u32)
+        .unwrap_or(1);
     loop {
         let announcement = WorkerAnnouncement {
             worker_id: worker_id.clone(),
@@ -32,7 +34,11 @@ pub async fn keep_membership(
             running_tasks: registry.running_tasks() as u32,
             cpus,
         };
-        let action = if registered { actions::HEARTBEAT } else { actions::REGISTER };
+        let action = if registered {
+            actions::HEARTBEAT
+        } else {
+            actions::REGISTER
+        };
         match call(&coordinator, action, &announcement).await {
             Ok(ack) => {
                 if !registered {
@@ -62,7 +68,11 @@ pub async fn keep_membership(
     }
 }
 
-async fn call(coordinator: &str, action: &str, body: &WorkerAnnouncement) -> Result<MembershipAck, String> {
+async fn call(
+    coordinator: &str,
+    action: &str,
+    body: &WorkerAnnouncement,
+) -> Result<MembershipAck, String> {
     let channel = channel(coordinator).map_err(|e| e.to_string())?;
     let mut client = flight_client(channel);
     let request = Action {

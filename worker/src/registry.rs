@@ -27,7 +27,9 @@ impl TaskRegistry {
     pub fn insert(&self, task: RunningTask) -> CancellationToken {
         let mut queries = self.queries.lock();
         let entry = queries.entry(task.key.query_id.clone()).or_default();
-        entry.tasks.insert((task.key.stage_id, task.key.task_id), Arc::new(task));
+        entry
+            .tasks
+            .insert((task.key.stage_id, task.key.task_id), Arc::new(task));
         entry.cancel.clone()
     }
 

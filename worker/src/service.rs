@@ -73,14 +73,18 @@ impl WorkerService {
             stage_id: launch.stage_id,
             task_id: launch.task_id,
         };
-        let context = self.task_context(&launch.settings).map_err(|e| to_status(&e))?;
-        let copies = launch.consumers.max(1) as usize;
-        let plans = (0..copies)
-            .map(|_| decode_plan(&launch.plan, &context))
-            .collect::<DfResult<Vec<_>>>()
+        let context = self
+            .task_context(&launch.settings)
+            .map_err(|e| to_status(&e))?;
+        let plan = decode_plan(&launch.plan, &context)
             .map_err(|e| Status::invalid_argument(format!("cannot decode plan of {key}: {e}")))?;
-        tracing::debug!(%key, copies, "task launched");
-        self.registry.insert(RunningTask::new(key, plans, context));
+        tracing::debug!(%key, consumers = launch.consumers, "task launched");
+        self.registry.insert(RunningTask::new(
+            key,
+            plan,
+            context,
+            launch.consumers as usize,
+        ));
         Ok(())
     }
 
@@ -95,7 +99,11 @@ impl WorkerService {
             .get(&key)
             .ok_or_else(|| Status::not_found(format!("{key} is not running on this worker")))?;
         let stream = task
-            .execute(ticket.partition as usize, ticket.consumer as usize)
+            .execute(
+                ticket.partition as usize,
+                ticket.consumer as usize,
+                cancel.clone(),
+            )
             .map_err(|e| to_status(&e))?;
         let schema = stream.schema();
         // Forget the task once all its output streams are done or dropped.
@@ -104,9 +112,15 @@ impl WorkerService {
             task,
         };
         let cancelled = cancel.clone();
-        let tail = futures::stream::once(async move { cancelled.is_cancelled() }).filter_map(|c| async move {
-            c.then(|| Err(FlightError::Tonic(Box::new(Status::cancelled("query was cancelled")))))
-        });
+        let tail = futures::stream::once(async move { cancelled.is_cancelled() }).filter_map(
+            |c| async move {
+                c.then(|| {
+                    Err(FlightError::Tonic(Box::new(Status::cancelled(
+                        "query was cancelled",
+                    ))))
+                })
+            },
+        );
         let batches = stream
             .map_err(|e| FlightError::Tonic(Box::new(to_status(&e))))
             .take_until(cancel.cancelled_owned())
@@ -164,28 +178,52 @@ impl FlightService for WorkerService {
         Err(Status::unimplemented("workers take no handshake"))
     }
 
-    async fn list_flights(&self, _request: Request<Criteria>) -> Result<Response<Self::ListFlightsStream>, Status> {
+    async fn list_flights(
+        &self,
+        _request: Request<Criteria>,
+    ) -> Result<Response<Self::ListFlightsStream>, Status> {
         Err(Status::unimplemented("workers list no flights"))
     }
 
-    async fn get_flight_info(&self, _request: Request<FlightDescriptor>) -> Result<Response<FlightInfo>, Status> {
-        Err(Status::unimplemented("workers serve tasks, not queries: connect to the coordinator"))
+    async fn get_flight_info(
+        &self,
+        _request: Request<FlightDescriptor>,
+    ) -> Result<Response<FlightInfo>, Status> {
+        Err(Status::unimplemented(
+            "workers serve tasks, not queries: connect to the coordinator",
+        ))
     }
 
-    async fn poll_flight_info(&self, _request: Request<FlightDescriptor>) -> Result<Response<PollInfo>, Status> {
-        Err(Status::unimplemented("workers serve tasks, not queries: connect to the coordinator"))
+    async fn poll_flight_info(
+        &self,
+        _request: Request<FlightDescriptor>,
+    ) -> Result<Response<PollInfo>, Status> {
+        Err(Status::unimplemented(
+            "workers serve tasks, not queries: connect to the coordinator",
+        ))
     }
 
-    async fn get_schema(&self, _request: Request<FlightDescriptor>) -> Result<Response<SchemaResult>, Status> {
-        Err(Status::unimplemented("workers serve tasks, not queries: connect to the coordinator"))
+    async fn get_schema(
+        &self,
+        _request: Request<FlightDescriptor>,
+    ) -> Result<Response<SchemaResult>, Status> {
+        Err(Status::unimplemented(
+            "workers serve tasks, not queries: connect to the coordinator",
+        ))
     }
 
-    async fn do_get(&self, request: Request<Ticket>) -> Result<Response<Self::DoGetStream>, Status> {
+    async fn do_get(
+        &self,
+        request: Request<Ticket>,
+    ) -> Result<Response<Self::DoGetStream>, Status> {
         let ticket: PartitionTicket = decode(&request.into_inner().ticket, "partition ticket")?;
         Ok(Response::new(self.serve_partition(ticket)?))
     }
 
-    async fn do_put(&self, _request: Request<Streaming<FlightData>>) -> Result<Response<Self::DoPutStream>, Status> {
+    async fn do_put(
+        &self,
+        _request: Request<Streaming<FlightData>>,
+    ) -> Result<Response<Self::DoPutStream>, Status> {
         Err(Status::unimplemented("workers accept no uploads"))
     }
 
@@ -196,7 +234,10 @@ impl FlightService for WorkerService {
         Err(Status::unimplemented("workers do not exchange"))
     }
 
-    async fn do_action(&self, request: Request<Action>) -> Result<Response<Self::DoActionStream>, Status> {
+    async fn do_action(
+        &self,
+        request: Request<Action>,
+    ) -> Result<Response<Self::DoActionStream>, Status> {
         let action = request.into_inner();
         match action.r#type.as_str() {
             actions::LAUNCH_TASK => {
@@ -214,13 +255,20 @@ impl FlightService for WorkerService {
                 if stopped > 0 {
                     tracing::debug!(query = %query.query_id, stopped, "query cancelled");
                 }
-                Ok(Response::new(one_result((stopped as u32).to_le_bytes().to_vec())))
+                Ok(Response::new(one_result(
+                    (stopped as u32).to_le_bytes().to_vec(),
+                )))
             }
-            other => Err(Status::invalid_argument(format!("unknown action {other:?}"))),
+            other => Err(Status::invalid_argument(format!(
+                "unknown action {other:?}"
+            ))),
         }
     }
 
-    async fn list_actions(&self, _request: Request<Empty>) -> Result<Response<Self::ListActionsStream>, Status> {
+    async fn list_actions(
+        &self,
+        _request: Request<Empty>,
+    ) -> Result<Response<Self::ListActionsStream>, Status> {
         let list = [
             (actions::LAUNCH_TASK, "run one task of a query"),
             (actions::CANCEL_QUERY, "stop every task of a query"),

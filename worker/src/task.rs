@@ -7,7 +7,11 @@ use std::time::Instant;
 
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
+use tokio_util::sync::CancellationToken;
+
+use crate::replay::ReplayPartition;
 
 /// Identifies a task within the worker.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -19,60 +23,85 @@ pub struct TaskKey {
 
 impl std::fmt::Display for TaskKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "query {} stage {} task {}", self.query_id, self.stage_id, self.task_id)
+        write!(
+            f,
+            "query {} stage {} task {}",
+            self.query_id, self.stage_id, self.task_id
+        )
     }
 }
 
 /// A launched task. Its output partitions run when consumers ask for them
 /// (pull-based): nothing executes until a downstream `DoGet` arrives, and a
 /// dropped stream stops the work that fed it.
-#[derive(Debug)]
 pub struct RunningTask {
     pub key: TaskKey,
-    /// One plan instance per consumer copy. A shuffle or gather has one; a
-    /// broadcast decodes one per consumer task, since each reads every
-    /// partition and DataFusion streams a partition only once per instance.
-    plans: Vec<Arc<dyn ExecutionPlan>>,
+    plan: Arc<dyn ExecutionPlan>,
     context: Arc<TaskContext>,
+    /// How many consumer tasks read each output partition.
+    consumers: usize,
+    /// For a broadcast (more than one consumer): each partition's batches,
+    /// produced once and replayed to every consumer.
+    replays: Vec<Arc<ReplayPartition>>,
     /// Output streams not yet finished; the task is forgotten at zero.
     open_streams: AtomicUsize,
     pub started: Instant,
 }
 
 impl RunningTask {
-    pub fn new(key: TaskKey, plans: Vec<Arc<dyn ExecutionPlan>>, context: Arc<TaskContext>) -> Self {
-        let streams = plans
-            .iter()
-            .map(|p| p.output_partitioning().partition_count())
-            .sum();
+    pub fn new(
+        key: TaskKey,
+        plan: Arc<dyn ExecutionPlan>,
+        context: Arc<TaskContext>,
+        consumers: usize,
+    ) -> Self {
+        let partitions = plan.output_partitioning().partition_count();
+        let consumers = consumers.max(1);
+        let replays = if consumers > 1 {
+            (0..partitions)
+                .map(|_| Arc::new(ReplayPartition::default()))
+                .collect()
+        } else {
+            Vec::new()
+        };
         Self {
             key,
-            plans,
+            plan,
             context,
-            open_streams: AtomicUsize::new(streams),
+            consumers,
+            replays,
+            open_streams: AtomicUsize::new(partitions * consumers),
             started: Instant::now(),
         }
     }
 
     pub fn output_partitions(&self) -> usize {
-        self.plans
-            .first()
-            .map(|p| p.output_partitioning().partition_count())
-            .unwrap_or(0)
+        self.plan.output_partitioning().partition_count()
     }
 
     /// Starts streaming output partition `partition` for consumer `consumer`.
-    pub fn execute(&self, partition: usize, consumer: usize) -> Result<SendableRecordBatchStream> {
-        let plan = self.plans.get(consumer).ok_or_else(|| {
-            DataFusionError::Execution(format!("{} has no consumer {consumer}", self.key))
-        })?;
-        if partition >= plan.output_partitioning().partition_count() {
+    pub fn execute(
+        &self,
+        partition: usize,
+        consumer: usize,
+        cancel: CancellationToken,
+    ) -> Result<SendableRecordBatchStream> {
+        if partition >= self.output_partitions() || consumer >= self.consumers {
             return Err(DataFusionError::Execution(format!(
-                "{} has no output partition {partition}",
+                "{} has no output partition {partition} for consumer {consumer}",
                 self.key
             )));
         }
-        plan.execute(partition, Arc::clone(&self.context))
+        let Some(replay) = self.replays.get(partition) else {
+            return self.plan.execute(partition, Arc::clone(&self.context));
+        };
+        let plan = Arc::clone(&self.plan);
+        let context = Arc::clone(&self.context);
+        let stream = replay.reader(move || plan.execute(partition, context), cancel);
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.plan.schema(),
+            stream,
+        )))
     }
 
     /// Marks one output stream finished; true when it was the last.
