@@ -1,0 +1,126 @@
+//! A real cluster on loopback ports (coordinator and workers in this process,
+//! talking Flight over TCP) and a real Flight SQL client to query it.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use arrow_flight::sql::client::FlightSqlServiceClient;
+use datafusion::arrow::record_batch::RecordBatch;
+use futures::TryStreamExt;
+use hayate_coordinator::{CoordinatorConfig, CoordinatorHandle, SESSION_HEADER, start_coordinator};
+use hayate_worker::{WorkerConfig, WorkerHandle, start_worker};
+use tonic::transport::Channel;
+
+pub const SCALE_FACTOR: f64 = 0.01;
+
+/// TPC-H data shared by every test of this binary (generated once, kept in
+/// the target directory across runs).
+pub fn tpch_dir() -> &'static str {
+    static DIR: OnceLock<String> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("tpch-sf{SCALE_FACTOR}"));
+        hayate_tpch::generate(&dir, SCALE_FACTOR).expect("generate TPC-H data");
+        dir.canonicalize().expect("data dir exists").display().to_string()
+    })
+}
+
+pub struct TestCluster {
+    pub coordinator: CoordinatorHandle,
+    pub workers: Vec<WorkerHandle>,
+}
+
+impl TestCluster {
+    pub async fn start(workers: usize) -> Self {
+        let coordinator = start_coordinator(CoordinatorConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            heartbeat_interval: Duration::from_millis(200),
+            worker_timeout: Duration::from_secs(2),
+        })
+        .await
+        .expect("coordinator starts");
+        let mut handles = Vec::new();
+        for _ in 0..workers {
+            handles.push(
+                start_worker(WorkerConfig {
+                    bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                    advertise_host: None,
+                    coordinator: Some(coordinator.address.clone()),
+                })
+                .await
+                .expect("worker starts"),
+            );
+        }
+        assert!(
+            coordinator.wait_for_workers(workers, Duration::from_secs(10)).await,
+            "workers registered"
+        );
+        Self {
+            coordinator,
+            workers: handles,
+        }
+    }
+
+    /// A Flight SQL client with its own session.
+    pub async fn client(&self) -> Client {
+        Client::connect(&self.coordinator.address).await
+    }
+
+    /// A client with the TPC-H tables registered and scans split into as
+    /// many tasks as there are files (so small data still spreads out).
+    pub async fn tpch_client(&self) -> Client {
+        let mut client = self.client().await;
+        for ddl in hayate_tpch::create_table_statements(tpch_dir()) {
+            client.update(&ddl).await.expect("create table");
+        }
+        client.update("SET hayate.bytes_per_task = 1").await.expect("set");
+        client
+    }
+
+    pub async fn stop(self) {
+        for w in self.workers {
+            w.stop().await;
+        }
+        self.coordinator.stop().await;
+    }
+}
+
+pub struct Client {
+    pub inner: FlightSqlServiceClient<Channel>,
+}
+
+impl Client {
+    pub async fn connect(address: &str) -> Self {
+        let channel = Channel::from_shared(address.to_string())
+            .expect("valid address")
+            .connect()
+            .await
+            .expect("connect to coordinator");
+        let mut inner = FlightSqlServiceClient::new(channel);
+        inner.set_header(SESSION_HEADER, uuid::Uuid::new_v4().to_string());
+        Self { inner }
+    }
+
+    /// Runs a query (GetFlightInfo + DoGet on every endpoint).
+    pub async fn query(&mut self, sql: &str) -> Result<Vec<RecordBatch>, String> {
+        let info = self.inner.execute(sql.to_string(), None).await.map_err(|e| e.to_string())?;
+        let mut batches = Vec::new();
+        for endpoint in info.endpoint {
+            let ticket = endpoint.ticket.ok_or("endpoint without ticket")?;
+            let stream = self.inner.do_get(ticket).await.map_err(|e| e.to_string())?;
+            let mut part: Vec<RecordBatch> = stream.try_collect().await.map_err(|e| e.to_string())?;
+            batches.append(&mut part);
+        }
+        Ok(batches)
+    }
+
+    /// Runs a statement through `CommandStatementUpdate`.
+    pub async fn update(&mut self, sql: &str) -> Result<i64, String> {
+        self.inner.execute_update(sql.to_string(), None).await.map_err(|e| e.to_string())
+    }
+}
+
+pub fn row_count(batches: &[RecordBatch]) -> usize {
+    batches.iter().map(|b| b.num_rows()).sum()
+}

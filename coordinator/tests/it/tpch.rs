@@ -1,0 +1,73 @@
+//! Every TPC-H query through the full path, at 1, 2 and 3 workers, equal to
+//! single-node DataFusion on the same files.
+
+use std::collections::HashMap;
+
+use datafusion::arrow::record_batch::RecordBatch;
+use tokio::sync::OnceCell;
+
+use crate::support::{TestCluster, tpch_dir};
+
+async fn reference(n: usize) -> &'static Vec<RecordBatch> {
+    static ANSWERS: OnceCell<HashMap<usize, Vec<RecordBatch>>> = OnceCell::const_new();
+    let answers = ANSWERS
+        .get_or_init(|| async {
+            let mut answers = HashMap::new();
+            for q in 1..=22 {
+                let batches = hayate_tpch::reference_answer(tpch_dir(), q, 2)
+                    .await
+                    .unwrap_or_else(|e| panic!("DataFusion fails q{q}: {e}"));
+                answers.insert(q, batches);
+            }
+            answers
+        })
+        .await;
+    &answers[&n]
+}
+
+async fn check_all_queries(workers: usize, settings: &[&str]) {
+    let cluster = TestCluster::start(workers).await;
+    let mut client = cluster.tpch_client().await;
+    for s in settings {
+        client.update(s).await.expect("setting applies");
+    }
+    let mut failures = Vec::new();
+    for q in 1..=22 {
+        let expected = reference(q).await;
+        match client.query(hayate_tpch::query(q)).await {
+            Ok(actual) => {
+                if let Err(diff) = hayate_tpch::compare_results(expected, &actual, hayate_tpch::is_ordered(q)) {
+                    failures.push(format!("q{q}: {diff}"));
+                }
+            }
+            Err(e) => failures.push(format!("q{q} failed: {e}")),
+        }
+    }
+    // Every task has finished or was cancelled: workers hold nothing.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for w in &cluster.workers {
+        assert_eq!(w.registry.running_tasks(), 0, "worker {} still holds tasks", w.address);
+    }
+    cluster.stop().await;
+    assert!(failures.is_empty(), "{} of 22 queries differ at {workers} workers:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tpch_on_one_worker() {
+    check_all_queries(1, &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tpch_on_two_workers() {
+    check_all_queries(2, &[]).await;
+}
+
+/// Three workers, and session settings that must reach the workers' plans.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tpch_on_three_workers_with_three_partitions() {
+    check_all_queries(
+        3,
+        &["SET datafusion.execution.target_partitions = 3", "SET datafusion.execution.batch_size = 1000"],
+    )
+    .await;
+}
