@@ -65,6 +65,9 @@ impl Catalog {
         let config = self
             .defaults
             .clone()
+            // The shared catalog already has its default catalog and schema;
+            // creating them again would replace every table for everyone.
+            .with_create_default_catalog_and_schema(false)
             .with_extension(Arc::new(FetcherExtension(Arc::new(self.fetcher.clone()))));
         let state = SessionStateBuilder::new()
             .with_config(config)

@@ -1,5 +1,8 @@
 //! Integration tests of the coordinator with real workers on loopback ports,
 //! queried through a Flight SQL client. One test binary, one module a topic.
 
+mod errors;
+mod flight_sql;
+mod joins;
 mod support;
 mod tpch;

@@ -1,0 +1,157 @@
+//! The Flight SQL surface: metadata calls, DDL and DML through both query and
+//! update commands, sessions and a catalog shared between them.
+
+use arrow_flight::sql::{CommandGetDbSchemas, CommandGetTables, SqlInfo};
+use datafusion::arrow::array::{Array, AsArray, Int64Array, StringArray};
+use datafusion::arrow::datatypes::Int64Type;
+use datafusion::arrow::record_batch::RecordBatch;
+use futures::TryStreamExt;
+
+use crate::support::{Client, TestCluster, row_count};
+
+async fn fetch(client: &mut Client, info: arrow_flight::FlightInfo) -> Vec<RecordBatch> {
+    let mut out = Vec::new();
+    for endpoint in info.endpoint {
+        let stream = client.inner.do_get(endpoint.ticket.unwrap()).await.unwrap();
+        out.extend(stream.try_collect::<Vec<_>>().await.unwrap());
+    }
+    out
+}
+
+fn strings(batches: &[RecordBatch], column: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in batches {
+        let col = b.column_by_name(column).unwrap();
+        let col = datafusion::arrow::compute::cast(col, &datafusion::arrow::datatypes::DataType::Utf8).unwrap();
+        let col = col.as_any().downcast_ref::<StringArray>().unwrap();
+        out.extend(col.iter().map(|v| v.unwrap_or("").to_string()));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn metadata_calls_describe_the_catalog() {
+    let cluster = TestCluster::start(1).await;
+    let mut client = cluster.tpch_client().await;
+
+    let info = client.inner.get_catalogs().await.unwrap();
+    let catalogs = strings(&fetch(&mut client, info).await, "catalog_name");
+    assert!(catalogs.contains(&"datafusion".to_string()), "{catalogs:?}");
+
+    let info = client
+        .inner
+        .get_db_schemas(CommandGetDbSchemas {
+            catalog: Some("datafusion".into()),
+            db_schema_filter_pattern: None,
+        })
+        .await
+        .unwrap();
+    let schemas = strings(&fetch(&mut client, info).await, "db_schema_name");
+    assert!(schemas.contains(&"public".to_string()), "{schemas:?}");
+
+    let info = client
+        .inner
+        .get_tables(CommandGetTables {
+            catalog: None,
+            db_schema_filter_pattern: Some("public".into()),
+            table_name_filter_pattern: Some("line%".into()),
+            table_types: vec![],
+            include_schema: true,
+        })
+        .await
+        .unwrap();
+    let tables = fetch(&mut client, info).await;
+    assert_eq!(strings(&tables, "table_name"), vec!["lineitem".to_string()]);
+    assert!(tables[0].column_by_name("table_schema").is_some());
+
+    let info = client.inner.get_sql_info(vec![SqlInfo::FlightSqlServerName]).await.unwrap();
+    assert_eq!(row_count(&fetch(&mut client, info).await), 1);
+
+    let info = client.inner.get_table_types().await.unwrap();
+    assert!(strings(&fetch(&mut client, info).await, "table_type").contains(&"TABLE".to_string()));
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ddl_dml_views_and_settings_work_like_datafusion() {
+    let cluster = TestCluster::start(2).await;
+    let mut client = cluster.tpch_client().await;
+
+    // CREATE TABLE AS, INSERT INTO: small in-memory tables.
+    client
+        .update("CREATE TABLE prio AS VALUES ('1-URGENT', 1), ('2-HIGH', 2)")
+        .await
+        .unwrap();
+    let inserted = client.update("INSERT INTO prio VALUES ('3-MEDIUM', 3), ('4-NOT SPECIFIED', 4)").await.unwrap();
+    assert_eq!(inserted, 2);
+    // ... which travel inside plan fragments when joined with Parquet data.
+    let rows = client
+        .query(
+            "SELECT p.column2 AS rank, count(*) AS n FROM orders o JOIN prio p ON o.o_orderpriority = p.column1 \
+             GROUP BY p.column2 ORDER BY rank",
+        )
+        .await
+        .unwrap();
+    assert_eq!(row_count(&rows), 4);
+
+    // Views and CTEs and window functions.
+    client
+        .update("CREATE VIEW big_orders AS SELECT * FROM orders WHERE o_totalprice > 300000")
+        .await
+        .unwrap();
+    let direct = client.query("SELECT count(*) FROM orders WHERE o_totalprice > 300000").await.unwrap();
+    let via_view = client.query("SELECT count(*) FROM big_orders").await.unwrap();
+    assert_eq!(
+        direct[0].column(0).as_primitive::<Int64Type>().value(0),
+        via_view[0].column(0).as_primitive::<Int64Type>().value(0)
+    );
+    let ranked = client
+        .query(
+            "WITH t AS (SELECT o_custkey, o_totalprice FROM orders) \
+             SELECT o_custkey, rank() OVER (PARTITION BY o_custkey ORDER BY o_totalprice DESC) AS r FROM t",
+        )
+        .await
+        .unwrap();
+    assert!(row_count(&ranked) > 1000);
+
+    // SET and SHOW stay within the session; the catalog is shared.
+    client.update("SET datafusion.execution.batch_size = 123").await.unwrap();
+    let shown = client.query("SHOW datafusion.execution.batch_size").await.unwrap();
+    assert_eq!(strings(&shown, "value"), vec!["123".to_string()]);
+    let mut other = cluster.client().await;
+    let shown = other.query("SHOW datafusion.execution.batch_size").await.unwrap();
+    assert_eq!(strings(&shown, "value"), vec!["8192".to_string()]);
+    let count = other.query("SELECT count(*) FROM prio").await.unwrap();
+    let count = count[0].column(0).as_any().downcast_ref::<Int64Array>().unwrap().value(0);
+    assert_eq!(count, 4);
+
+    // DDL works through the query command too (as ADBC's execute does).
+    let rows = client.query("CREATE TABLE empty_one (x INT)").await.unwrap();
+    assert_eq!(row_count(&rows), 0);
+    let tables = client.query("SHOW TABLES").await.unwrap();
+    assert!(strings(&tables, "table_name").contains(&"empty_one".to_string()));
+
+    // EXPLAIN shows the stage DAG.
+    let plan = client.query("EXPLAIN SELECT l_returnflag, count(*) FROM lineitem GROUP BY 1").await.unwrap();
+    let text = strings(&plan, "plan").join("\n");
+    assert!(text.contains("Stage") && text.contains("shuffle") && text.contains("2 tasks"), "{text}");
+    let _ = plan[0].column(0).len();
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn prepared_statements_run() {
+    let cluster = TestCluster::start(1).await;
+    let mut client = cluster.tpch_client().await;
+    let mut prepared = client
+        .inner
+        .prepare("SELECT n_name FROM nation WHERE n_regionkey = 1 ORDER BY n_name".into(), None)
+        .await
+        .unwrap();
+    assert_eq!(prepared.dataset_schema().unwrap().fields().len(), 1);
+    let info = prepared.execute().await.unwrap();
+    let rows = fetch(&mut client, info).await;
+    assert_eq!(strings(&rows, "n_name")[0], "ARGENTINA");
+    prepared.close().await.unwrap();
+    cluster.stop().await;
+}
