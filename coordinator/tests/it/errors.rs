@@ -10,12 +10,24 @@ async fn bad_sql_and_unknown_names_are_clear_errors() {
     let mut client = cluster.tpch_client().await;
 
     let err = client.query("SELEC 1").await.unwrap_err();
-    assert!(err.contains("invalid argument") && err.contains("SELEC") && err.contains("Column: 1"), "{err}");
+    assert!(
+        err.contains("invalid argument") && err.contains("SELEC") && err.contains("Column: 1"),
+        "{err}"
+    );
 
-    let err = client.query("SELECT * FROM no_such_table").await.unwrap_err();
-    assert!(err.contains("invalid argument") && err.contains("no_such_table"), "{err}");
+    let err = client
+        .query("SELECT * FROM no_such_table")
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("invalid argument") && err.contains("no_such_table"),
+        "{err}"
+    );
 
-    let err = client.query("SELECT no_such_column FROM nation").await.unwrap_err();
+    let err = client
+        .query("SELECT no_such_column FROM nation")
+        .await
+        .unwrap_err();
     assert!(err.contains("no_such_column"), "{err}");
 
     // The server is still fine.
@@ -39,7 +51,10 @@ async fn missing_and_corrupt_files_are_clear_errors() {
         ))
         .await
         .unwrap_err();
-    assert!(err.contains("No files found") && err.contains("nothing-here"), "{err}");
+    assert!(
+        err.contains("No files found") && err.contains("nothing-here"),
+        "{err}"
+    );
 
     // A file that vanishes after the table was created: the error names it.
     let table_dir = dir.path().join("t");
@@ -66,7 +81,11 @@ async fn missing_and_corrupt_files_are_clear_errors() {
     // A corrupt file: clear error naming the problem, server keeps serving.
     let bad_dir = dir.path().join("bad");
     std::fs::create_dir_all(&bad_dir).unwrap();
-    std::fs::write(bad_dir.join("x.parquet"), b"this is not parquet at all, just bytes").unwrap();
+    std::fs::write(
+        bad_dir.join("x.parquet"),
+        b"this is not parquet at all, just bytes",
+    )
+    .unwrap();
     let err = match client
         .update(&format!(
             "CREATE EXTERNAL TABLE bad STORED AS PARQUET LOCATION '{}/'",
@@ -95,7 +114,11 @@ async fn a_worker_gone_before_the_query_is_routed_around() {
     let gone = cluster.workers.remove(1);
     let gone_address = gone.address.clone();
     gone.stop().await;
-    assert_eq!(cluster.coordinator.membership.live().len(), 3, "not yet noticed");
+    assert_eq!(
+        cluster.coordinator.membership.live().len(),
+        3,
+        "not yet noticed"
+    );
 
     let after = client.query(hayate_tpch::query(3)).await.unwrap();
     hayate_tpch::compare_results(&before, &after, true).unwrap();
@@ -108,7 +131,10 @@ async fn a_worker_gone_before_the_query_is_routed_around() {
         w.stop().await;
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let err = client.query("SELECT count(*) FROM lineitem WHERE l_quantity > 10").await.unwrap_err();
+    let err = client
+        .query("SELECT count(*) FROM lineitem WHERE l_quantity > 10")
+        .await
+        .unwrap_err();
     assert!(err.contains("no live workers"), "{err}");
     // Queries that need no worker still answer.
     assert_eq!(row_count(&client.query("SELECT 42").await.unwrap()), 1);

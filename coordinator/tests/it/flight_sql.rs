@@ -22,7 +22,9 @@ fn strings(batches: &[RecordBatch], column: &str) -> Vec<String> {
     let mut out = Vec::new();
     for b in batches {
         let col = b.column_by_name(column).unwrap();
-        let col = datafusion::arrow::compute::cast(col, &datafusion::arrow::datatypes::DataType::Utf8).unwrap();
+        let col =
+            datafusion::arrow::compute::cast(col, &datafusion::arrow::datatypes::DataType::Utf8)
+                .unwrap();
         let col = col.as_any().downcast_ref::<StringArray>().unwrap();
         out.extend(col.iter().map(|v| v.unwrap_or("").to_string()));
     }
@@ -64,7 +66,11 @@ async fn metadata_calls_describe_the_catalog() {
     assert_eq!(strings(&tables, "table_name"), vec!["lineitem".to_string()]);
     assert!(tables[0].column_by_name("table_schema").is_some());
 
-    let info = client.inner.get_sql_info(vec![SqlInfo::FlightSqlServerName]).await.unwrap();
+    let info = client
+        .inner
+        .get_sql_info(vec![SqlInfo::FlightSqlServerName])
+        .await
+        .unwrap();
     assert_eq!(row_count(&fetch(&mut client, info).await), 1);
 
     let info = client.inner.get_table_types().await.unwrap();
@@ -82,7 +88,10 @@ async fn ddl_dml_views_and_settings_work_like_datafusion() {
         .update("CREATE TABLE prio AS VALUES ('1-URGENT', 1), ('2-HIGH', 2)")
         .await
         .unwrap();
-    let inserted = client.update("INSERT INTO prio VALUES ('3-MEDIUM', 3), ('4-NOT SPECIFIED', 4)").await.unwrap();
+    let inserted = client
+        .update("INSERT INTO prio VALUES ('3-MEDIUM', 3), ('4-NOT SPECIFIED', 4)")
+        .await
+        .unwrap();
     assert_eq!(inserted, 2);
     // ... which travel inside plan fragments when joined with Parquet data.
     let rows = client
@@ -99,8 +108,14 @@ async fn ddl_dml_views_and_settings_work_like_datafusion() {
         .update("CREATE VIEW big_orders AS SELECT * FROM orders WHERE o_totalprice > 300000")
         .await
         .unwrap();
-    let direct = client.query("SELECT count(*) FROM orders WHERE o_totalprice > 300000").await.unwrap();
-    let via_view = client.query("SELECT count(*) FROM big_orders").await.unwrap();
+    let direct = client
+        .query("SELECT count(*) FROM orders WHERE o_totalprice > 300000")
+        .await
+        .unwrap();
+    let via_view = client
+        .query("SELECT count(*) FROM big_orders")
+        .await
+        .unwrap();
     assert_eq!(
         direct[0].column(0).as_primitive::<Int64Type>().value(0),
         via_view[0].column(0).as_primitive::<Int64Type>().value(0)
@@ -115,26 +130,49 @@ async fn ddl_dml_views_and_settings_work_like_datafusion() {
     assert!(row_count(&ranked) > 1000);
 
     // SET and SHOW stay within the session; the catalog is shared.
-    client.update("SET datafusion.execution.batch_size = 123").await.unwrap();
-    let shown = client.query("SHOW datafusion.execution.batch_size").await.unwrap();
+    client
+        .update("SET datafusion.execution.batch_size = 123")
+        .await
+        .unwrap();
+    let shown = client
+        .query("SHOW datafusion.execution.batch_size")
+        .await
+        .unwrap();
     assert_eq!(strings(&shown, "value"), vec!["123".to_string()]);
     let mut other = cluster.client().await;
-    let shown = other.query("SHOW datafusion.execution.batch_size").await.unwrap();
+    let shown = other
+        .query("SHOW datafusion.execution.batch_size")
+        .await
+        .unwrap();
     assert_eq!(strings(&shown, "value"), vec!["8192".to_string()]);
     let count = other.query("SELECT count(*) FROM prio").await.unwrap();
-    let count = count[0].column(0).as_any().downcast_ref::<Int64Array>().unwrap().value(0);
+    let count = count[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap()
+        .value(0);
     assert_eq!(count, 4);
 
     // DDL works through the query command too (as ADBC's execute does).
-    let rows = client.query("CREATE TABLE empty_one (x INT)").await.unwrap();
+    let rows = client
+        .query("CREATE TABLE empty_one (x INT)")
+        .await
+        .unwrap();
     assert_eq!(row_count(&rows), 0);
     let tables = client.query("SHOW TABLES").await.unwrap();
     assert!(strings(&tables, "table_name").contains(&"empty_one".to_string()));
 
     // EXPLAIN shows the stage DAG.
-    let plan = client.query("EXPLAIN SELECT l_returnflag, count(*) FROM lineitem GROUP BY 1").await.unwrap();
+    let plan = client
+        .query("EXPLAIN SELECT l_returnflag, count(*) FROM lineitem GROUP BY 1")
+        .await
+        .unwrap();
     let text = strings(&plan, "plan").join("\n");
-    assert!(text.contains("Stage") && text.contains("shuffle") && text.contains("2 tasks"), "{text}");
+    assert!(
+        text.contains("Stage") && text.contains("shuffle") && text.contains("2 tasks"),
+        "{text}"
+    );
     let _ = plan[0].column(0).len();
     cluster.stop().await;
 }
@@ -145,7 +183,10 @@ async fn prepared_statements_run() {
     let mut client = cluster.tpch_client().await;
     let mut prepared = client
         .inner
-        .prepare("SELECT n_name FROM nation WHERE n_regionkey = 1 ORDER BY n_name".into(), None)
+        .prepare(
+            "SELECT n_name FROM nation WHERE n_regionkey = 1 ORDER BY n_name".into(),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(prepared.dataset_schema().unwrap().fields().len(), 1);

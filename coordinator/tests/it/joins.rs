@@ -65,7 +65,11 @@ async fn check_joins(workers: usize, settings: &[&str]) {
         }
     }
     cluster.stop().await;
-    assert!(failures.is_empty(), "joins differ at {workers} workers:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "joins differ at {workers} workers:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

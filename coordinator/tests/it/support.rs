@@ -22,7 +22,10 @@ pub fn tpch_dir() -> &'static str {
     DIR.get_or_init(|| {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("tpch-sf{SCALE_FACTOR}"));
         hayate_tpch::generate(&dir, SCALE_FACTOR).expect("generate TPC-H data");
-        dir.canonicalize().expect("data dir exists").display().to_string()
+        dir.canonicalize()
+            .expect("data dir exists")
+            .display()
+            .to_string()
     })
 }
 
@@ -53,7 +56,9 @@ impl TestCluster {
             );
         }
         assert!(
-            coordinator.wait_for_workers(workers, Duration::from_secs(10)).await,
+            coordinator
+                .wait_for_workers(workers, Duration::from_secs(10))
+                .await,
             "workers registered"
         );
         Self {
@@ -74,7 +79,10 @@ impl TestCluster {
         for ddl in hayate_tpch::create_table_statements(tpch_dir()) {
             client.update(&ddl).await.expect("create table");
         }
-        client.update("SET hayate.bytes_per_task = 1").await.expect("set");
+        client
+            .update("SET hayate.bytes_per_task = 1")
+            .await
+            .expect("set");
         client
     }
 
@@ -104,12 +112,17 @@ impl Client {
 
     /// Runs a query (GetFlightInfo + DoGet on every endpoint).
     pub async fn query(&mut self, sql: &str) -> Result<Vec<RecordBatch>, String> {
-        let info = self.inner.execute(sql.to_string(), None).await.map_err(|e| e.to_string())?;
+        let info = self
+            .inner
+            .execute(sql.to_string(), None)
+            .await
+            .map_err(|e| e.to_string())?;
         let mut batches = Vec::new();
         for endpoint in info.endpoint {
             let ticket = endpoint.ticket.ok_or("endpoint without ticket")?;
             let stream = self.inner.do_get(ticket).await.map_err(|e| e.to_string())?;
-            let mut part: Vec<RecordBatch> = stream.try_collect().await.map_err(|e| e.to_string())?;
+            let mut part: Vec<RecordBatch> =
+                stream.try_collect().await.map_err(|e| e.to_string())?;
             batches.append(&mut part);
         }
         Ok(batches)
@@ -117,7 +130,10 @@ impl Client {
 
     /// Runs a statement through `CommandStatementUpdate`.
     pub async fn update(&mut self, sql: &str) -> Result<i64, String> {
-        self.inner.execute_update(sql.to_string(), None).await.map_err(|e| e.to_string())
+        self.inner
+            .execute_update(sql.to_string(), None)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 

@@ -36,7 +36,9 @@ async fn check_all_queries(workers: usize, settings: &[&str]) {
         let expected = reference(q).await;
         match client.query(hayate_tpch::query(q)).await {
             Ok(actual) => {
-                if let Err(diff) = hayate_tpch::compare_results(expected, &actual, hayate_tpch::is_ordered(q)) {
+                if let Err(diff) =
+                    hayate_tpch::compare_results(expected, &actual, hayate_tpch::is_ordered(q))
+                {
                     failures.push(format!("q{q}: {diff}"));
                 }
             }
@@ -46,10 +48,20 @@ async fn check_all_queries(workers: usize, settings: &[&str]) {
     // Every task has finished or was cancelled: workers hold nothing.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     for w in &cluster.workers {
-        assert_eq!(w.registry.running_tasks(), 0, "worker {} still holds tasks", w.address);
+        assert_eq!(
+            w.registry.running_tasks(),
+            0,
+            "worker {} still holds tasks",
+            w.address
+        );
     }
     cluster.stop().await;
-    assert!(failures.is_empty(), "{} of 22 queries differ at {workers} workers:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of 22 queries differ at {workers} workers:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -67,7 +79,10 @@ async fn tpch_on_two_workers() {
 async fn tpch_on_three_workers_with_three_partitions() {
     check_all_queries(
         3,
-        &["SET datafusion.execution.target_partitions = 3", "SET datafusion.execution.batch_size = 1000"],
+        &[
+            "SET datafusion.execution.target_partitions = 3",
+            "SET datafusion.execution.batch_size = 1000",
+        ],
     )
     .await;
 }

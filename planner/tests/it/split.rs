@@ -5,11 +5,13 @@ use std::sync::{Arc, OnceLock};
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::repartition::RepartitionExec;
-use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, Partitioning, displayable};
+use datafusion::physical_plan::{
+    ExecutionPlan, ExecutionPlanProperties, Partitioning, displayable,
+};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use hayate_planner::{
-    ExchangeKind, Placement, ProducerLayout, SplitOptions, StageGraph, decode_plan, encode_plan, explain_stages,
-    reader_sources, split_into_stages, task_plan,
+    ExchangeKind, Placement, ProducerLayout, SplitOptions, StageGraph, decode_plan, encode_plan,
+    explain_stages, reader_sources, split_into_stages, task_plan,
 };
 
 fn data_dir() -> &'static str {
@@ -23,7 +25,10 @@ fn data_dir() -> &'static str {
 
 async fn context(settings: &[&str]) -> SessionContext {
     let mut config = SessionConfig::new().with_target_partitions(2);
-    config.options_mut().optimizer.enable_physical_uncorrelated_scalar_subquery = false;
+    config
+        .options_mut()
+        .optimizer
+        .enable_physical_uncorrelated_scalar_subquery = false;
     let ctx = SessionContext::new_with_config(config);
     for ddl in hayate_tpch::create_table_statements(data_dir()) {
         ctx.sql(&ddl).await.unwrap();
@@ -36,7 +41,13 @@ async fn context(settings: &[&str]) -> SessionContext {
 
 async fn split(sql: &str, workers: usize, bytes_per_task: u64, settings: &[&str]) -> StageGraph {
     let ctx = context(settings).await;
-    let plan = ctx.sql(sql).await.unwrap().create_physical_plan().await.unwrap();
+    let plan = ctx
+        .sql(sql)
+        .await
+        .unwrap()
+        .create_physical_plan()
+        .await
+        .unwrap();
     split_into_stages(
         plan,
         SplitOptions {
@@ -63,14 +74,25 @@ async fn aggregation_gets_a_shuffle_and_a_sorted_gather() {
     .await;
     assert_eq!(
         outputs(&g),
-        vec![Some(ExchangeKind::Shuffle), Some(ExchangeKind::Gather), None],
+        vec![
+            Some(ExchangeKind::Shuffle),
+            Some(ExchangeKind::Gather),
+            None
+        ],
         "{}",
         explain_stages(&g)
     );
     assert_eq!(g.root().placement, Placement::Coordinator);
-    assert!(g.root().plan.name() == "SortPreservingMergeExec", "{}", explain_stages(&g));
+    assert!(
+        g.root().plan.name() == "SortPreservingMergeExec",
+        "{}",
+        explain_stages(&g)
+    );
     assert_eq!(g.stages[0].tasks, 2);
-    assert_eq!(g.stages[1].tasks, 2, "the shuffle consumer follows its producers");
+    assert_eq!(
+        g.stages[1].tasks, 2,
+        "the shuffle consumer follows its producers"
+    );
 }
 
 #[tokio::test]
@@ -82,19 +104,35 @@ async fn small_inputs_stay_on_one_task() {
         &[],
     )
     .await;
-    assert!(g.worker_stages().all(|s| s.tasks == 1), "{}", explain_stages(&g));
+    assert!(
+        g.worker_stages().all(|s| s.tasks == 1),
+        "{}",
+        explain_stages(&g)
+    );
 }
 
 #[tokio::test]
 async fn tasks_are_bounded_by_workers_and_files() {
-    let g = split("SELECT count(*) FROM lineitem WHERE l_quantity > 1", 8, 1, &[]).await;
+    let g = split(
+        "SELECT count(*) FROM lineitem WHERE l_quantity > 1",
+        8,
+        1,
+        &[],
+    )
+    .await;
     // A task reads whole file slices: more workers than slices cannot make
     // more tasks.
     let mut slices = Vec::new();
     files_of(&g.stages[0].plan, &mut slices);
     assert!(slices.len() < 8);
     assert_eq!(g.stages[0].tasks, slices.len(), "{}", explain_stages(&g));
-    let g = split("SELECT count(*) FROM lineitem WHERE l_quantity > 1", 2, 1, &[]).await;
+    let g = split(
+        "SELECT count(*) FROM lineitem WHERE l_quantity > 1",
+        2,
+        1,
+        &[],
+    )
+    .await;
     assert_eq!(g.stages[0].tasks, 2);
 }
 
@@ -108,7 +146,10 @@ async fn a_small_build_side_is_broadcast() {
     )
     .await;
     let text = explain_stages(&g);
-    assert!(outputs(&g).contains(&Some(ExchangeKind::Broadcast)), "{text}");
+    assert!(
+        outputs(&g).contains(&Some(ExchangeKind::Broadcast)),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -127,12 +168,26 @@ async fn outer_joins_that_emit_build_rows_run_as_one_task() {
     let join_stage = g
         .stages
         .iter()
-        .find(|s| displayable(s.plan.as_ref()).indent(true).to_string().contains("HashJoinExec"))
+        .find(|s| {
+            displayable(s.plan.as_ref())
+                .indent(true)
+                .to_string()
+                .contains("HashJoinExec")
+        })
         .expect("a join stage");
-    let plan_text = displayable(join_stage.plan.as_ref()).indent(true).to_string();
+    let plan_text = displayable(join_stage.plan.as_ref())
+        .indent(true)
+        .to_string();
     if plan_text.contains("join_type=Left") || plan_text.contains("join_type=Full") {
         assert_eq!(join_stage.tasks, 1, "{text}");
-        assert!(join_stage.single_task_reason.as_deref().unwrap_or("").contains("build-side"), "{text}");
+        assert!(
+            join_stage
+                .single_task_reason
+                .as_deref()
+                .unwrap_or("")
+                .contains("build-side"),
+            "{text}"
+        );
     } else {
         // DataFusion swapped the inputs so the outer side probes: splitting is safe.
         assert!(plan_text.contains("join_type=Right"), "{text}");
@@ -168,21 +223,38 @@ fn files_of(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<String>) {
 
 #[tokio::test]
 async fn tasks_read_disjoint_slices_and_shuffles_widen_per_consumer() {
-    let g = split("SELECT l_returnflag, count(*) FROM lineitem GROUP BY 1", 3, 1, &[]).await;
+    let g = split(
+        "SELECT l_returnflag, count(*) FROM lineitem GROUP BY 1",
+        3,
+        1,
+        &[],
+    )
+    .await;
     let scan = &g.stages[0];
     let consumer_tasks = g.stage(scan.consumer.unwrap()).tasks;
     let mut all = Vec::new();
     files_of(&scan.plan, &mut all);
     let mut seen = Vec::new();
     for t in 0..scan.tasks {
-        let plan = task_plan(scan, t, consumer_tasks, &|_| unreachable!("a scan stage has no readers")).unwrap();
+        let plan = task_plan(scan, t, consumer_tasks, &|_| {
+            unreachable!("a scan stage has no readers")
+        })
+        .unwrap();
         let mut mine = Vec::new();
         files_of(&plan, &mut mine);
         assert!(!mine.is_empty(), "task {t} reads something");
         seen.extend(mine);
-        let rep = plan.downcast_ref::<RepartitionExec>().expect("shuffle producer");
-        let Partitioning::Hash(_, width) = rep.partitioning() else { panic!("hash") };
-        assert_eq!(*width, 2 * consumer_tasks, "P partitions for each consumer task");
+        let rep = plan
+            .downcast_ref::<RepartitionExec>()
+            .expect("shuffle producer");
+        let Partitioning::Hash(_, width) = rep.partitioning() else {
+            panic!("hash")
+        };
+        assert_eq!(
+            *width,
+            2 * consumer_tasks,
+            "P partitions for each consumer task"
+        );
     }
     let unique: HashSet<_> = seen.iter().collect();
     assert_eq!(unique.len(), seen.len(), "no file slice read twice");
@@ -194,7 +266,13 @@ async fn tasks_read_disjoint_slices_and_shuffles_widen_per_consumer() {
 
 #[tokio::test]
 async fn task_plans_survive_the_wire() {
-    let g = split("SELECT l_returnflag, count(*) FROM lineitem GROUP BY 1 ORDER BY 1", 2, 1, &[]).await;
+    let g = split(
+        "SELECT l_returnflag, count(*) FROM lineitem GROUP BY 1 ORDER BY 1",
+        2,
+        1,
+        &[],
+    )
+    .await;
     let producer = &g.stages[0];
     let layout = ProducerLayout {
         query_id: "q".into(),
@@ -203,7 +281,10 @@ async fn task_plans_survive_the_wire() {
         partitions: vec![4, 4],
     };
     let consumer = &g.stages[1];
-    let plan = task_plan(consumer, 1, 1, &|reader| Ok(reader_sources(reader, &layout, 1))).unwrap();
+    let plan = task_plan(consumer, 1, 1, &|reader| {
+        Ok(reader_sources(reader, &layout, 1))
+    })
+    .unwrap();
     let bytes = encode_plan(Arc::clone(&plan)).unwrap();
     let ctx = SessionContext::new();
     let decoded = decode_plan(&bytes, &ctx.task_ctx()).unwrap();
@@ -214,7 +295,10 @@ async fn task_plans_survive_the_wire() {
     let _ = producer;
     // Consumer task 1 of a 2-wide shuffle reads partitions 2 and 3 of every producer.
     let text = format!("{decoded:?}");
-    assert!(text.contains("partition: 2") && text.contains("partition: 3"), "{text}");
+    assert!(
+        text.contains("partition: 2") && text.contains("partition: 3"),
+        "{text}"
+    );
     assert!(!text.contains("partition: 0,"), "{text}");
     assert_eq!(decoded.output_partitioning().partition_count(), 2);
 }

@@ -1,0 +1,4 @@
+//! The `hayate` binary as users run it: real coordinator and worker
+//! processes on loopback ports, driven by `hayate sql` and `hayate local`.
+
+mod processes;

@@ -1,0 +1,287 @@
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const HAYATE: &str = env!("CARGO_BIN_EXE_hayate");
+
+/// A child process killed when the test ends, however it ends.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn(args: &[&str]) -> Process {
+    Process(
+        Command::new(HAYATE)
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("hayate starts"),
+    )
+}
+
+fn tpch_dir() -> &'static str {
+    static DIR: OnceLock<String> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tpch-sf0.01");
+        hayate_tpch::generate(&dir, 0.01).unwrap();
+        dir.canonicalize().unwrap().display().to_string()
+    })
+}
+
+fn sql(coordinator: &str, statements: &[&str]) -> Output {
+    let mut cmd = Command::new(HAYATE);
+    cmd.args(["sql", "--coordinator", coordinator]);
+    for s in statements {
+        cmd.args(["-e", s]);
+    }
+    cmd.output().expect("hayate sql runs")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A coordinator and `workers` worker processes; returns once a query that
+/// needs every worker's registration has been answered.
+struct ProcessCluster {
+    url: String,
+    _coordinator: Process,
+    workers: Vec<Process>,
+}
+
+impl ProcessCluster {
+    fn start(workers: usize) -> Self {
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}");
+        let coordinator = spawn(&[
+            "coordinator",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--heartbeat-ms",
+            "200",
+            "--worker-timeout-ms",
+            "2000",
+        ]);
+        let workers = (0..workers)
+            .map(|_| {
+                spawn(&[
+                    "worker",
+                    "--coordinator",
+                    &url,
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                ])
+            })
+            .collect::<Vec<_>>();
+        let cluster = Self {
+            url,
+            _coordinator: coordinator,
+            workers,
+        };
+        // Ready when a distributed query over every worker answers.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let ddl = format!(
+            "CREATE EXTERNAL TABLE IF NOT EXISTS nation STORED AS PARQUET LOCATION '{}/nation/'",
+            tpch_dir()
+        );
+        loop {
+            let out = sql(
+                &cluster.url,
+                &[&ddl, "SELECT count(*) FROM nation WHERE n_nationkey >= 0"],
+            );
+            if out.status.success() && text(&out).contains("25") {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "cluster never became ready: {}",
+                text(&out)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        // Give every worker time to register.
+        std::thread::sleep(Duration::from_millis(600));
+        cluster
+    }
+}
+
+fn expected_returnflag_counts() -> Vec<(String, i64)> {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let ctx = datafusion::prelude::SessionContext::new();
+        for ddl in hayate_tpch::create_table_statements(tpch_dir()) {
+            ctx.sql(&ddl).await.unwrap();
+        }
+        let batches = ctx
+            .sql("SELECT l_returnflag, count(*) AS n FROM lineitem GROUP BY 1 ORDER BY 1")
+            .await
+            .unwrap()
+            .collect()
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        for b in batches {
+            let flags = datafusion::arrow::compute::cast(
+                b.column(0),
+                &datafusion::arrow::datatypes::DataType::Utf8,
+            )
+            .unwrap();
+            let flags = flags
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::StringArray>()
+                .unwrap();
+            let counts = b
+                .column(1)
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::Int64Array>()
+                .unwrap();
+            for i in 0..b.num_rows() {
+                out.push((flags.value(i).to_string(), counts.value(i)));
+            }
+        }
+        out
+    })
+}
+
+#[test]
+fn coordinator_and_worker_processes_answer_the_sql_cli() {
+    let mut cluster = ProcessCluster::start(2);
+    let create: Vec<String> = hayate_tpch::create_table_statements(tpch_dir());
+    let create: Vec<&str> = create.iter().map(String::as_str).collect();
+    let out = sql(&cluster.url, &create);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let out = sql(
+        &cluster.url,
+        &[
+            "SET hayate.bytes_per_task = 1",
+            "SELECT l_returnflag, count(*) AS n FROM lineitem GROUP BY 1 ORDER BY 1",
+            "EXPLAIN SELECT l_returnflag, count(*) FROM lineitem GROUP BY 1",
+        ],
+    );
+    let output = text(&out);
+    assert!(out.status.success(), "{output}");
+    for (flag, count) in expected_returnflag_counts() {
+        assert!(
+            output
+                .lines()
+                .any(|l| l.contains(&format!("| {flag} ")) && l.contains(&format!("| {count} "))),
+            "{flag} = {count} missing from:\n{output}"
+        );
+    }
+    assert!(output.contains("3 rows in"), "{output}");
+    assert!(
+        output.contains("Stage") && output.contains("2 tasks") && output.contains("shuffle"),
+        "{output}"
+    );
+
+    // -f runs a file of statements, with a session that keeps settings.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("q.sql");
+    std::fs::write(
+        &file,
+        "SET datafusion.execution.batch_size = 77;\n-- a comment; with a semicolon\nSHOW datafusion.execution.batch_size;\nSELECT count(*)\nFROM orders\nWHERE o_orderkey > 0;\n",
+    )
+    .unwrap();
+    let out = Command::new(HAYATE)
+        .args([
+            "sql",
+            "--coordinator",
+            &cluster.url,
+            "-f",
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let output = text(&out);
+    assert!(out.status.success(), "{output}");
+    assert!(output.contains("| 77 "), "{output}");
+    assert!(output.contains("15000"), "{output}");
+
+    // A bad statement: a clear error and a failing exit code; the cluster
+    // keeps answering.
+    let out = sql(&cluster.url, &["SELEC 1"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("SELEC"), "{}", text(&out));
+
+    // A worker killed before the next query: the query uses the one left.
+    let mut killed = cluster.workers.remove(0);
+    killed.0.kill().unwrap();
+    killed.0.wait().unwrap();
+    let out = sql(
+        &cluster.url,
+        &[
+            "SET hayate.bytes_per_task = 1",
+            "SELECT l_returnflag, count(*) AS n FROM lineitem GROUP BY 1 ORDER BY 1",
+        ],
+    );
+    let output = text(&out);
+    assert!(out.status.success(), "{output}");
+    for (flag, count) in expected_returnflag_counts() {
+        assert!(
+            output.contains(&format!("| {count} ")),
+            "{flag} = {count} missing from:\n{output}"
+        );
+    }
+}
+
+#[test]
+fn local_runs_a_whole_cluster_in_one_process() {
+    let out = Command::new(HAYATE)
+        .args(["local", "--no-sample", "-e", "SELECT 40 + 2 AS answer"])
+        .output()
+        .unwrap();
+    let output = text(&out);
+    assert!(out.status.success(), "{output}");
+    assert!(output.contains("| 42 "), "{output}");
+
+    let out = Command::new(HAYATE)
+        .args(["local", "--no-sample", "-e", "SELECT * FROM nowhere"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out).contains("nowhere"), "{}", text(&out));
+}
+
+#[test]
+fn local_offers_the_tpch_sample() {
+    let data = tempfile::tempdir().unwrap();
+    let out = Command::new(HAYATE)
+        .env("HAYATE_DATA_DIR", data.path())
+        .args([
+            "local",
+            "--sf",
+            "0.01",
+            "-e",
+            "SELECT l_returnflag, count(*) FROM lineitem GROUP BY 1 ORDER BY 1",
+        ])
+        .output()
+        .unwrap();
+    let output = text(&out);
+    assert!(out.status.success(), "{output}");
+    assert!(output.contains("3 rows in"), "{output}");
+}
