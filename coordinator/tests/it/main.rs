@@ -1,6 +1,7 @@
 //! Integration tests of the coordinator with real workers on loopback ports,
 //! queried through a Flight SQL client. One test binary, one module a topic.
 
+mod cancel;
 mod errors;
 mod flight_sql;
 mod joins;

@@ -1,0 +1,92 @@
+"""Hayate through the reference Flight SQL client: the ADBC driver."""
+
+import adbc_driver_flightsql.dbapi as flightsql
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+
+@pytest.fixture()
+def events(tmp_path):
+    """A Parquet directory of three files, and the same data as one table."""
+    parts = []
+    for i in range(3):
+        n = 5000
+        part = pa.table(
+            {
+                "id": pa.array(range(i * n, (i + 1) * n), pa.int64()),
+                "service": pa.array([f"svc-{(j * 7 + i) % 5}" for j in range(n)]),
+                "status": pa.array([200 if j % 10 else 500 for j in range(n)], pa.int32()),
+                "latency_ms": pa.array([float((j * 37) % 1000) / 10.0 for j in range(n)]),
+            }
+        )
+        pq.write_table(part, tmp_path / f"part-{i}.parquet")
+        parts.append(part)
+    return tmp_path, pa.concat_tables(parts)
+
+
+def test_create_table_and_query_match_pyarrow(cluster, events):
+    path, table = events
+    with flightsql.connect(cluster) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE EXTERNAL TABLE events STORED AS PARQUET LOCATION '{path}/'")
+        cur.execute("SET hayate.bytes_per_task = 1")
+        cur.execute(
+            "SELECT service, count(*) AS n, sum(CASE WHEN status >= 500 THEN 1 ELSE 0 END) AS errors, "
+            "avg(latency_ms) AS avg_latency FROM events GROUP BY service ORDER BY service"
+        )
+        got = cur.fetch_arrow_table()
+
+    expected = (
+        table.append_column("error", pc.cast(pc.greater_equal(table["status"], 500), pa.int64()))
+        .group_by("service")
+        .aggregate([("id", "count"), ("error", "sum"), ("latency_ms", "mean")])
+        .sort_by("service")
+    )
+    assert got.column("service").to_pylist() == expected.column("service").to_pylist()
+    assert got.column("n").to_pylist() == expected.column("id_count").to_pylist()
+    assert got.column("errors").to_pylist() == expected.column("error_sum").to_pylist()
+    for a, b in zip(got.column("avg_latency").to_pylist(), expected.column("latency_ms_mean").to_pylist()):
+        assert abs(a - b) < 1e-9
+
+
+def test_metadata_and_explain(cluster, events):
+    path, _ = events
+    with flightsql.connect(cluster) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE EXTERNAL TABLE IF NOT EXISTS events2 STORED AS PARQUET LOCATION '{path}/'")
+        schema = conn.adbc_get_table_schema("events2")
+        assert schema.names == ["id", "service", "status", "latency_ms"]
+        objects = conn.adbc_get_objects(depth="tables").read_all().to_pylist()
+        tables = {
+            t["table_name"]
+            for catalog in objects
+            for db in catalog["catalog_db_schemas"] or []
+            for t in db["db_schema_tables"] or []
+        }
+        assert "events2" in tables
+        cur.execute("EXPLAIN SELECT service, count(*) FROM events2 GROUP BY service")
+        plan = "\n".join(cur.fetch_arrow_table().column("plan").to_pylist())
+        assert "Stage" in plan and "shuffle" in plan
+
+
+def test_errors_keep_the_server_running(cluster):
+    with flightsql.connect(cluster) as conn, conn.cursor() as cur:
+        with pytest.raises(Exception, match="no_such_table"):
+            cur.execute("SELECT * FROM no_such_table")
+            cur.fetchall()
+    with flightsql.connect(cluster) as conn, conn.cursor() as cur:
+        cur.execute("SELECT 1 + 1 AS two")
+        assert cur.fetchall() == [(2,)]
+
+
+def test_settings_stay_in_a_cookie_session(cluster):
+    """Clients that keep cookies keep their session, and with it SET."""
+    kwargs = {"adbc.flight.sql.rpc.with_cookie_middleware": "true"}
+    with flightsql.connect(cluster, db_kwargs=kwargs) as conn, conn.cursor() as cur:
+        cur.execute("SET datafusion.execution.batch_size = 321")
+        cur.fetchall()
+        cur.execute("SHOW datafusion.execution.batch_size")
+        assert cur.fetch_arrow_table().column("value").to_pylist() == ["321"]
+    with flightsql.connect(cluster, db_kwargs=kwargs) as conn, conn.cursor() as cur:
+        cur.execute("SHOW datafusion.execution.batch_size")
+        assert cur.fetch_arrow_table().column("value").to_pylist() == ["8192"]
