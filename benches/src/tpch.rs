@@ -47,10 +47,16 @@ async fn main() -> anyhow::Result<()> {
     let dir = args.data.join(format!("tpch-sf{}", args.sf));
     hayate_tpch::generate(&dir, args.sf)?;
     let base = dir.canonicalize()?.display().to_string();
-    let queries: Vec<usize> = if args.queries.is_empty() { (1..=22).collect() } else { args.queries.clone() };
+    let queries: Vec<usize> = if args.queries.is_empty() {
+        (1..=22).collect()
+    } else {
+        args.queries.clone()
+    };
 
     // Single-node DataFusion.
-    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(args.partitions));
+    let ctx = SessionContext::new_with_config(
+        SessionConfig::new().with_target_partitions(args.partitions),
+    );
     for ddl in hayate_tpch::create_table_statements(&base) {
         ctx.sql(&ddl).await?.collect().await?;
     }
@@ -72,19 +78,37 @@ async fn main() -> anyhow::Result<()> {
             .await?,
         );
     }
-    anyhow::ensure!(coordinator.wait_for_workers(args.workers, Duration::from_secs(10)).await);
-    let channel = Channel::from_shared(coordinator.address.clone())?.connect().await?;
+    anyhow::ensure!(
+        coordinator
+            .wait_for_workers(args.workers, Duration::from_secs(10))
+            .await
+    );
+    let channel = Channel::from_shared(coordinator.address.clone())?
+        .connect()
+        .await?;
     let mut client = FlightSqlServiceClient::new(channel);
     client.set_header(SESSION_HEADER, uuid::Uuid::new_v4().to_string());
     for ddl in hayate_tpch::create_table_statements(&base) {
         client.execute_update(ddl, None).await?;
     }
     client
-        .execute_update(format!("SET datafusion.execution.target_partitions = {}", args.partitions), None)
+        .execute_update(
+            format!(
+                "SET datafusion.execution.target_partitions = {}",
+                args.partitions
+            ),
+            None,
+        )
         .await?;
 
-    println!("TPC-H SF{} | Hayate {} workers vs DataFusion single node | target_partitions {} | median of {} runs", args.sf, args.workers, args.partitions, args.runs);
-    println!("{:>5} {:>12} {:>12} {:>7}  {}", "query", "datafusion", "hayate", "ratio", "check");
+    println!(
+        "TPC-H SF{} | Hayate {} workers vs DataFusion single node | target_partitions {} | median of {} runs",
+        args.sf, args.workers, args.partitions, args.runs
+    );
+    println!(
+        "{:>5} {:>12} {:>12} {:>7}  {}",
+        "query", "datafusion", "hayate", "ratio", "check"
+    );
     let (mut total_df, mut total_h) = (Duration::ZERO, Duration::ZERO);
     for &q in &queries {
         let sql = hayate_tpch::query(q);
@@ -111,10 +135,11 @@ async fn main() -> anyhow::Result<()> {
                 h_times.push(start.elapsed());
             }
         }
-        let check = match hayate_tpch::compare_results(&expected, &actual, hayate_tpch::is_ordered(q)) {
-            Ok(()) => "same".to_string(),
-            Err(e) => format!("DIFFERS: {e}"),
-        };
+        let check =
+            match hayate_tpch::compare_results(&expected, &actual, hayate_tpch::is_ordered(q)) {
+                Ok(()) => "same".to_string(),
+                Err(e) => format!("DIFFERS: {e}"),
+            };
         let (d, h) = (median(df_times), median(h_times));
         total_df += d;
         total_h += h;

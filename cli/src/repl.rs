@@ -2,7 +2,11 @@
 
 use std::time::Instant;
 
+use std::io::IsTerminal;
+use std::time::Duration;
+
 use futures::TryStreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
 use rustyline::DefaultEditor;
 use rustyline::error::ReadlineError;
 
@@ -17,12 +21,20 @@ pub async fn run_statements(client: &mut SqlClient, statements: &[String]) -> bo
     let mut ok = true;
     for sql in statements {
         let started = Instant::now();
+        let progress = progress_bar();
         let run = async {
-            let stream = client.query(sql).await?;
-            stream.try_collect::<Vec<_>>().await
+            let mut stream = std::pin::pin!(client.query(sql).await?);
+            let mut batches = Vec::new();
+            let mut rows = 0usize;
+            while let Some(batch) = stream.try_next().await? {
+                rows += batch.num_rows();
+                progress.set_message(format!("{rows} rows"));
+                batches.push(batch);
+            }
+            Ok::<_, crate::client::ClientError>(batches)
         };
         tokio::select! {
-            result = run => match result {
+            result = run => match { progress.finish_and_clear(); result } {
                 Ok(batches) => print_result(&batches, started.elapsed()),
                 Err(e) => {
                     eprintln!("{e}");
@@ -30,12 +42,28 @@ pub async fn run_statements(client: &mut SqlClient, statements: &[String]) -> bo
                 }
             },
             _ = tokio::signal::ctrl_c() => {
+                progress.finish_and_clear();
                 eprintln!("Cancelled after {:.3}s", started.elapsed().as_secs_f64());
                 ok = false;
             }
         }
     }
     ok
+}
+
+/// A spinner with elapsed time and rows received while a statement runs,
+/// on a terminal only (never in piped output); cleared when it ends.
+fn progress_bar() -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} running {elapsed} {msg}  (Ctrl-C cancels)")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
 }
 
 /// The interactive prompt: statements end with `;` and may span lines;

@@ -11,7 +11,10 @@ use crate::support::TestCluster;
 async fn dropping_the_stream_stops_every_task() {
     let cluster = TestCluster::start(2).await;
     let mut client = cluster.tpch_client().await;
-    client.update("SET datafusion.execution.batch_size = 64").await.unwrap();
+    client
+        .update("SET datafusion.execution.batch_size = 64")
+        .await
+        .unwrap();
     // A large result (a join that multiplies rows) streamed in small batches.
     let info = client
         .inner
@@ -23,23 +26,41 @@ async fn dropping_the_stream_stops_every_task() {
         .unwrap();
     let ticket = info.endpoint[0].ticket.clone().unwrap();
     let mut stream = client.inner.do_get(ticket).await.unwrap();
-    let first = stream.next().await.expect("a first batch").expect("no error");
+    let first = stream
+        .next()
+        .await
+        .expect("a first batch")
+        .expect("no error");
     assert!(first.num_rows() > 0);
-    let busy: usize = cluster.workers.iter().map(|w| w.registry.running_tasks()).sum();
+    let busy: usize = cluster
+        .workers
+        .iter()
+        .map(|w| w.registry.running_tasks())
+        .sum();
     assert!(busy > 0, "tasks run while the query streams");
 
     drop(stream);
     let deadline = Instant::now() + Duration::from_secs(1);
     loop {
-        let left: usize = cluster.workers.iter().map(|w| w.registry.running_tasks()).sum();
+        let left: usize = cluster
+            .workers
+            .iter()
+            .map(|w| w.registry.running_tasks())
+            .sum();
         if left == 0 {
             break;
         }
-        assert!(Instant::now() < deadline, "{left} tasks still running 1s after the client left");
+        assert!(
+            Instant::now() < deadline,
+            "{left} tasks still running 1s after the client left"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // The cluster is free for the next query.
-    let rows = client.query("SELECT count(*) FROM orders WHERE o_orderkey > 0").await.unwrap();
+    let rows = client
+        .query("SELECT count(*) FROM orders WHERE o_orderkey > 0")
+        .await
+        .unwrap();
     assert_eq!(rows[0].num_rows(), 1);
     cluster.stop().await;
 }
