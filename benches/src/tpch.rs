@@ -12,8 +12,7 @@ use arrow_flight::sql::client::FlightSqlServiceClient;
 use clap::Parser;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::TryStreamExt;
-use hayate_coordinator::{CoordinatorConfig, SESSION_HEADER, start_coordinator};
-use hayate_worker::{WorkerConfig, start_worker};
+use hayate_coordinator::{CoordinatorConfig, EmbeddedCluster, SESSION_HEADER};
 use tonic::transport::Channel;
 
 #[derive(Parser)]
@@ -44,9 +43,7 @@ fn median(mut v: Vec<Duration>) -> Duration {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let dir = args.data.join(format!("tpch-sf{}", args.sf));
-    hayate_tpch::generate(&dir, args.sf)?;
-    let base = dir.canonicalize()?.display().to_string();
+    let base = hayate_tpch::generate_dir(&args.data, args.sf)?;
     let queries: Vec<usize> = if args.queries.is_empty() {
         (1..=22).collect()
     } else {
@@ -62,27 +59,12 @@ async fn main() -> anyhow::Result<()> {
     }
 
     // Hayate.
-    let coordinator = start_coordinator(CoordinatorConfig {
+    let config = CoordinatorConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         ..Default::default()
-    })
-    .await?;
-    let mut workers = Vec::new();
-    for _ in 0..args.workers {
-        workers.push(
-            start_worker(WorkerConfig {
-                bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-                advertise_host: None,
-                coordinator: Some(coordinator.address.clone()),
-            })
-            .await?,
-        );
-    }
-    anyhow::ensure!(
-        coordinator
-            .wait_for_workers(args.workers, Duration::from_secs(10))
-            .await
-    );
+    };
+    let cluster = EmbeddedCluster::start(config, args.workers).await?;
+    let coordinator = &cluster.coordinator;
     let channel = Channel::from_shared(coordinator.address.clone())?
         .connect()
         .await?;

@@ -3,54 +3,19 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use hayate_coordinator::{CoordinatorConfig, CoordinatorHandle, start_coordinator};
-use hayate_worker::{WorkerConfig, WorkerHandle, start_worker};
+use hayate_coordinator::{CoordinatorConfig, EmbeddedCluster};
 
 use crate::client::SqlClient;
 
-pub struct LocalCluster {
-    pub coordinator: CoordinatorHandle,
-    pub workers: Vec<WorkerHandle>,
-}
-
-impl LocalCluster {
-    pub async fn start(workers: usize, port: u16) -> anyhow::Result<Self> {
-        let coordinator = start_coordinator(CoordinatorConfig {
-            bind: SocketAddr::from(([127, 0, 0, 1], port)),
-            ..Default::default()
-        })
-        .await?;
-        let mut handles = Vec::new();
-        for _ in 0..workers {
-            handles.push(
-                start_worker(WorkerConfig {
-                    bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-                    advertise_host: None,
-                    coordinator: Some(coordinator.address.clone()),
-                })
-                .await?,
-            );
-        }
-        if !coordinator
-            .wait_for_workers(workers, Duration::from_secs(10))
-            .await
-        {
-            anyhow::bail!("workers did not register within 10s");
-        }
-        Ok(Self {
-            coordinator,
-            workers: handles,
-        })
-    }
-
-    pub async fn stop(self) {
-        for w in self.workers {
-            w.stop().await;
-        }
-        self.coordinator.stop().await;
-    }
+/// Starts the embedded cluster of `hayate local`.
+pub async fn start(workers: usize, port: u16) -> anyhow::Result<EmbeddedCluster> {
+    let config = CoordinatorConfig {
+        bind: SocketAddr::from(([127, 0, 0, 1], port)),
+        ..Default::default()
+    };
+    Ok(EmbeddedCluster::start(config, workers).await?)
 }
 
 /// Where the sample data lives: `$HAYATE_DATA_DIR`, else `./data`.

@@ -176,7 +176,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Local(args) => {
-            let cluster = local::LocalCluster::start(args.workers, args.port).await?;
+            let cluster = local::start(args.workers, args.port).await?;
             let mut client = SqlClient::connect(&cluster.coordinator.address).await?;
             if !args.no_sample {
                 let dir = local::sample_dir(args.sf);

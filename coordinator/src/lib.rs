@@ -4,6 +4,7 @@
 //! client.
 
 pub mod catalog;
+pub mod embedded;
 pub mod error;
 pub mod flight_sql;
 pub mod membership;
@@ -14,5 +15,6 @@ pub mod server;
 pub mod session;
 
 pub use catalog::Catalog;
+pub use embedded::EmbeddedCluster;
 pub use server::{CoordinatorConfig, CoordinatorHandle, start_coordinator};
 pub use session::SESSION_HEADER;

@@ -104,6 +104,18 @@ pub fn generate(dir: &Path, sf: f64) -> Result<(), GenerateError> {
     Ok(())
 }
 
+/// Generates scale factor `sf` into `base/tpch-sf<sf>` (once) and returns
+/// that directory's absolute path, ready for `create_table_statements`.
+pub fn generate_dir(base: &Path, sf: f64) -> Result<String, GenerateError> {
+    let dir = base.join(format!("tpch-sf{sf}"));
+    generate(&dir, sf)?;
+    let absolute = dir.canonicalize().map_err(|source| GenerateError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    Ok(absolute.display().to_string())
+}
+
 fn write_parquet(
     path: &Path,
     schema: SchemaRef,

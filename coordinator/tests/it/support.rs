@@ -9,8 +9,8 @@ use std::time::Duration;
 use arrow_flight::sql::client::FlightSqlServiceClient;
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::TryStreamExt;
-use hayate_coordinator::{CoordinatorConfig, CoordinatorHandle, SESSION_HEADER, start_coordinator};
-use hayate_worker::{WorkerConfig, WorkerHandle, start_worker};
+use hayate_coordinator::{CoordinatorConfig, CoordinatorHandle, EmbeddedCluster, SESSION_HEADER};
+use hayate_worker::WorkerHandle;
 use tonic::transport::Channel;
 
 pub const SCALE_FACTOR: f64 = 0.01;
@@ -36,34 +36,17 @@ pub struct TestCluster {
 
 impl TestCluster {
     pub async fn start(workers: usize) -> Self {
-        let coordinator = start_coordinator(CoordinatorConfig {
+        let config = CoordinatorConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             heartbeat_interval: Duration::from_millis(200),
             worker_timeout: Duration::from_secs(2),
-        })
-        .await
-        .expect("coordinator starts");
-        let mut handles = Vec::new();
-        for _ in 0..workers {
-            handles.push(
-                start_worker(WorkerConfig {
-                    bind: SocketAddr::from(([127, 0, 0, 1], 0)),
-                    advertise_host: None,
-                    coordinator: Some(coordinator.address.clone()),
-                })
-                .await
-                .expect("worker starts"),
-            );
-        }
-        assert!(
-            coordinator
-                .wait_for_workers(workers, Duration::from_secs(10))
-                .await,
-            "workers registered"
-        );
+        };
+        let cluster = EmbeddedCluster::start(config, workers)
+            .await
+            .expect("cluster starts");
         Self {
-            coordinator,
-            workers: handles,
+            coordinator: cluster.coordinator,
+            workers: cluster.workers,
         }
     }
 

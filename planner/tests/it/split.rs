@@ -17,9 +17,7 @@ use hayate_planner::{
 fn data_dir() -> &'static str {
     static DIR: OnceLock<String> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("tpch-sf0.01");
-        hayate_tpch::generate(&dir, 0.01).unwrap();
-        dir.canonicalize().unwrap().display().to_string()
+        hayate_tpch::generate_dir(&PathBuf::from(env!("CARGO_TARGET_TMPDIR")), 0.01).unwrap()
     })
 }
 

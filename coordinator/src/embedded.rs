@@ -1,0 +1,51 @@
+//! An embedded cluster: a coordinator and workers in this process, still
+//! talking Flight over loopback so the same code paths run as in a real
+//! cluster. Used by `hayate local`, the benchmarks and the tests.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use hayate_worker::{WorkerConfig, WorkerHandle, start_worker};
+
+use crate::server::{CoordinatorConfig, CoordinatorHandle, start_coordinator};
+
+pub struct EmbeddedCluster {
+    pub coordinator: CoordinatorHandle,
+    pub workers: Vec<WorkerHandle>,
+}
+
+impl EmbeddedCluster {
+    /// Starts a coordinator with `config` (its port may be 0) and `workers`
+    /// workers on free loopback ports, and waits until all have registered.
+    pub async fn start(config: CoordinatorConfig, workers: usize) -> std::io::Result<Self> {
+        let coordinator = start_coordinator(config).await?;
+        let mut handles = Vec::new();
+        for _ in 0..workers {
+            handles.push(
+                start_worker(WorkerConfig {
+                    bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+                    advertise_host: None,
+                    coordinator: Some(coordinator.address.clone()),
+                })
+                .await?,
+            );
+        }
+        if !coordinator
+            .wait_for_workers(workers, Duration::from_secs(10))
+            .await
+        {
+            return Err(std::io::Error::other("workers did not register within 10s"));
+        }
+        Ok(Self {
+            coordinator,
+            workers: handles,
+        })
+    }
+
+    pub async fn stop(self) {
+        for w in self.workers {
+            w.stop().await;
+        }
+        self.coordinator.stop().await;
+    }
+}
