@@ -164,6 +164,17 @@ impl ExchangeReaderExec {
         &self.sources
     }
 
+    /// This reader, reading from stage `id` instead.
+    pub fn with_input_stage(&self, id: usize) -> Self {
+        Self {
+            kind: self.kind,
+            input_stage: id,
+            schema: Arc::clone(&self.schema),
+            sources: self.sources.clone(),
+            properties: Arc::clone(&self.properties),
+        }
+    }
+
     /// This reader with concrete sources, keeping kind and ordering.
     pub fn resolved(&self, sources: Vec<Vec<PartitionSource>>) -> Self {
         let eq = if sources.len() == 1 || self.kind != ExchangeKind::Shuffle {

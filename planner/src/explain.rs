@@ -4,7 +4,9 @@ use std::fmt::Write;
 
 use datafusion::physical_plan::displayable;
 
-use crate::stage::{Placement, StageGraph};
+use crate::slice::task_plan;
+use crate::split::file_scan_config;
+use crate::stage::{Placement, Stage, StageGraph};
 
 /// Renders every stage, root first: where it runs, how many tasks, what it
 /// reads and where its output goes, then its plan fragment.
@@ -28,6 +30,9 @@ pub fn explain_stages(graph: &StageGraph) -> String {
             let _ = write!(out, " (one task: {reason})");
         }
         out.push('\n');
+        if stage.placement == Placement::Workers && stage.scan_units > 0 {
+            let _ = writeln!(out, "  input per task: {}", task_inputs(stage));
+        }
         for line in displayable(stage.plan.as_ref())
             .indent(true)
             .to_string()
@@ -37,4 +42,52 @@ pub fn explain_stages(graph: &StageGraph) -> String {
         }
     }
     out
+}
+
+/// What each task of a scanning stage reads: file slices and bytes.
+fn task_inputs(stage: &Stage) -> String {
+    let consumer_tasks = 1;
+    (0..stage.tasks)
+        .map(|t| {
+            let Ok(plan) = task_plan(stage, t, consumer_tasks, &|r| Ok(r.sources().to_vec()))
+            else {
+                return format!("task {t}: ?");
+            };
+            let (mut slices, mut bytes) = (0usize, 0u64);
+            let mut stack = vec![plan];
+            while let Some(p) = stack.pop() {
+                if let Some(config) = file_scan_config(&p) {
+                    for f in config.file_groups.iter().flat_map(|g| g.iter()) {
+                        slices += 1;
+                        bytes += match &f.range {
+                            Some(r) => (r.end - r.start).max(0) as u64,
+                            None => f.object_meta.size,
+                        };
+                    }
+                }
+                stack.extend(p.children().into_iter().cloned());
+            }
+            format!(
+                "task {t}: {slices} file slice{} ({})",
+                if slices == 1 { "" } else { "s" },
+                human_bytes(bytes)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }

@@ -6,6 +6,7 @@
 pub mod codec;
 pub mod exchange;
 pub mod explain;
+mod fuse;
 pub mod options;
 pub mod slice;
 pub mod split;

@@ -56,8 +56,12 @@ pub fn split_into_stages(
     reject_unshippable(&plan)?;
     let mut cutter = Cutter::default();
     let mut root = cutter.cut(plan)?;
-    if contains_file_scan(&root) {
-        // Scans run on workers, never in the coordinator: put a gather on top.
+    let reads_shuffle = readers_of(&root)
+        .iter()
+        .any(|r| r.kind() == ExchangeKind::Shuffle);
+    if contains_file_scan(&root) || reads_shuffle {
+        // The coordinator only merges what workers produce: scans, and the
+        // per-key work that follows a shuffle, run on workers under a gather.
         root = cutter.gather_root(root)?;
     }
     let root_id = cutter.stages.len();
@@ -65,6 +69,7 @@ pub fn split_into_stages(
     let mut stages = cutter.stages;
     stages[root_id].placement = Placement::Coordinator;
     assign_tasks(&mut stages, options);
+    let stages = crate::fuse::fuse_single_task_shuffles(stages)?;
     Ok(StageGraph { stages })
 }
 
@@ -248,7 +253,7 @@ fn contains_file_scan(plan: &Arc<dyn ExecutionPlan>) -> bool {
 
 /// Total bytes of the fragment's file scans, and the largest number of units
 /// (files, or file groups where order must be kept) one scan splits into.
-fn scan_size(plan: &Arc<dyn ExecutionPlan>) -> (u64, usize) {
+pub(crate) fn scan_size(plan: &Arc<dyn ExecutionPlan>) -> (u64, usize) {
     let mut bytes = 0u64;
     let mut units = 0usize;
     fn walk(p: &Arc<dyn ExecutionPlan>, bytes: &mut u64, units: &mut usize) {

@@ -1,0 +1,103 @@
+//! Keeping the single-task path cheap: a shuffle between a one-task producer
+//! and a one-task consumer moves every row over the network to gain
+//! nothing. Such producers are put back inside their consumer, where the
+//! repartition runs locally as DataFusion planned it, so a small query
+//! makes as few network hops as its data allows.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::common::Result;
+use datafusion::physical_plan::{ExecutionPlan, replace_children_if_necessary};
+
+use crate::exchange::{ExchangeKind, ExchangeReaderExec};
+use crate::split::{readers_of, scan_size, single_task_reason};
+use crate::stage::{Placement, Stage};
+
+/// Fuses one-task shuffles and renumbers the stages that remain.
+pub(crate) fn fuse_single_task_shuffles(mut stages: Vec<Stage>) -> Result<Vec<Stage>> {
+    let mut absorbed = vec![false; stages.len()];
+    for id in 0..stages.len() {
+        if stages[id].placement != Placement::Workers || stages[id].tasks != 1 {
+            continue;
+        }
+        let plan = inline(&stages[id].plan, &stages, &mut absorbed)?;
+        stages[id].plan = plan;
+    }
+    let mut new_id = HashMap::new();
+    for (old, _) in stages.iter().enumerate().filter(|(i, _)| !absorbed[*i]) {
+        new_id.insert(old, new_id.len());
+    }
+    let kept: Vec<Stage> = stages
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !absorbed[*i])
+        .map(|(_, s)| s)
+        .collect();
+    let mut out: Vec<Stage> = Vec::with_capacity(kept.len());
+    for mut stage in kept {
+        stage.id = new_id[&stage.id];
+        stage.plan = renumber(&stage.plan, &new_id)?;
+        stage.inputs = readers_of(&stage.plan)
+            .iter()
+            .map(|r| (r.input_stage(), r.kind()))
+            .collect();
+        for (input, _) in &stage.inputs {
+            out[*input].consumer = Some(stage.id);
+        }
+        (stage.scan_bytes, stage.scan_units) = scan_size(&stage.plan);
+        if stage.placement == Placement::Workers {
+            stage.single_task_reason = single_task_reason(&stage.plan);
+        }
+        out.push(stage);
+    }
+    Ok(out)
+}
+
+/// Replaces shuffle readers of one-task worker stages by those stages' plans.
+fn inline(
+    plan: &Arc<dyn ExecutionPlan>,
+    stages: &[Stage],
+    absorbed: &mut [bool],
+) -> Result<Arc<dyn ExecutionPlan>> {
+    if let Some(reader) = plan.downcast_ref::<ExchangeReaderExec>() {
+        let producer = &stages[reader.input_stage()];
+        if reader.kind() == ExchangeKind::Shuffle
+            && producer.tasks == 1
+            && producer.placement == Placement::Workers
+        {
+            absorbed[producer.id] = true;
+            return Ok(Arc::clone(&producer.plan));
+        }
+        return Ok(Arc::clone(plan));
+    }
+    let children = plan.children();
+    if children.is_empty() {
+        return Ok(Arc::clone(plan));
+    }
+    let new_children = children
+        .into_iter()
+        .map(|c| inline(c, stages, absorbed))
+        .collect::<Result<Vec<_>>>()?;
+    replace_children_if_necessary(Arc::clone(plan), new_children)
+}
+
+fn renumber(
+    plan: &Arc<dyn ExecutionPlan>,
+    new_id: &HashMap<usize, usize>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    if let Some(reader) = plan.downcast_ref::<ExchangeReaderExec>() {
+        return Ok(Arc::new(
+            reader.with_input_stage(new_id[&reader.input_stage()]),
+        ));
+    }
+    let children = plan.children();
+    if children.is_empty() {
+        return Ok(Arc::clone(plan));
+    }
+    let new_children = children
+        .into_iter()
+        .map(|c| renumber(c, new_id))
+        .collect::<Result<Vec<_>>>()?;
+    replace_children_if_necessary(Arc::clone(plan), new_children)
+}
