@@ -6,6 +6,14 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+# Keep one session per connection (the coordinator sets a session cookie),
+# so that SET applies to the statements that follow it.
+SESSION = {"adbc.flight.sql.rpc.with_cookie_middleware": "true"}
+
+
+def connect(uri):
+    return flightsql.connect(uri, db_kwargs=SESSION)
+
 
 @pytest.fixture()
 def events(tmp_path):
@@ -28,7 +36,7 @@ def events(tmp_path):
 
 def test_create_table_and_query_match_pyarrow(cluster, events):
     path, table = events
-    with flightsql.connect(cluster) as conn, conn.cursor() as cur:
+    with connect(cluster) as conn, conn.cursor() as cur:
         cur.execute(f"CREATE EXTERNAL TABLE events STORED AS PARQUET LOCATION '{path}/'")
         cur.execute("SET hayate.bytes_per_task = 1")
         cur.execute(
@@ -52,7 +60,8 @@ def test_create_table_and_query_match_pyarrow(cluster, events):
 
 def test_metadata_and_explain(cluster, events):
     path, _ = events
-    with flightsql.connect(cluster) as conn, conn.cursor() as cur:
+    with connect(cluster) as conn, conn.cursor() as cur:
+        cur.execute("SET hayate.bytes_per_task = 1")
         cur.execute(f"CREATE EXTERNAL TABLE IF NOT EXISTS events2 STORED AS PARQUET LOCATION '{path}/'")
         schema = conn.adbc_get_table_schema("events2")
         assert schema.names == ["id", "service", "status", "latency_ms"]
@@ -81,12 +90,11 @@ def test_errors_keep_the_server_running(cluster):
 
 def test_settings_stay_in_a_cookie_session(cluster):
     """Clients that keep cookies keep their session, and with it SET."""
-    kwargs = {"adbc.flight.sql.rpc.with_cookie_middleware": "true"}
-    with flightsql.connect(cluster, db_kwargs=kwargs) as conn, conn.cursor() as cur:
+    with connect(cluster) as conn, conn.cursor() as cur:
         cur.execute("SET datafusion.execution.batch_size = 321")
         cur.fetchall()
         cur.execute("SHOW datafusion.execution.batch_size")
         assert cur.fetch_arrow_table().column("value").to_pylist() == ["321"]
-    with flightsql.connect(cluster, db_kwargs=kwargs) as conn, conn.cursor() as cur:
+    with connect(cluster) as conn, conn.cursor() as cur:
         cur.execute("SHOW datafusion.execution.batch_size")
         assert cur.fetch_arrow_table().column("value").to_pylist() == ["8192"]
