@@ -88,8 +88,8 @@ async fn main() -> anyhow::Result<()> {
         args.sf, args.workers, args.partitions, args.runs
     );
     println!(
-        "{:>5} {:>12} {:>12} {:>7}  {}",
-        "query", "datafusion", "hayate", "ratio", "check"
+        "{:>5} {:>12} {:>12} {:>7}  check",
+        "query", "datafusion", "hayate", "ratio"
     );
     let (mut total_df, mut total_h) = (Duration::ZERO, Duration::ZERO);
     for &q in &queries {

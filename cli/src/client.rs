@@ -7,7 +7,7 @@ use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_client::FlightServiceClient;
 use arrow_flight::sql::{CommandStatementQuery, ProstMessageExt};
 use datafusion::arrow::record_batch::RecordBatch;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use hayate_coordinator::SESSION_HEADER;
 use hayate_protocol::transport::{MAX_MESSAGE_BYTES, channel};
 use prost::Message;
@@ -109,5 +109,3 @@ impl SqlClient {
         self.query(sql).await?.try_collect().await
     }
 }
-
-use futures::StreamExt;

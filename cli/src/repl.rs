@@ -33,16 +33,20 @@ pub async fn run_statements(client: &mut SqlClient, statements: &[String]) -> bo
             }
             Ok::<_, crate::client::ClientError>(batches)
         };
-        tokio::select! {
-            result = run => match { progress.finish_and_clear(); result } {
-                Ok(batches) => print_result(&batches, started.elapsed()),
-                Err(e) => {
-                    eprintln!("{e}");
-                    ok = false;
-                }
-            },
-            _ = tokio::signal::ctrl_c() => {
-                progress.finish_and_clear();
+        // Dropping `run` on Ctrl-C drops the stream, which makes the
+        // coordinator cancel the query on every worker.
+        let outcome = tokio::select! {
+            result = run => Some(result),
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        progress.finish_and_clear();
+        match outcome {
+            Some(Ok(batches)) => print_result(&batches, started.elapsed()),
+            Some(Err(e)) => {
+                eprintln!("{e}");
+                ok = false;
+            }
+            None => {
                 eprintln!("Cancelled after {:.3}s", started.elapsed().as_secs_f64());
                 ok = false;
             }

@@ -129,19 +129,15 @@ fn sql_from_handle(handle: &[u8]) -> Result<String, Status> {
         .map_err(|_| Status::invalid_argument("prepared statement handle is not UTF-8"))
 }
 
-fn reject_parameters(
-    request: &mut Request<PeekableFlightDataStream>,
-) -> impl Future<Output = Result<(), Status>> + '_ {
-    async move {
-        if let Some(Ok(data)) = request.get_mut().peek().await {
-            if !data.data_body.is_empty() {
-                return Err(Status::unimplemented(
-                    "query parameters are not supported yet",
-                ));
-            }
-        }
-        Ok(())
+async fn reject_parameters(request: &mut Request<PeekableFlightDataStream>) -> Result<(), Status> {
+    if let Some(Ok(data)) = request.get_mut().peek().await
+        && !data.data_body.is_empty()
+    {
+        return Err(Status::unimplemented(
+            "query parameters are not supported yet",
+        ));
     }
+    Ok(())
 }
 
 #[tonic::async_trait]

@@ -106,10 +106,10 @@ impl QueryEngine {
         let batches: Vec<_> = self.execute(&id).await?.try_collect().await?;
         let mut count = 0i64;
         for batch in &batches {
-            if let Some(col) = batch.column_by_name("count") {
-                if let Some(counts) = col.as_any().downcast_ref::<UInt64Array>() {
-                    count += counts.iter().flatten().sum::<u64>() as i64;
-                }
+            if let Some(col) = batch.column_by_name("count")
+                && let Some(counts) = col.as_any().downcast_ref::<UInt64Array>()
+            {
+                count += counts.iter().flatten().sum::<u64>() as i64;
             }
         }
         Ok(count)

@@ -51,10 +51,10 @@ impl Sessions {
 }
 
 fn session_id(metadata: &MetadataMap) -> Option<String> {
-    if let Some(v) = metadata.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) {
-        if !v.is_empty() {
-            return Some(v.to_string());
-        }
+    if let Some(v) = metadata.get(SESSION_HEADER).and_then(|v| v.to_str().ok())
+        && !v.is_empty()
+    {
+        return Some(v.to_string());
     }
     metadata
         .get_all("cookie")

@@ -140,12 +140,12 @@ impl Cutter {
     }
 
     fn cut(&mut self, plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
-        if let Some(rep) = plan.downcast_ref::<RepartitionExec>() {
-            if matches!(rep.partitioning(), Partitioning::Hash(..)) {
-                let child = self.cut(Arc::clone(rep.input()))?;
-                let producer = replace_children_if_necessary(Arc::clone(&plan), vec![child])?;
-                return Ok(self.reader(producer, ExchangeKind::Shuffle));
-            }
+        if let Some(rep) = plan.downcast_ref::<RepartitionExec>()
+            && matches!(rep.partitioning(), Partitioning::Hash(..))
+        {
+            let child = self.cut(Arc::clone(rep.input()))?;
+            let producer = replace_children_if_necessary(Arc::clone(&plan), vec![child])?;
+            return Ok(self.reader(producer, ExchangeKind::Shuffle));
         }
         if let Some(coalesce) = plan.downcast_ref::<CoalescePartitionsExec>() {
             let child = self.cut(Arc::clone(coalesce.input()))?;
@@ -289,18 +289,19 @@ pub fn single_task_reason(plan: &Arc<dyn ExecutionPlan>) -> Option<String> {
             None => Some(format!("its input {} cannot be split", plan.name())),
         };
     }
-    if let Some(join) = plan.downcast_ref::<HashJoinExec>() {
-        if join.mode == PartitionMode::CollectLeft && emits_build_side_rows(join.join_type) {
-            return Some(format!("{} join emits build-side rows", join.join_type));
-        }
+    if let Some(join) = plan.downcast_ref::<HashJoinExec>()
+        && join.mode == PartitionMode::CollectLeft
+        && emits_build_side_rows(join.join_type)
+    {
+        return Some(format!("{} join emits build-side rows", join.join_type));
     }
-    if let Some(join) = plan.downcast_ref::<NestedLoopJoinExec>() {
-        if emits_build_side_rows(*join.join_type()) {
-            return Some(format!(
-                "{} nested-loop join emits build-side rows",
-                join.join_type()
-            ));
-        }
+    if let Some(join) = plan.downcast_ref::<NestedLoopJoinExec>()
+        && emits_build_side_rows(*join.join_type())
+    {
+        return Some(format!(
+            "{} nested-loop join emits build-side rows",
+            join.join_type()
+        ));
     }
     let broadcast_left = collects_left_side(plan);
     let requirements = plan.input_distribution_requirements();

@@ -113,14 +113,14 @@ pub fn compare_results(
     if want.len() != got.len() {
         return Err(format!("expected {} rows, got {}", want.len(), got.len()));
     }
-    if let (Some(w), Some(g)) = (expected.first(), actual.first()) {
-        if w.num_columns() != g.num_columns() {
-            return Err(format!(
-                "expected {} columns, got {}",
-                w.num_columns(),
-                g.num_columns()
-            ));
-        }
+    if let (Some(w), Some(g)) = (expected.first(), actual.first())
+        && w.num_columns() != g.num_columns()
+    {
+        return Err(format!(
+            "expected {} columns, got {}",
+            w.num_columns(),
+            g.num_columns()
+        ));
     }
     if !ordered {
         let key = |r: &Vec<Cell>| r.iter().map(Cell::sort_key).collect::<Vec<_>>();

@@ -44,10 +44,10 @@ fn find_status(err: &DataFusionError) -> Option<&Status> {
         if let Some(status) = current.downcast_ref::<Status>() {
             return Some(status);
         }
-        if let Some(DataFusionError::External(inner)) = current.downcast_ref::<DataFusionError>() {
-            if let Some(status) = inner.downcast_ref::<Status>() {
-                return Some(status);
-            }
+        if let Some(DataFusionError::External(inner)) = current.downcast_ref::<DataFusionError>()
+            && let Some(status) = inner.downcast_ref::<Status>()
+        {
+            return Some(status);
         }
         current = current.source()?;
     }

@@ -44,10 +44,9 @@ pub async fn keep_membership(
                 if !registered {
                     tracing::info!(%coordinator, %address, "registered with coordinator");
                 }
-                registered = ack.known || !registered;
-                if !ack.known && action == actions::HEARTBEAT {
-                    registered = false;
-                }
+                // A heartbeat the coordinator did not recognise means it
+                // forgot us (restart, missed heartbeats): register again.
+                registered = action == actions::REGISTER || ack.known;
                 if ack.heartbeat_interval_ms > 0 {
                     interval = Duration::from_millis(ack.heartbeat_interval_ms);
                 }

@@ -198,13 +198,13 @@ async fn queries_without_files_run_in_the_coordinator() {
 }
 
 fn files_of(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<String>) {
-    if let Some(ds) = plan.downcast_ref::<DataSourceExec>() {
-        if let Some(config) = ds.data_source().downcast_ref::<FileScanConfig>() {
-            for g in &config.file_groups {
-                for f in g.iter() {
-                    let range = f.range.as_ref().map(|r| (r.start, r.end));
-                    out.push(format!("{}{range:?}", f.object_meta.location));
-                }
+    if let Some(ds) = plan.downcast_ref::<DataSourceExec>()
+        && let Some(config) = ds.data_source().downcast_ref::<FileScanConfig>()
+    {
+        for g in &config.file_groups {
+            for f in g.iter() {
+                let range = f.range.as_ref().map(|r| (r.start, r.end));
+                out.push(format!("{}{range:?}", f.object_meta.location));
             }
         }
     }
