@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
@@ -21,10 +22,12 @@ struct QueryTasks {
 #[derive(Clone, Default)]
 pub struct TaskRegistry {
     queries: Arc<Mutex<HashMap<String, QueryTasks>>>,
+    launched: Arc<AtomicU64>,
 }
 
 impl TaskRegistry {
     pub fn insert(&self, task: RunningTask) -> CancellationToken {
+        self.launched.fetch_add(1, Ordering::Relaxed);
         let mut queries = self.queries.lock();
         let entry = queries.entry(task.key.query_id.clone()).or_default();
         entry
@@ -79,6 +82,11 @@ impl TaskRegistry {
             }
         }
         stale.len()
+    }
+
+    /// Tasks this worker has accepted since it started.
+    pub fn launched_total(&self) -> u64 {
+        self.launched.load(Ordering::Relaxed)
     }
 
     pub fn running_tasks(&self) -> usize {

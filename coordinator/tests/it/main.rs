@@ -5,5 +5,6 @@ mod cancel;
 mod errors;
 mod flight_sql;
 mod joins;
+mod membership;
 mod support;
 mod tpch;
