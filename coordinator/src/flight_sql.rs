@@ -25,8 +25,8 @@ use datafusion::arrow::ipc::writer::IpcWriteOptions;
 use datafusion::datasource::TableType;
 use datafusion::prelude::SessionContext;
 use futures::{Stream, TryStreamExt};
-use hayate_protocol::transport::TARGET_FLIGHT_MESSAGE_BYTES;
 use hayate_protocol::{MembershipAck, WorkerAnnouncement, actions};
+use hayate_worker::wire::flight_encode;
 use prost::Message;
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
@@ -169,16 +169,7 @@ impl FlightSqlService for CoordinatorService {
         let id = String::from_utf8_lossy(&ticket.statement_handle).to_string();
         let stream = self.engine.execute(&id).await?;
         let schema = stream.schema();
-        let flight = FlightDataEncoderBuilder::new()
-            .with_schema(schema)
-            .with_max_flight_data_size(TARGET_FLIGHT_MESSAGE_BYTES)
-            .build(stream.map_err(|e| {
-                arrow_flight::error::FlightError::Tonic(Box::new(hayate_worker::error::to_status(
-                    &e,
-                )))
-            }))
-            .map_err(Status::from);
-        Ok(Response::new(Box::pin(flight)))
+        Ok(Response::new(flight_encode(schema, stream)))
     }
 
     async fn do_put_statement_update(

@@ -11,6 +11,7 @@ pub mod replay;
 pub mod server;
 pub mod service;
 pub mod task;
+pub mod wire;
 
 pub use exchange_client::{FlightPartitionFetcher, flight_client, name_peer};
 pub use server::{WorkerConfig, WorkerHandle, start_worker};

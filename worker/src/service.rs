@@ -5,8 +5,6 @@ use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use arrow_flight::encode::FlightDataEncoderBuilder;
-use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::{
     Action, ActionType, Criteria, Empty, FlightData, FlightDescriptor, FlightInfo,
@@ -17,17 +15,17 @@ use datafusion::execution::TaskContext;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::SessionConfig;
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::{Stream, StreamExt};
 use hayate_planner::{FetcherExtension, decode_plan};
-use hayate_protocol::transport::TARGET_FLIGHT_MESSAGE_BYTES;
 use hayate_protocol::{LaunchTask, PartitionTicket, QueryRef, Setting, actions};
 use prost::Message;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::error::to_status;
+use crate::error::{from_status, to_status};
 use crate::exchange_client::FlightPartitionFetcher;
 use crate::registry::TaskRegistry;
 use crate::task::{RunningTask, TaskKey};
+use crate::wire::flight_encode;
 
 type BoxedStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
@@ -112,29 +110,16 @@ impl WorkerService {
             task,
         };
         let cancelled = cancel.clone();
-        let tail = futures::stream::once(async move { cancelled.is_cancelled() }).filter_map(
-            |c| async move {
-                c.then(|| {
-                    Err(FlightError::Tonic(Box::new(Status::cancelled(
-                        "query was cancelled",
-                    ))))
-                })
-            },
-        );
+        let tail = futures::stream::once(async move { cancelled.is_cancelled() })
+            .filter_map(|c| async move { c.then(|| Err(from_status(Status::cancelled("query was cancelled")))) });
         let batches = stream
-            .map_err(|e| FlightError::Tonic(Box::new(to_status(&e))))
             .take_until(cancel.cancelled_owned())
             .chain(tail)
             .map(move |item| {
                 let _alive = &guard;
                 item
             });
-        let encoded = FlightDataEncoderBuilder::new()
-            .with_schema(schema)
-            .with_max_flight_data_size(TARGET_FLIGHT_MESSAGE_BYTES)
-            .build(batches)
-            .map_err(Status::from);
-        Ok(Box::pin(encoded))
+        Ok(flight_encode(schema, batches))
     }
 }
 

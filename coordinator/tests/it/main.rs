@@ -6,5 +6,6 @@ mod errors;
 mod flight_sql;
 mod joins;
 mod membership;
+mod message_size;
 mod support;
 mod tpch;
