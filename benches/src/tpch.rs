@@ -43,6 +43,12 @@ fn median(mut v: Vec<Duration>) -> Duration {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Ok(filter) = std::env::var("HAYATE_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let base = hayate_tpch::generate_dir(&args.data, args.sf)?;
     let queries: Vec<usize> = if args.queries.is_empty() {
         (1..=22).collect()

@@ -19,6 +19,7 @@ use crate::error::CoordinatorError;
 use crate::membership::Membership;
 use crate::planning::{Planned, PlannedStatement, plan_statement};
 use crate::scheduler::{Scheduler, cancel_on};
+use hayate_worker::Channels;
 
 /// Planned statements a client has not fetched within this time are dropped.
 const PENDING_TTL: Duration = Duration::from_secs(10 * 60);
@@ -53,7 +54,12 @@ impl QueryEngine {
         sql: &str,
     ) -> Result<(String, SchemaRef), CoordinatorError> {
         let workers = self.membership.live().len();
+        let started = Instant::now();
         let statement = plan_statement(ctx, sql, workers).await?;
+        tracing::debug!(
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "planned"
+        );
         let id = uuid::Uuid::new_v4().to_string();
         let schema = Arc::clone(&statement.schema);
         let mut pending = self.pending.lock();
@@ -83,6 +89,7 @@ impl QueryEngine {
             Planned::Stages(graph) => {
                 let running = self.scheduler.start(id, &graph, &pending.ctx).await?;
                 let guard = CleanupGuard {
+                    channels: self.scheduler.channels().clone(),
                     query_id: id.to_string(),
                     workers: running.workers,
                 };
@@ -119,6 +126,7 @@ impl QueryEngine {
 /// Cancels the query's tasks on its workers when the client's stream goes
 /// away, whether it finished, failed or was dropped mid-way.
 struct CleanupGuard {
+    channels: Channels,
     query_id: String,
     workers: Vec<String>,
 }
@@ -130,8 +138,9 @@ impl Drop for CleanupGuard {
         }
         let query_id = std::mem::take(&mut self.query_id);
         let workers = std::mem::take(&mut self.workers);
+        let channels = self.channels.clone();
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move { cancel_on(&query_id, &workers).await });
+            handle.spawn(async move { cancel_on(&channels, &query_id, &workers).await });
         }
     }
 }

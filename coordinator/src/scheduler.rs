@@ -19,9 +19,9 @@ use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 use futures::future::try_join_all;
 use hayate_planner::{ProducerLayout, StageGraph, encode_plan, reader_sources, task_plan};
-use hayate_protocol::transport::channel;
+
 use hayate_protocol::{LaunchTask, QueryRef, Setting, actions};
-use hayate_worker::{flight_client, name_peer};
+use hayate_worker::{Channels, name_peer};
 use prost::Message;
 use tonic::{Code, Status};
 
@@ -40,11 +40,19 @@ pub struct RunningQuery {
 
 pub struct Scheduler {
     membership: Arc<Membership>,
+    channels: Channels,
 }
 
 impl Scheduler {
     pub fn new(membership: Arc<Membership>) -> Self {
-        Self { membership }
+        Self {
+            membership,
+            channels: Channels::default(),
+        }
+    }
+
+    pub fn channels(&self) -> &Channels {
+        &self.channels
     }
 
     /// Starts every worker stage of `graph` and returns the root stage's
@@ -67,8 +75,16 @@ impl Scheduler {
             if workers.is_empty() && graph.worker_task_count() > 0 {
                 return Err(CoordinatorError::NoWorkers);
             }
+            let launch_started = std::time::Instant::now();
             match self.launch_all(query_id, graph, &workers, &settings).await {
                 Ok(layouts) => {
+                    tracing::debug!(
+                        query_id,
+                        stages = graph.stages.len(),
+                        tasks = graph.worker_task_count(),
+                        elapsed_ms = launch_started.elapsed().as_secs_f64() * 1000.0,
+                        "tasks launched"
+                    );
                     let root = graph.root();
                     let plan = task_plan(root, 0, 1, &|reader| {
                         layouts
@@ -93,7 +109,7 @@ impl Scheduler {
                     error,
                     launched,
                 }) => {
-                    cancel_on(query_id, &launched).await;
+                    cancel_on(&self.channels, query_id, &launched).await;
                     match unreachable {
                         Some(address) => {
                             self.membership.forget_address(&address);
@@ -167,7 +183,7 @@ impl Scheduler {
                     settings: settings.to_vec(),
                     consumers: if broadcast { consumer_tasks as u32 } else { 1 },
                 };
-                launches.push(launch_task(address, launch));
+                launches.push(launch_task(&self.channels, address, launch));
             }
             for address in &layout.addresses {
                 if !launched.contains(address) {
@@ -205,10 +221,12 @@ fn worker_settings(ctx: &SessionContext) -> Vec<Setting> {
         .collect()
 }
 
-async fn launch_task(address: String, launch: LaunchTask) -> Result<(), Status> {
-    let channel = channel(&address)
-        .map_err(|e| Status::internal(format!("bad worker address {address}: {e}")))?;
-    let mut client = flight_client(channel);
+async fn launch_task(
+    channels: &Channels,
+    address: String,
+    launch: LaunchTask,
+) -> Result<(), Status> {
+    let mut client = channels.client(&address)?;
     let request = Action {
         r#type: actions::LAUNCH_TASK.to_string(),
         body: launch.encode_to_vec().into(),
@@ -229,12 +247,11 @@ async fn launch_task(address: String, launch: LaunchTask) -> Result<(), Status> 
 }
 
 /// Tells every worker in `workers` to stop and forget the query's tasks.
-pub async fn cancel_on(query_id: &str, workers: &[String]) {
+pub async fn cancel_on(channels: &Channels, query_id: &str, workers: &[String]) {
     let calls = workers.iter().map(|address| async move {
-        let Ok(channel) = channel(address) else {
+        let Ok(mut client) = channels.client(address) else {
             return;
         };
-        let mut client = flight_client(channel);
         let request = Action {
             r#type: actions::CANCEL_QUERY.to_string(),
             body: QueryRef {

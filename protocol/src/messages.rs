@@ -22,7 +22,7 @@ pub struct LaunchTask {
     pub consumers: u32,
 }
 
-#[derive(Clone, PartialEq, prost::Message)]
+#[derive(Clone, PartialEq, Eq, Hash, prost::Message)]
 pub struct Setting {
     #[prost(string, tag = "1")]
     pub key: String,

@@ -22,24 +22,38 @@ use tonic::{Code, Status};
 
 use crate::error::from_status;
 
-/// Opens `DoGet` streams to the workers that hold upstream partitions, one
-/// shared HTTP/2 connection per worker.
+/// One shared HTTP/2 connection per peer, opened on first use: a new
+/// connection per request would add a TCP and HTTP/2 handshake to every
+/// task launch and every partition read.
 #[derive(Debug, Default, Clone)]
-pub struct FlightPartitionFetcher {
+pub struct Channels {
     channels: Arc<DashMap<String, Channel>>,
 }
 
-impl FlightPartitionFetcher {
-    fn channel(&self, address: &str) -> Result<Channel> {
+impl Channels {
+    pub fn get(&self, address: &str) -> std::result::Result<Channel, Status> {
         if let Some(c) = self.channels.get(address) {
             return Ok(c.clone());
         }
-        let c = channel(address).map_err(|e| {
-            DataFusionError::Execution(format!("bad worker address {address}: {e}"))
-        })?;
+        let c = channel(address)
+            .map_err(|e| Status::invalid_argument(format!("bad worker address {address}: {e}")))?;
         self.channels.insert(address.to_string(), c.clone());
         Ok(c)
     }
+
+    /// A Flight client to `address` over the shared connection.
+    pub fn client(
+        &self,
+        address: &str,
+    ) -> std::result::Result<FlightServiceClient<Channel>, Status> {
+        Ok(flight_client(self.get(address)?))
+    }
+}
+
+/// Opens `DoGet` streams to the workers that hold upstream partitions.
+#[derive(Debug, Default, Clone)]
+pub struct FlightPartitionFetcher {
+    channels: Channels,
 }
 
 /// A Flight client with Hayate's message limits.
@@ -82,7 +96,7 @@ impl PartitionFetcher for FlightPartitionFetcher {
         source: &PartitionSource,
         schema: SchemaRef,
     ) -> Result<SendableRecordBatchStream> {
-        let channel = self.channel(&source.address)?;
+        let channel = self.channels.get(&source.address).map_err(from_status)?;
         let address = source.address.clone();
         let ticket = PartitionTicket {
             query_id: source.query_id.clone(),

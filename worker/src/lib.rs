@@ -13,5 +13,5 @@ pub mod service;
 pub mod task;
 pub mod wire;
 
-pub use exchange_client::{FlightPartitionFetcher, flight_client, name_peer};
+pub use exchange_client::{Channels, FlightPartitionFetcher, flight_client, name_peer};
 pub use server::{WorkerConfig, WorkerHandle, start_worker};

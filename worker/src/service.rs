@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use parking_lot::Mutex;
+
 use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::{
     Action, ActionType, Criteria, Empty, FlightData, FlightDescriptor, FlightInfo,
@@ -36,7 +38,14 @@ pub struct WorkerService {
     registry: TaskRegistry,
     runtime: Arc<RuntimeEnv>,
     fetcher: FlightPartitionFetcher,
+    /// Task contexts by settings: building one registers every function
+    /// DataFusion has, and the tasks of a query (and most queries) share
+    /// their settings.
+    contexts: Arc<Mutex<HashMap<Vec<Setting>, Arc<TaskContext>>>>,
 }
+
+/// Distinct settings whose contexts are kept.
+const CACHED_CONTEXTS: usize = 64;
 
 impl WorkerService {
     pub fn new(registry: TaskRegistry, runtime: Arc<RuntimeEnv>) -> Self {
@@ -44,6 +53,7 @@ impl WorkerService {
             registry,
             runtime,
             fetcher: FlightPartitionFetcher::default(),
+            contexts: Arc::default(),
         }
     }
 
@@ -51,6 +61,9 @@ impl WorkerService {
     /// this worker's shared runtime (object stores, caches, memory pool) and
     /// the Flight fetcher its exchange readers use.
     fn task_context(&self, settings: &[Setting]) -> DfResult<Arc<TaskContext>> {
+        if let Some(ctx) = self.contexts.lock().get(settings) {
+            return Ok(Arc::clone(ctx));
+        }
         let map: HashMap<String, String> = settings
             .iter()
             .map(|s| (s.key.clone(), s.value.clone()))
@@ -62,10 +75,17 @@ impl WorkerService {
             .with_runtime_env(Arc::clone(&self.runtime))
             .with_default_features()
             .build();
-        Ok(state.task_ctx())
+        let ctx = state.task_ctx();
+        let mut contexts = self.contexts.lock();
+        if contexts.len() >= CACHED_CONTEXTS {
+            contexts.clear();
+        }
+        contexts.insert(settings.to_vec(), Arc::clone(&ctx));
+        Ok(ctx)
     }
 
     fn launch(&self, launch: LaunchTask) -> Result<(), Status> {
+        let started = std::time::Instant::now();
         let key = TaskKey {
             query_id: launch.query_id,
             stage_id: launch.stage_id,
@@ -76,7 +96,12 @@ impl WorkerService {
             .map_err(|e| to_status(&e))?;
         let plan = decode_plan(&launch.plan, &context)
             .map_err(|e| Status::invalid_argument(format!("cannot decode plan of {key}: {e}")))?;
-        tracing::debug!(%key, consumers = launch.consumers, "task launched");
+        tracing::debug!(
+            %key,
+            consumers = launch.consumers,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "task launched"
+        );
         self.registry.insert(RunningTask::new(
             key,
             plan,
