@@ -2,8 +2,9 @@
 //!
 //! Every stage of a query starts together (the exchange is pipelined: a
 //! consumer reads batches while its producers still run), so a query never
-//! waits for a slot held by one of its own blocked producers. Stages are
-//! launched inputs first, so a consumer's `DoGet` always finds its producer.
+//! waits for a slot held by one of its own blocked producers. All tasks are
+//! launched in one concurrent round before the root stage starts reading,
+//! so a consumer's `DoGet` always finds its producer.
 //! If a worker cannot be reached while launching, it is forgotten, whatever
 //! was launched is cancelled and the query is placed again on the workers
 //! that remain (nothing has reached the client yet, so this is invisible).
@@ -149,6 +150,11 @@ impl Scheduler {
                 launched: launched.to_vec(),
             }
         };
+        // Build every task's plan first (inputs before consumers, since a
+        // consumer's readers name its producers' workers), then launch them
+        // all at once: tasks run only when read, and nothing reads before
+        // the root stage starts, so one round trip launches the whole query.
+        let mut launches = Vec::new();
         for (offset, stage) in graph.worker_stages().enumerate() {
             let consumer_tasks = stage.consumer.map(|c| graph.stage(c).tasks).unwrap_or(1);
             let mut layout = ProducerLayout {
@@ -156,7 +162,6 @@ impl Scheduler {
                 stage_id: stage.id,
                 ..Default::default()
             };
-            let mut launches = Vec::new();
             for task in 0..stage.tasks {
                 // Spread each stage over the workers, starting at a different
                 // worker per stage so that single-task stages do not pile up.
@@ -183,18 +188,16 @@ impl Scheduler {
                     settings: settings.to_vec(),
                     consumers: if broadcast { consumer_tasks as u32 } else { 1 },
                 };
-                launches.push(launch_task(&self.channels, address, launch));
-            }
-            for address in &layout.addresses {
-                if !launched.contains(address) {
+                if !launched.contains(&address) {
                     launched.push(address.clone());
                 }
+                launches.push(launch_task(&self.channels, address, launch));
             }
-            try_join_all(launches)
-                .await
-                .map_err(|e| fail(e, &launched))?;
             layouts.insert(stage.id, layout);
         }
+        try_join_all(launches)
+            .await
+            .map_err(|e| fail(e, &launched))?;
         Ok(layouts)
     }
 }
