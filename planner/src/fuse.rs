@@ -1,8 +1,11 @@
-//! Keeping the single-task path cheap: a shuffle between a one-task producer
-//! and a one-task consumer moves every row over the network to gain
-//! nothing. Such producers are put back inside their consumer, where the
-//! repartition runs locally as DataFusion planned it, so a small query
-//! makes as few network hops as its data allows.
+//! Keeping the single-task path cheap: an exchange between a one-task
+//! producer and a one-task consumer on workers moves every row over the
+//! network to gain nothing. Such producers are put back inside their
+//! consumer, where the plan runs as DataFusion planned it (a shuffle's
+//! repartition runs locally; a gather or broadcast reader is replaced by the
+//! plan it read, under the same merge), so a small query makes as few
+//! network hops as its data allows. The coordinator's root stage never
+//! absorbs a producer: scans stay on workers.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,12 +13,12 @@ use std::sync::Arc;
 use datafusion::common::Result;
 use datafusion::physical_plan::{ExecutionPlan, replace_children_if_necessary};
 
-use crate::exchange::{ExchangeKind, ExchangeReaderExec};
+use crate::exchange::ExchangeReaderExec;
 use crate::split::{readers_of, scan_size, single_task_reason};
 use crate::stage::{Placement, Stage};
 
-/// Fuses one-task shuffles and renumbers the stages that remain.
-pub(crate) fn fuse_single_task_shuffles(mut stages: Vec<Stage>) -> Result<Vec<Stage>> {
+/// Fuses one-task exchanges and renumbers the stages that remain.
+pub(crate) fn fuse_single_task_exchanges(mut stages: Vec<Stage>) -> Result<Vec<Stage>> {
     let mut absorbed = vec![false; stages.len()];
     for id in 0..stages.len() {
         if stages[id].placement != Placement::Workers || stages[id].tasks != 1 {
@@ -54,7 +57,7 @@ pub(crate) fn fuse_single_task_shuffles(mut stages: Vec<Stage>) -> Result<Vec<St
     Ok(out)
 }
 
-/// Replaces shuffle readers of one-task worker stages by those stages' plans.
+/// Replaces readers of one-task worker stages by those stages' plans.
 fn inline(
     plan: &Arc<dyn ExecutionPlan>,
     stages: &[Stage],
@@ -62,10 +65,7 @@ fn inline(
 ) -> Result<Arc<dyn ExecutionPlan>> {
     if let Some(reader) = plan.downcast_ref::<ExchangeReaderExec>() {
         let producer = &stages[reader.input_stage()];
-        if reader.kind() == ExchangeKind::Shuffle
-            && producer.tasks == 1
-            && producer.placement == Placement::Workers
-        {
+        if producer.tasks == 1 && producer.placement == Placement::Workers {
             absorbed[producer.id] = true;
             return Ok(Arc::clone(&producer.plan));
         }

@@ -69,7 +69,7 @@ pub fn split_into_stages(
     let mut stages = cutter.stages;
     stages[root_id].placement = Placement::Coordinator;
     assign_tasks(&mut stages, options);
-    let stages = crate::fuse::fuse_single_task_shuffles(stages)?;
+    let stages = crate::fuse::fuse_single_task_exchanges(stages)?;
     Ok(StageGraph { stages })
 }
 

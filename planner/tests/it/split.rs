@@ -137,7 +137,7 @@ async fn tasks_are_bounded_by_workers_and_files() {
 #[tokio::test]
 async fn a_small_build_side_is_broadcast() {
     let g = split(
-        "SELECT n_name, count(*) FROM supplier JOIN nation ON s_nationkey = n_nationkey GROUP BY n_name",
+        "SELECT s_name, count(*) FROM lineitem JOIN supplier ON l_suppkey = s_suppkey GROUP BY s_name",
         3,
         1,
         &[],
