@@ -116,7 +116,10 @@ async fn main() -> anyhow::Result<()> {
             let info = client.execute(sql.to_string(), None).await?;
             actual.clear();
             for endpoint in info.endpoint {
-                let stream = client.do_get(endpoint.ticket.expect("ticket")).await?;
+                let ticket = endpoint
+                    .ticket
+                    .ok_or_else(|| anyhow::anyhow!("endpoint without ticket"))?;
+                let stream = client.do_get(ticket).await?;
                 actual.extend(stream.try_collect::<Vec<_>>().await?);
             }
             if run > 0 {
