@@ -4,8 +4,9 @@ use std::fmt::Write;
 
 use datafusion::physical_plan::displayable;
 
+use crate::slice::file_bytes;
 use crate::slice::task_plan;
-use crate::split::file_scan_config;
+use crate::split::file_scans;
 use crate::stage::{Placement, Stage, StageGraph};
 
 /// Renders every stage, root first: where it runs, how many tasks, what it
@@ -53,20 +54,14 @@ fn task_inputs(stage: &Stage) -> String {
             else {
                 return format!("task {t}: ?");
             };
-            let (mut slices, mut bytes) = (0usize, 0u64);
-            let mut stack = vec![plan];
-            while let Some(p) = stack.pop() {
-                if let Some(config) = file_scan_config(&p) {
-                    for f in config.file_groups.iter().flat_map(|g| g.iter()) {
-                        slices += 1;
-                        bytes += match &f.range {
-                            Some(r) => (r.end - r.start).max(0) as u64,
-                            None => f.object_meta.size,
-                        };
-                    }
-                }
-                stack.extend(p.children().into_iter().cloned());
-            }
+            let files: Vec<_> = file_scans(&plan)
+                .into_iter()
+                .flat_map(|c| c.file_groups.iter().flat_map(|g| g.iter()))
+                .collect();
+            let (slices, bytes) = (
+                files.len(),
+                files.iter().map(|f| file_bytes(f)).sum::<u64>(),
+            );
             format!(
                 "task {t}: {slices} file slice{} ({})",
                 if slices == 1 { "" } else { "s" },

@@ -141,7 +141,8 @@ pub(crate) fn split_units(config: &FileScanConfig) -> usize {
     }
 }
 
-fn file_bytes(f: &PartitionedFile) -> u64 {
+/// Bytes a file slice covers: its byte range, or the whole file.
+pub(crate) fn file_bytes(f: &PartitionedFile) -> u64 {
     match &f.range {
         Some(r) => (r.end - r.start).max(0) as u64,
         None => f.object_meta.size,

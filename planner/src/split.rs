@@ -36,6 +36,7 @@ use datafusion::physical_plan::{
 };
 
 use crate::exchange::{ExchangeKind, ExchangeReaderExec};
+use crate::slice::{file_bytes, split_units};
 use crate::stage::{Placement, Stage, StageGraph};
 
 /// What the task-count decision needs to know about the cluster and session.
@@ -251,28 +252,25 @@ fn contains_file_scan(plan: &Arc<dyn ExecutionPlan>) -> bool {
     file_scan_config(plan).is_some() || plan.children().into_iter().any(contains_file_scan)
 }
 
+/// The file scans of a fragment.
+pub(crate) fn file_scans(plan: &Arc<dyn ExecutionPlan>) -> Vec<&FileScanConfig> {
+    let mut out: Vec<&FileScanConfig> = file_scan_config(plan).into_iter().collect();
+    for c in plan.children() {
+        out.extend(file_scans(c));
+    }
+    out
+}
+
 /// Total bytes of the fragment's file scans, and the largest number of units
 /// (files, or file groups where order must be kept) one scan splits into.
 pub(crate) fn scan_size(plan: &Arc<dyn ExecutionPlan>) -> (u64, usize) {
-    let mut bytes = 0u64;
-    let mut units = 0usize;
-    fn walk(p: &Arc<dyn ExecutionPlan>, bytes: &mut u64, units: &mut usize) {
-        if let Some(config) = file_scan_config(p) {
-            for group in &config.file_groups {
-                for f in group.iter() {
-                    *bytes += match &f.range {
-                        Some(r) => (r.end - r.start).max(0) as u64,
-                        None => f.object_meta.size,
-                    };
-                }
-            }
-            *units = (*units).max(crate::slice::split_units(config));
-        }
-        for c in p.children() {
-            walk(c, bytes, units);
-        }
-    }
-    walk(plan, &mut bytes, &mut units);
+    let scans = file_scans(plan);
+    let bytes = scans
+        .iter()
+        .flat_map(|c| c.file_groups.iter().flat_map(|g| g.iter()))
+        .map(file_bytes)
+        .sum();
+    let units = scans.iter().map(|c| split_units(c)).max().unwrap_or(0);
     (bytes, units)
 }
 
