@@ -2,7 +2,7 @@
 //! Flight over loopback so the same code paths run as in a cluster.
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use hayate_coordinator::{CoordinatorConfig, EmbeddedCluster};
@@ -18,27 +18,25 @@ pub async fn start(workers: usize, port: u16) -> anyhow::Result<EmbeddedCluster>
     Ok(EmbeddedCluster::start(config, workers).await?)
 }
 
-/// Where the sample data lives: `$HAYATE_DATA_DIR`, else `./data`.
-pub fn sample_dir(sf: f64) -> PathBuf {
-    let base = std::env::var_os("HAYATE_DATA_DIR")
+/// Where sample data is kept: `$HAYATE_DATA_DIR`, else `./data`.
+fn data_dir() -> PathBuf {
+    std::env::var_os("HAYATE_DATA_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("data"));
-    base.join(format!("tpch-sf{sf}"))
+        .unwrap_or_else(|| PathBuf::from("data"))
 }
 
 /// Generates (once) and registers the TPC-H sample tables.
-pub async fn load_sample(client: &mut SqlClient, dir: &Path, sf: f64) -> anyhow::Result<()> {
-    if !dir.join("lineitem").exists() {
+pub async fn load_sample(client: &mut SqlClient, sf: f64) -> anyhow::Result<()> {
+    let base = data_dir();
+    if !base.join(format!("tpch-sf{sf}")).join("lineitem").exists() {
         eprintln!(
             "Generating TPC-H sample data (scale factor {sf}) in {} ...",
-            dir.display()
+            base.display()
         );
     }
     let started = Instant::now();
-    let target = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || hayate_tpch::generate(&target, sf)).await??;
-    let absolute = std::fs::canonicalize(dir)?;
-    for ddl in hayate_tpch::create_table_statements(&absolute.display().to_string()) {
+    let dir = tokio::task::spawn_blocking(move || hayate_tpch::generate_dir(&base, sf)).await??;
+    for ddl in hayate_tpch::create_table_statements(&dir) {
         client.collect(&ddl).await?;
     }
     eprintln!(

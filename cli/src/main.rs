@@ -179,8 +179,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let cluster = local::start(args.workers, args.port).await?;
             let mut client = SqlClient::connect(&cluster.coordinator.address).await?;
             if !args.no_sample {
-                let dir = local::sample_dir(args.sf);
-                local::load_sample(&mut client, &dir, args.sf).await?;
+                local::load_sample(&mut client, args.sf).await?;
             }
             if args.statements.execute.is_empty() && args.statements.file.is_empty() {
                 eprintln!(
