@@ -56,10 +56,6 @@ impl QueryEngine {
         let workers = self.membership.live().len();
         let started = Instant::now();
         let statement = plan_statement(ctx, sql, workers).await?;
-        tracing::debug!(
-            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
-            "planned"
-        );
         let id = uuid::Uuid::new_v4().to_string();
         let schema = Arc::clone(&statement.schema);
         let mut pending = self.pending.lock();
@@ -72,7 +68,12 @@ impl QueryEngine {
                 created: Instant::now(),
             },
         );
-        tracing::debug!(query_id = %id, sql, "planned");
+        tracing::debug!(
+            query_id = %id,
+            sql,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "planned"
+        );
         Ok((id, schema))
     }
 
