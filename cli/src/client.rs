@@ -5,7 +5,9 @@ use arrow_flight::FlightDescriptor;
 use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_client::FlightServiceClient;
-use arrow_flight::sql::{CommandStatementQuery, ProstMessageExt};
+use arrow_flight::Action;
+use arrow_flight::sql::{CommandStatementQuery, ProstMessageExt, TicketStatementQuery};
+use hayate_protocol::{QueryRef, QueryStats, actions};
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::{StreamExt, TryStreamExt};
 use hayate_coordinator::SESSION_HEADER;
@@ -19,6 +21,8 @@ use tonic::{Code, Request, Status};
 pub struct SqlClient {
     inner: FlightServiceClient<Channel>,
     session: String,
+    /// The statement handle (query id) of the last statement run.
+    last_query: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +58,7 @@ impl SqlClient {
         Ok(Self {
             inner,
             session: uuid::Uuid::new_v4().to_string(),
+            last_query: None,
         })
     }
 
@@ -83,10 +88,12 @@ impl SqlClient {
             .map_err(ClientError::Server)?
             .into_inner();
         let mut streams = Vec::new();
+        self.last_query = None;
         for endpoint in info.endpoint {
             let ticket = endpoint
                 .ticket
                 .ok_or_else(|| ClientError::Protocol("endpoint without ticket".into()))?;
+            self.last_query = statement_handle(&ticket.ticket);
             let data = self
                 .inner
                 .do_get(self.request(ticket))
@@ -104,8 +111,39 @@ impl SqlClient {
         Ok(futures::stream::iter(streams).flatten())
     }
 
+    /// What the last statement did (object-store requests, bytes, pruning,
+    /// cache hits), once the coordinator has its workers' reports.
+    pub async fn last_stats(&mut self) -> Result<Option<QueryStats>, ClientError> {
+        let Some(query_id) = self.last_query.clone() else {
+            return Ok(None);
+        };
+        let action = Action {
+            r#type: actions::QUERY_STATS.to_string(),
+            body: QueryRef { query_id }.encode_to_vec().into(),
+        };
+        let mut results = self
+            .inner
+            .do_action(self.request(action))
+            .await
+            .map_err(ClientError::Server)?
+            .into_inner();
+        match results.try_next().await.map_err(ClientError::Server)? {
+            Some(r) => QueryStats::decode(r.body.as_ref())
+                .map(Some)
+                .map_err(|e| ClientError::Protocol(e.to_string())),
+            None => Ok(None),
+        }
+    }
+
     /// Runs one statement to the end and returns all its batches.
     pub async fn collect(&mut self, sql: &str) -> Result<Vec<RecordBatch>, ClientError> {
         self.query(sql).await?.try_collect().await
     }
+}
+
+/// The statement handle inside a Flight SQL ticket (`TicketStatementQuery`).
+fn statement_handle(ticket: &[u8]) -> Option<String> {
+    let any = arrow_flight::sql::Any::decode(ticket).ok()?;
+    let ticket: TicketStatementQuery = any.unpack().ok()??;
+    String::from_utf8(ticket.statement_handle.to_vec()).ok()
 }

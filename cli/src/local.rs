@@ -5,14 +5,19 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use hayate_coordinator::{CoordinatorConfig, EmbeddedCluster};
+use hayate_coordinator::{CoordinatorConfig, EmbeddedCluster, StorageConfig};
 
 use crate::client::SqlClient;
 
 /// Starts the embedded cluster of `hayate local`.
-pub async fn start(workers: usize, port: u16) -> anyhow::Result<EmbeddedCluster> {
+pub async fn start(
+    workers: usize,
+    port: u16,
+    storage: StorageConfig,
+) -> anyhow::Result<EmbeddedCluster> {
     let config = CoordinatorConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], port)),
+        storage,
         ..Default::default()
     };
     Ok(EmbeddedCluster::start(config, workers).await?)

@@ -5,6 +5,7 @@ mod local;
 mod output;
 mod repl;
 mod statements;
+mod storage_args;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use hayate_coordinator::{CoordinatorConfig, start_coordinator};
 use hayate_worker::{WorkerConfig, start_worker};
 
 use crate::client::SqlClient;
+use crate::storage_args::StorageArgs;
 
 #[derive(Parser)]
 #[command(
@@ -53,6 +55,8 @@ struct CoordinatorArgs {
     /// A worker silent for this long is forgotten.
     #[arg(long, env = "HAYATE_WORKER_TIMEOUT_MS", default_value_t = 5000)]
     worker_timeout_ms: u64,
+    #[command(flatten)]
+    storage: StorageArgs,
 }
 
 #[derive(Args)]
@@ -107,6 +111,8 @@ struct LocalArgs {
     #[arg(long, default_value_t = 0.1)]
     sf: f64,
     #[command(flatten)]
+    storage: StorageArgs,
+    #[command(flatten)]
     statements: StatementArgs,
 }
 
@@ -145,6 +151,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 bind: SocketAddr::new(args.bind, args.port),
                 heartbeat_interval: Duration::from_millis(args.heartbeat_ms),
                 worker_timeout: Duration::from_millis(args.worker_timeout_ms),
+                storage: args.storage.config(),
             })
             .await?;
             let token = handle.shutdown_token();
@@ -176,7 +183,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Local(args) => {
-            let cluster = local::start(args.workers, args.port).await?;
+            let cluster = local::start(args.workers, args.port, args.storage.config()).await?;
             let mut client = SqlClient::connect(&cluster.coordinator.address).await?;
             if !args.no_sample {
                 local::load_sample(&mut client, args.sf).await?;

@@ -10,6 +10,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rustyline::DefaultEditor;
 use rustyline::error::ReadlineError;
 
+use hayate_protocol::summary::io_summary;
+
 use crate::client::SqlClient;
 use crate::output::print_result;
 use crate::statements::split_statements;
@@ -41,7 +43,10 @@ pub async fn run_statements(client: &mut SqlClient, statements: &[String]) -> bo
         };
         progress.finish_and_clear();
         match outcome {
-            Some(Ok(batches)) => print_result(&batches, started.elapsed()),
+            Some(Ok(batches)) => {
+                print_result(&batches, started.elapsed());
+                print_io(client).await;
+            }
             Some(Err(e)) => {
                 eprintln!("{e}");
                 ok = false;
@@ -53,6 +58,20 @@ pub async fn run_statements(client: &mut SqlClient, statements: &[String]) -> bo
         }
     }
     ok
+}
+
+/// The I/O line after a query that read files: requests, bytes, pruning
+/// and cache hits, summed over the query's planning and every task.
+async fn print_io(client: &mut SqlClient) {
+    let Ok(Some(stats)) = client.last_stats().await else {
+        return;
+    };
+    let touched = ["get_requests", "list_requests", "head_requests", "listing_cache_hits", "metadata_cache_hits"]
+        .iter()
+        .any(|k| stats.total.get(*k).copied().unwrap_or(0) > 0);
+    if touched {
+        println!("I/O: {}", io_summary(&stats.total));
+    }
 }
 
 /// A spinner with elapsed time and rows received while a statement runs,

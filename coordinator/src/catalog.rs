@@ -8,11 +8,18 @@ use datafusion::catalog::{
     CatalogProvider, CatalogProviderList, MemoryCatalogProvider, MemoryCatalogProviderList,
     MemorySchemaProvider,
 };
+use datafusion::execution::cache::cache_manager::CacheManagerConfig;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use hayate_planner::{FetcherExtension, HayateOptions};
+use hayate_storage::StoreRegistry;
 use hayate_worker::FlightPartitionFetcher;
+
+use crate::server::StorageConfig;
+
+/// Memory for cached listings: about 100,000 files.
+const LISTING_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 /// The coordinator's tables, object stores and default settings.
 #[derive(Clone)]
@@ -21,19 +28,32 @@ pub struct Catalog {
     /// Object stores and caches for planning (listing files, reading footers
     /// for statistics). Workers have their own.
     runtime: Arc<RuntimeEnv>,
+    /// The stores in `runtime`, with the options tasks carry to workers.
+    stores: Arc<StoreRegistry>,
     defaults: SessionConfig,
     fetcher: FlightPartitionFetcher,
 }
 
 impl Catalog {
-    pub fn new(defaults: SessionConfig) -> datafusion::error::Result<Self> {
+    /// `storage` gives the default options of S3 stores and how long a
+    /// table's file listing is trusted before it is listed again.
+    pub fn new(defaults: SessionConfig, storage: &StorageConfig) -> datafusion::error::Result<Self> {
+        let stores = Arc::new(StoreRegistry::new(storage.defaults.clone()));
+        let caches = CacheManagerConfig::default()
+            .with_list_files_cache_limit(LISTING_CACHE_BYTES)
+            .with_list_files_cache_ttl(Some(storage.listing_cache_ttl));
+        let runtime = RuntimeEnvBuilder::new()
+            .with_object_store_registry(Arc::clone(&stores) as _)
+            .with_cache_manager(caches)
+            .build_arc()?;
         let catalogs = Arc::new(MemoryCatalogProviderList::new());
         let catalog = Arc::new(MemoryCatalogProvider::new());
         catalog.register_schema("public", Arc::new(MemorySchemaProvider::new()))?;
         catalogs.register_catalog("datafusion".to_string(), catalog);
         Ok(Self {
             catalogs,
-            runtime: RuntimeEnvBuilder::new().build_arc()?,
+            runtime,
+            stores,
             defaults,
             fetcher: FlightPartitionFetcher::default(),
         })
@@ -42,6 +62,10 @@ impl Catalog {
     /// The settings every new session starts from: DataFusion's defaults,
     /// `information_schema` on (for `SHOW TABLES` and metadata calls), and
     /// Hayate's own options.
+    pub fn stores(&self) -> &Arc<StoreRegistry> {
+        &self.stores
+    }
+
     pub fn default_config() -> SessionConfig {
         let mut config = SessionConfig::new()
             .with_information_schema(true)

@@ -25,7 +25,7 @@ use datafusion::arrow::ipc::writer::IpcWriteOptions;
 use datafusion::datasource::TableType;
 use datafusion::prelude::SessionContext;
 use futures::{Stream, TryStreamExt};
-use hayate_protocol::{MembershipAck, WorkerAnnouncement, actions};
+use hayate_protocol::{MembershipAck, QueryRef, WorkerAnnouncement, actions};
 use hayate_worker::wire::flight_encode;
 use prost::Message;
 use tonic::metadata::MetadataValue;
@@ -48,6 +48,7 @@ pub struct CoordinatorService {
 
 impl CoordinatorService {
     pub fn new(sessions: Sessions, membership: Arc<Membership>) -> Self {
+        let stores = Arc::clone(sessions.catalog().stores());
         let mut info = SqlInfoDataBuilder::new();
         info.append(SqlInfo::FlightSqlServerName, "Hayate");
         info.append(SqlInfo::FlightSqlServerVersion, env!("CARGO_PKG_VERSION"));
@@ -60,7 +61,7 @@ impl CoordinatorService {
         info.append(SqlInfo::SqlIdentifierQuoteChar, "\"");
         Self {
             sessions,
-            engine: QueryEngine::new(Arc::clone(&membership)),
+            engine: QueryEngine::new(Arc::clone(&membership), stores),
             membership,
             sql_info: info.build().expect("static SQL info is well-formed"),
         }
@@ -395,6 +396,17 @@ impl FlightSqlService for CoordinatorService {
             actions::REGISTER | actions::HEARTBEAT => {
                 let ack = self.handle_membership(&action)?;
                 let body = ack.encode_to_vec();
+                Ok(Response::new(Box::pin(futures::stream::once(async move {
+                    Ok(arrow_flight::Result { body: body.into() })
+                }))))
+            }
+            actions::QUERY_STATS => {
+                let query = QueryRef::decode(action.body.as_ref())
+                    .map_err(|e| Status::invalid_argument(format!("malformed query reference: {e}")))?;
+                let stats = self.engine.stats(&query.query_id).await.ok_or_else(|| {
+                    Status::not_found(format!("no record of query {}", query.query_id))
+                })?;
+                let body = stats.encode_to_vec();
                 Ok(Response::new(Box::pin(futures::stream::once(async move {
                     Ok(arrow_flight::Result { body: body.into() })
                 }))))

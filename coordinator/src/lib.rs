@@ -3,10 +3,12 @@
 //! places tasks on the live workers, and streams the root stage to the
 //! client.
 
+pub mod analyze;
 pub mod catalog;
 pub mod embedded;
 pub mod error;
 pub mod flight_sql;
+pub mod history;
 pub mod membership;
 pub mod planning;
 pub mod query;
@@ -16,5 +18,5 @@ pub mod session;
 
 pub use catalog::Catalog;
 pub use embedded::EmbeddedCluster;
-pub use server::{CoordinatorConfig, CoordinatorHandle, start_coordinator};
+pub use server::{CoordinatorConfig, CoordinatorHandle, StorageConfig, start_coordinator};
 pub use session::SESSION_HEADER;

@@ -8,7 +8,10 @@ use datafusion::arrow::array::StringArray;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::logical_expr::LogicalPlan;
+use datafusion::datasource::listing::ListingTable;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::{CreateExternalTable, DdlStatement, LogicalPlan};
+use hayate_storage::{IoCounters, StoreRegistry, counting_runtime, split_store_options};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use hayate_planner::{HayateOptions, SplitOptions, StageGraph, explain_stages, split_into_stages};
@@ -19,6 +22,8 @@ pub enum Planned {
     Stages(StageGraph),
     /// Rows already known (the answer of `EXPLAIN`).
     Rows(Vec<RecordBatch>),
+    /// `EXPLAIN ANALYZE`: run the stages, then describe what they did.
+    Analyze(StageGraph),
 }
 
 /// A planned statement with the schema of its answer.
@@ -29,13 +34,24 @@ pub struct PlannedStatement {
 
 /// Plans one SQL statement in `ctx`. DDL and `SET` take effect here, as in
 /// DataFusion (the statement has run when planning returns).
+/// Plans `sql` for `workers` workers. Statements that change the session
+/// or catalog run here; a query's planning I/O (listing, footers read for
+/// statistics) counts into `io`.
 pub async fn plan_statement(
     ctx: &SessionContext,
+    stores: &StoreRegistry,
     sql: &str,
     workers: usize,
+    io: &Arc<IoCounters>,
 ) -> Result<PlannedStatement> {
-    let state = ctx.state();
-    let logical = state.create_logical_plan(sql).await?;
+    if let Some(table) = refresh_target(sql) {
+        return refresh_table(ctx, &table).await;
+    }
+    let logical = ctx.state().create_logical_plan(sql).await?;
+    // The query plans in a view of the session whose stores count its I/O.
+    let state = SessionStateBuilder::new_from_existing(ctx.state())
+        .with_runtime_env(counting_runtime(&ctx.runtime_env(), io)?)
+        .build();
     match logical {
         LogicalPlan::Explain(explain) => {
             let optimized = state.optimize(&explain.plan)?;
@@ -47,12 +63,26 @@ pub async fn plan_statement(
             ];
             explain_rows(rows)
         }
-        LogicalPlan::Analyze(_) => Err(DataFusionError::NotImplemented(
-            "EXPLAIN ANALYZE is not supported yet; EXPLAIN shows the stage plan".into(),
-        )),
+        LogicalPlan::Analyze(analyze) => {
+            let physical = state.create_physical_plan(&analyze.input).await?;
+            let graph = split(ctx, physical, workers)?;
+            Ok(PlannedStatement {
+                schema: explain_schema(),
+                planned: Planned::Analyze(graph),
+            })
+        }
+        LogicalPlan::Ddl(DdlStatement::CreateExternalTable(mut create)) => {
+            configure_table_store(stores, &mut create)?;
+            let create = LogicalPlan::Ddl(DdlStatement::CreateExternalTable(create));
+            ctx.execute_logical_plan(create).await?;
+            empty_result()
+        }
+        ddl @ (LogicalPlan::Ddl(_) | LogicalPlan::Statement(_)) => {
+            ctx.execute_logical_plan(ddl).await?;
+            empty_result()
+        }
         other => {
-            let df = ctx.execute_logical_plan(other).await?;
-            let physical = df.create_physical_plan().await?;
+            let physical = state.create_physical_plan(&other).await?;
             let schema = physical.schema();
             let graph = split(ctx, physical, workers)?;
             Ok(PlannedStatement {
@@ -66,6 +96,9 @@ pub async fn plan_statement(
 /// The answer schema of a statement, without running it (for prepared
 /// statements, whose DDL must wait until they are executed).
 pub async fn statement_schema(ctx: &SessionContext, sql: &str) -> Result<SchemaRef> {
+    if refresh_target(sql).is_some() {
+        return Ok(Arc::new(Schema::empty()));
+    }
     let logical = ctx.state().create_logical_plan(sql).await?;
     if matches!(logical, LogicalPlan::Explain(_) | LogicalPlan::Analyze(_)) {
         return Ok(explain_schema());
@@ -91,17 +124,77 @@ fn split(ctx: &SessionContext, plan: Arc<dyn ExecutionPlan>, workers: usize) -> 
     )
 }
 
-fn explain_schema() -> SchemaRef {
+/// A table's `aws.*` options configure the store of its bucket (over the
+/// coordinator's defaults); DataFusion sees only the format options.
+fn configure_table_store(stores: &StoreRegistry, create: &mut CreateExternalTable) -> Result<()> {
+    let options = split_store_options(&mut create.options)?;
+    if options.is_empty() {
+        return Ok(());
+    }
+    for location in &create.locations {
+        let not_s3 = || {
+            DataFusionError::Plan(format!(
+                "aws.* options need an s3:// location, not {location}"
+            ))
+        };
+        let url = url::Url::parse(location).map_err(|_| not_s3())?;
+        if url.scheme() != "s3" {
+            return Err(not_s3());
+        }
+        stores.configure(&url, &options)?;
+    }
+    Ok(())
+}
+
+/// `REFRESH TABLE name`: the table's next query lists its files again and
+/// rereads their statistics instead of using the cached ones.
+fn refresh_target(sql: &str) -> Option<String> {
+    let words: Vec<&str> = sql.trim().trim_end_matches(';').split_whitespace().collect();
+    match words.as_slice() {
+        [refresh, table, name] if refresh.eq_ignore_ascii_case("refresh") && table.eq_ignore_ascii_case("table") => {
+            Some(name.to_string())
+        }
+        _ => None,
+    }
+}
+
+async fn refresh_table(ctx: &SessionContext, name: &str) -> Result<PlannedStatement> {
+    let provider = ctx.table_provider(name).await?;
+    let caches = &ctx.runtime_env().cache_manager;
+    if let Some(listing) = provider.downcast_ref::<ListingTable>() {
+        for path in listing.table_paths() {
+            if let Some(table) = path.get_table_ref() {
+                if let Some(cache) = caches.get_list_files_cache() {
+                    cache.drop_table_entries(table)?;
+                }
+                if let Some(cache) = caches.get_file_statistic_cache() {
+                    cache.drop_table_entries(table)?;
+                }
+            }
+        }
+    }
+    empty_result()
+}
+
+fn empty_result() -> Result<PlannedStatement> {
+    let schema: SchemaRef = Arc::new(Schema::empty());
+    Ok(PlannedStatement {
+        schema: Arc::clone(&schema),
+        planned: Planned::Rows(vec![]),
+    })
+}
+
+pub fn explain_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
         Field::new("plan_type", DataType::Utf8, false),
         Field::new("plan", DataType::Utf8, false),
     ]))
 }
 
-fn explain_rows(rows: Vec<(&str, String)>) -> Result<PlannedStatement> {
-    let schema = explain_schema();
+/// Rows of `(plan_type, plan)`, as DataFusion's EXPLAIN answers.
+pub fn explain_result(rows: Vec<(&str, String)>) -> Result<Vec<RecordBatch>> {
     let batch = RecordBatch::try_new(
-        Arc::clone(&schema),
+        explain_schema(),
         vec![
             Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0))),
             Arc::new(StringArray::from_iter_values(
@@ -109,8 +202,12 @@ fn explain_rows(rows: Vec<(&str, String)>) -> Result<PlannedStatement> {
             )),
         ],
     )?;
+    Ok(vec![batch])
+}
+
+fn explain_rows(rows: Vec<(&str, String)>) -> Result<PlannedStatement> {
     Ok(PlannedStatement {
-        schema,
-        planned: Planned::Rows(vec![batch]),
+        schema: explain_schema(),
+        planned: Planned::Rows(explain_result(rows)?),
     })
 }

@@ -1,6 +1,7 @@
 //! A query's life on the coordinator: planned at `GetFlightInfo`, run at
 //! `DoGet`, and cleaned up on every worker when its stream ends, fails or is
-//! dropped by the client.
+//! dropped by the client. The workers answer that cleanup with their tasks'
+//! reports, which become the query's record in the history.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,9 +14,13 @@ use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
+use hayate_protocol::QueryStats;
+use hayate_storage::{IoCounters, StoreRegistry, redact_sql};
 use parking_lot::Mutex;
 
+use crate::analyze::analyze_rows;
 use crate::error::CoordinatorError;
+use crate::history::QueryHistory;
 use crate::membership::Membership;
 use crate::planning::{Planned, PlannedStatement, plan_statement};
 use crate::scheduler::{Scheduler, cancel_on};
@@ -23,6 +28,9 @@ use hayate_worker::Channels;
 
 /// Planned statements a client has not fetched within this time are dropped.
 const PENDING_TTL: Duration = Duration::from_secs(10 * 60);
+
+/// How long a stats request waits for a just-finished query's reports.
+const REPORT_WAIT: Duration = Duration::from_secs(5);
 
 struct Pending {
     ctx: SessionContext,
@@ -34,20 +42,24 @@ struct Pending {
 pub struct QueryEngine {
     membership: Arc<Membership>,
     scheduler: Scheduler,
+    stores: Arc<StoreRegistry>,
+    history: Arc<QueryHistory>,
     pending: Mutex<HashMap<String, Pending>>,
 }
 
 impl QueryEngine {
-    pub fn new(membership: Arc<Membership>) -> Self {
+    pub fn new(membership: Arc<Membership>, stores: Arc<StoreRegistry>) -> Self {
         Self {
-            scheduler: Scheduler::new(Arc::clone(&membership)),
+            scheduler: Scheduler::new(Arc::clone(&membership), Arc::clone(&stores)),
             membership,
+            stores,
+            history: Arc::default(),
             pending: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Plans `sql` and keeps it until the client fetches it; returns the
-    /// query id (the statement handle) and the answer's schema.
+    /// Plans `sql`; returns the statement handle (also the query id) and
+    /// the schema of its result.
     pub async fn plan(
         &self,
         ctx: &SessionContext,
@@ -55,9 +67,11 @@ impl QueryEngine {
     ) -> Result<(String, SchemaRef), CoordinatorError> {
         let workers = self.membership.live().len();
         let started = Instant::now();
-        let statement = plan_statement(ctx, sql, workers).await?;
+        let io = Arc::new(IoCounters::default());
+        let statement = plan_statement(ctx, &self.stores, sql, workers, &io).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let schema = Arc::clone(&statement.schema);
+        self.history.begin(&id, io);
         let mut pending = self.pending.lock();
         pending.retain(|_, p| p.created.elapsed() < PENDING_TTL);
         pending.insert(
@@ -70,14 +84,13 @@ impl QueryEngine {
         );
         tracing::debug!(
             query_id = %id,
-            sql,
+            sql = %redact_sql(sql),
             elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
             "planned"
         );
         Ok((id, schema))
     }
 
-    /// Runs a planned statement; each handle runs once.
     pub async fn execute(&self, id: &str) -> Result<SendableRecordBatchStream, CoordinatorError> {
         let pending = self
             .pending
@@ -86,25 +99,64 @@ impl QueryEngine {
             .ok_or_else(|| CoordinatorError::UnknownStatement(id.to_string()))?;
         let schema = Arc::clone(&pending.statement.schema);
         match pending.statement.planned {
-            Planned::Rows(batches) => Ok(Box::pin(MemoryStream::try_new(batches, schema, None)?)),
+            Planned::Rows(batches) => {
+                self.history.finish(id, Vec::new());
+                Ok(Box::pin(MemoryStream::try_new(batches, schema, None)?))
+            }
             Planned::Stages(graph) => {
-                let running = self.scheduler.start(id, &graph, &pending.ctx).await?;
+                let running = match self.scheduler.start(id, &graph, &pending.ctx).await {
+                    Ok(running) => running,
+                    Err(e) => {
+                        self.history.fail(id);
+                        self.history.finish(id, Vec::new());
+                        return Err(e);
+                    }
+                };
                 let guard = CleanupGuard {
                     channels: self.scheduler.channels().clone(),
+                    history: Arc::clone(&self.history),
                     query_id: id.to_string(),
                     workers: running.workers,
                 };
                 let stream = running.stream.map(move |batch| {
-                    let _alive = &guard;
+                    if batch.is_err() {
+                        guard.history.fail(&guard.query_id);
+                    }
                     batch
                 });
                 Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
             }
+            Planned::Analyze(graph) => {
+                let started = Instant::now();
+                let running = self.scheduler.start(id, &graph, &pending.ctx).await?;
+                let rows: usize = {
+                    let guard = CleanupGuard {
+                        channels: self.scheduler.channels().clone(),
+                        history: Arc::clone(&self.history),
+                        query_id: id.to_string(),
+                        workers: running.workers.clone(),
+                    };
+                    let counted = running
+                        .stream
+                        .try_fold(0usize, |n, b| async move { Ok(n + b.num_rows()) })
+                        .await;
+                    let rows = counted.inspect_err(|_| self.history.fail(id))?;
+                    guard.finish_now().await;
+                    rows
+                };
+                let stats = self.stats(id).await.unwrap_or_default();
+                let batches = analyze_rows(&graph, &stats, rows, started.elapsed())?;
+                Ok(Box::pin(MemoryStream::try_new(batches, schema, None)?))
+            }
         }
     }
 
-    /// Plans and runs `sql` to the end; returns the rows it changed (the
-    /// `count` of an INSERT), or 0 for DDL.
+    /// What query `id` did, once its workers have reported (or after a
+    /// few seconds, with what has arrived).
+    pub async fn stats(&self, id: &str) -> Option<QueryStats> {
+        self.history.stats(id, REPORT_WAIT).await
+    }
+
     pub async fn run_update(
         &self,
         ctx: &SessionContext,
@@ -124,24 +176,39 @@ impl QueryEngine {
     }
 }
 
-/// Cancels the query's tasks on its workers when the client's stream goes
-/// away, whether it finished, failed or was dropped mid-way.
+/// Ends a query on its workers when its stream ends for any reason, and
+/// files what they report.
 struct CleanupGuard {
     channels: Channels,
+    history: Arc<QueryHistory>,
     query_id: String,
     workers: Vec<String>,
 }
 
+impl CleanupGuard {
+    /// Ends the query now and waits for the reports.
+    async fn finish_now(mut self) {
+        let query_id = std::mem::take(&mut self.query_id);
+        let workers = std::mem::take(&mut self.workers);
+        let reports = cancel_on(&self.channels, &query_id, &workers).await;
+        self.history.finish(&query_id, reports);
+    }
+}
+
 impl Drop for CleanupGuard {
     fn drop(&mut self) {
-        if self.workers.is_empty() {
+        if self.query_id.is_empty() {
             return;
         }
         let query_id = std::mem::take(&mut self.query_id);
         let workers = std::mem::take(&mut self.workers);
         let channels = self.channels.clone();
+        let history = Arc::clone(&self.history);
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move { cancel_on(&channels, &query_id, &workers).await });
+            handle.spawn(async move {
+                let reports = cancel_on(&channels, &query_id, &workers).await;
+                history.finish(&query_id, reports);
+            });
         }
     }
 }

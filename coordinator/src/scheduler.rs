@@ -21,7 +21,8 @@ use futures::TryStreamExt;
 use futures::future::try_join_all;
 use hayate_planner::{ProducerLayout, StageGraph, encode_plan, reader_sources, task_plan};
 
-use hayate_protocol::{LaunchTask, QueryRef, Setting, actions};
+use hayate_protocol::{LaunchTask, QueryRef, QueryTasksReport, Setting, StoreConfig, TaskReport, actions};
+use hayate_storage::StoreRegistry;
 use hayate_worker::{Channels, name_peer};
 use prost::Message;
 use tonic::{Code, Status};
@@ -42,13 +43,16 @@ pub struct RunningQuery {
 pub struct Scheduler {
     membership: Arc<Membership>,
     channels: Channels,
+    /// Where the options of the stores a task reads come from.
+    stores: Arc<StoreRegistry>,
 }
 
 impl Scheduler {
-    pub fn new(membership: Arc<Membership>) -> Self {
+    pub fn new(membership: Arc<Membership>, stores: Arc<StoreRegistry>) -> Self {
         Self {
             membership,
             channels: Channels::default(),
+            stores,
         }
     }
 
@@ -184,9 +188,10 @@ impl Scheduler {
                     query_id: query_id.to_string(),
                     stage_id: stage.id as u32,
                     task_id: task as u32,
-                    plan: encode(plan).map_err(|e| fail(e, &launched))?,
+                    plan: encode(Arc::clone(&plan)).map_err(|e| fail(e, &launched))?,
                     settings: settings.to_vec(),
                     consumers: if broadcast { consumer_tasks as u32 } else { 1 },
+                    stores: store_configs(&plan, &self.stores),
                 };
                 if !launched.contains(&address) {
                     launched.push(address.clone());
@@ -211,6 +216,22 @@ struct LaunchFailure {
 
 fn encode(plan: Arc<dyn ExecutionPlan>) -> Result<Vec<u8>, Status> {
     encode_plan(plan).map_err(|e| Status::internal(format!("cannot encode plan fragment: {e}")))
+}
+
+/// The stores `plan`'s scans read, with the options to build them.
+fn store_configs(plan: &Arc<dyn ExecutionPlan>, stores: &StoreRegistry) -> Vec<StoreConfig> {
+    let mut configs: Vec<StoreConfig> = Vec::new();
+    for scan in hayate_planner::file_scans(plan) {
+        let url: &url::Url = scan.object_store_url.as_ref();
+        let Some(options) = stores.options_for(url) else {
+            continue;
+        };
+        let key = hayate_storage::store_key(url);
+        if !configs.iter().any(|c| c.url == key) {
+            configs.push(StoreConfig { url: key, options });
+        }
+    }
+    configs
 }
 
 /// The session settings workers need to run fragments as planned.
@@ -249,11 +270,12 @@ async fn launch_task(
     })
 }
 
-/// Tells every worker in `workers` to stop and forget the query's tasks.
-pub async fn cancel_on(channels: &Channels, query_id: &str, workers: &[String]) {
+/// Tells every worker in `workers` to stop and forget the query's tasks,
+/// and returns what those tasks reported.
+pub async fn cancel_on(channels: &Channels, query_id: &str, workers: &[String]) -> Vec<TaskReport> {
     let calls = workers.iter().map(|address| async move {
         let Ok(mut client) = channels.client(address) else {
-            return;
+            return Vec::new();
         };
         let request = Action {
             r#type: actions::CANCEL_QUERY.to_string(),
@@ -265,12 +287,25 @@ pub async fn cancel_on(channels: &Channels, query_id: &str, workers: &[String]) 
         };
         let call = async {
             let mut s = client.do_action(request).await?.into_inner();
-            while s.try_next().await?.is_some() {}
-            Ok::<_, Status>(())
+            let mut tasks = Vec::new();
+            while let Some(result) = s.try_next().await? {
+                if let Ok(report) = QueryTasksReport::decode(result.body.as_ref()) {
+                    tasks.extend(report.tasks);
+                }
+            }
+            Ok::<_, Status>(tasks)
         };
-        if let Ok(Err(e)) = tokio::time::timeout(std::time::Duration::from_secs(5), call).await {
-            tracing::debug!(address, error = %e, "cancel not delivered");
+        match tokio::time::timeout(std::time::Duration::from_secs(5), call).await {
+            Ok(Ok(tasks)) => tasks,
+            Ok(Err(e)) => {
+                tracing::debug!(address, error = %e, "cancel not delivered");
+                Vec::new()
+            }
+            Err(_) => {
+                tracing::debug!(address, "cancel timed out");
+                Vec::new()
+            }
         }
     });
-    futures::future::join_all(calls).await;
+    futures::future::join_all(calls).await.into_iter().flatten().collect()
 }

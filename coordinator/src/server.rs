@@ -11,6 +11,8 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
+use hayate_storage::StoreOptions;
+
 use crate::catalog::Catalog;
 use crate::flight_sql::CoordinatorService;
 use crate::membership::Membership;
@@ -22,6 +24,37 @@ pub struct CoordinatorConfig {
     pub heartbeat_interval: Duration,
     /// A worker silent for this long is forgotten.
     pub worker_timeout: Duration,
+    pub storage: StorageConfig,
+}
+
+/// How the coordinator reaches object storage.
+#[derive(Clone)]
+pub struct StorageConfig {
+    /// `aws.*` options every S3 store starts from (endpoint, region, ...);
+    /// a table's `OPTIONS` override them.
+    pub defaults: StoreOptions,
+    /// How long a table's file listing is reused before listing again
+    /// (`REFRESH TABLE` forgets it at once).
+    pub listing_cache_ttl: Duration,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        Self {
+            defaults: StoreOptions::new(),
+            listing_cache_ttl: Duration::from_secs(30),
+        }
+    }
+}
+
+impl std::fmt::Debug for StorageConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<&String> = self.defaults.keys().collect();
+        f.debug_struct("StorageConfig")
+            .field("default_option_keys", &keys)
+            .field("listing_cache_ttl", &self.listing_cache_ttl)
+            .finish()
+    }
 }
 
 impl Default for CoordinatorConfig {
@@ -30,6 +63,7 @@ impl Default for CoordinatorConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 50051)),
             heartbeat_interval: Duration::from_secs(1),
             worker_timeout: Duration::from_secs(5),
+            storage: StorageConfig::default(),
         }
     }
 }
@@ -71,7 +105,7 @@ impl CoordinatorHandle {
 }
 
 pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<CoordinatorHandle> {
-    let catalog = Catalog::new(Catalog::default_config())
+    let catalog = Catalog::new(Catalog::default_config(), &config.storage)
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let listener = TcpListener::bind(config.bind).await?;
     let local = listener.local_addr()?;

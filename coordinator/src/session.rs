@@ -37,6 +37,10 @@ impl Sessions {
     }
 
     /// The session a request belongs to, and its id.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
     pub fn for_request(&self, metadata: &MetadataMap) -> (String, SessionContext) {
         let id = session_id(metadata).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let mut sessions = self.sessions.lock();

@@ -19,5 +19,5 @@ pub use exchange::{
 pub use explain::explain_stages;
 pub use options::HayateOptions;
 pub use slice::{ProducerLayout, reader_sources, task_plan};
-pub use split::{SplitOptions, single_task_reason, split_into_stages};
+pub use split::{SplitOptions, file_scans, single_task_reason, split_into_stages};
 pub use stage::{Placement, Stage, StageGraph};

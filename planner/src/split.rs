@@ -253,7 +253,7 @@ fn contains_file_scan(plan: &Arc<dyn ExecutionPlan>) -> bool {
 }
 
 /// The file scans of a fragment.
-pub(crate) fn file_scans(plan: &Arc<dyn ExecutionPlan>) -> Vec<&FileScanConfig> {
+pub fn file_scans(plan: &Arc<dyn ExecutionPlan>) -> Vec<&FileScanConfig> {
     let mut out: Vec<&FileScanConfig> = file_scan_config(plan).into_iter().collect();
     for c in plan.children() {
         out.extend(file_scans(c));

@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod messages;
+pub mod summary;
 pub mod transport;
 
 pub use messages::*;

@@ -20,6 +20,43 @@ pub struct LaunchTask {
     /// only for a broadcast.
     #[prost(uint32, tag = "6")]
     pub consumers: u32,
+    /// The object stores the task's scans read, with the options to build
+    /// them (a worker holds no storage configuration of its own).
+    #[prost(message, repeated, tag = "7")]
+    pub stores: Vec<StoreConfig>,
+}
+
+/// One object store: `scheme://bucket` and its `aws.*` options. Options
+/// may hold credentials given to a table: never log or display them.
+#[derive(Clone, PartialEq, prost::Message)]
+#[prost(skip_debug)]
+pub struct StoreConfig {
+    #[prost(string, tag = "1")]
+    pub url: String,
+    #[prost(btree_map = "string, string", tag = "2")]
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
+/// A worker's answer to `cancel_query`: how many tasks it stopped and the
+/// counters of every task of the query it ran (finished or stopped).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct QueryTasksReport {
+    #[prost(uint32, tag = "1")]
+    pub stopped: u32,
+    #[prost(message, repeated, tag = "2")]
+    pub tasks: Vec<TaskReport>,
+}
+
+/// What one task did: rows out, time, object-store I/O and scan pruning,
+/// by metric name.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TaskReport {
+    #[prost(uint32, tag = "1")]
+    pub stage_id: u32,
+    #[prost(uint32, tag = "2")]
+    pub task_id: u32,
+    #[prost(btree_map = "string, uint64", tag = "3")]
+    pub metrics: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash, prost::Message)]
@@ -76,4 +113,45 @@ pub struct MembershipAck {
     /// forgot the worker after missed heartbeats): the worker registers again.
     #[prost(bool, tag = "2")]
     pub known: bool,
+}
+
+impl std::fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<&String> = self.options.keys().collect();
+        f.debug_struct("StoreConfig")
+            .field("url", &self.url)
+            .field("option_keys", &keys)
+            .finish()
+    }
+}
+
+/// What a query did, for the client (`hayate.query_stats`) and `EXPLAIN
+/// ANALYZE`: its I/O while planning (listing, statistics), each stage's
+/// summed task metrics, and the totals.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct QueryStats {
+    #[prost(string, tag = "1")]
+    pub query_id: String,
+    /// "running", "finished" or "failed".
+    #[prost(string, tag = "2")]
+    pub state: String,
+    #[prost(uint64, tag = "3")]
+    pub elapsed_ms: u64,
+    #[prost(btree_map = "string, uint64", tag = "4")]
+    pub planning: std::collections::BTreeMap<String, u64>,
+    #[prost(message, repeated, tag = "5")]
+    pub stages: Vec<StageStats>,
+    #[prost(btree_map = "string, uint64", tag = "6")]
+    pub total: std::collections::BTreeMap<String, u64>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct StageStats {
+    #[prost(uint32, tag = "1")]
+    pub stage_id: u32,
+    /// Tasks that reported.
+    #[prost(uint32, tag = "2")]
+    pub tasks: u32,
+    #[prost(btree_map = "string, uint64", tag = "3")]
+    pub metrics: std::collections::BTreeMap<String, u64>,
 }

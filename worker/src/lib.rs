@@ -8,6 +8,7 @@ pub mod exchange_client;
 pub mod membership;
 pub mod registry;
 pub mod replay;
+pub mod report;
 pub mod server;
 pub mod service;
 pub mod task;

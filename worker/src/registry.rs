@@ -4,18 +4,38 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hayate_protocol::{QueryTasksReport, TaskReport};
 
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
 use crate::task::{RunningTask, TaskKey};
 
-#[derive(Default)]
+/// How long the reports of a query's finished tasks wait for the
+/// coordinator's `cancel_query` that collects them.
+const REPORT_TTL: Duration = Duration::from_secs(120);
+
 struct QueryTasks {
     /// Cancelled when the query is cancelled: every output stream of every
     /// task of the query ends at once.
     cancel: CancellationToken,
     tasks: HashMap<(u32, u32), Arc<RunningTask>>,
+    /// Reports of the query's tasks that finished here.
+    finished: Vec<TaskReport>,
+    last_finished: Instant,
+}
+
+impl Default for QueryTasks {
+    fn default() -> Self {
+        Self {
+            cancel: CancellationToken::new(),
+            tasks: HashMap::new(),
+            finished: Vec::new(),
+            last_finished: Instant::now(),
+        }
+    }
 }
 
 /// Running tasks by query. Cheap to clone.
@@ -44,36 +64,46 @@ impl TaskRegistry {
         Some((Arc::clone(task), q.cancel.clone()))
     }
 
-    /// Forgets a task whose output has been read in full.
+    /// Forgets a task whose output has been read in full, keeping its
+    /// report for the coordinator.
     pub fn remove(&self, key: &TaskKey) {
         let mut queries = self.queries.lock();
-        if let Some(q) = queries.get_mut(&key.query_id) {
-            q.tasks.remove(&(key.stage_id, key.task_id));
-            if q.tasks.is_empty() {
-                queries.remove(&key.query_id);
-            }
+        if let Some(q) = queries.get_mut(&key.query_id)
+            && let Some(task) = q.tasks.remove(&(key.stage_id, key.task_id))
+        {
+            q.finished.push(task.report());
+            q.last_finished = Instant::now();
         }
     }
 
-    /// Stops every task of a query and forgets them; returns how many there were.
-    pub fn cancel_query(&self, query_id: &str) -> usize {
+    /// Stops every task of a query and forgets them; reports how many were
+    /// still running and what every task of the query did here.
+    pub fn cancel_query(&self, query_id: &str) -> QueryTasksReport {
         let removed = self.queries.lock().remove(query_id);
-        match removed {
-            Some(q) => {
-                q.cancel.cancel();
-                q.tasks.len()
-            }
-            None => 0,
-        }
+        let Some(q) = removed else {
+            return QueryTasksReport::default();
+        };
+        q.cancel.cancel();
+        let stopped = q.tasks.len() as u32;
+        let mut tasks = q.finished;
+        tasks.extend(q.tasks.values().map(|t| t.report()));
+        QueryTasksReport { stopped, tasks }
     }
 
     /// Forgets queries whose tasks have all been waiting longer than `max_age`
-    /// (a coordinator that vanished before it could cancel them).
+    /// (a coordinator that vanished before it could cancel them), and
+    /// reports nobody collected.
     pub fn expire(&self, max_age: std::time::Duration) -> usize {
         let mut queries = self.queries.lock();
         let stale: Vec<String> = queries
             .iter()
-            .filter(|(_, q)| q.tasks.values().all(|t| t.started.elapsed() > max_age))
+            .filter(|(_, q)| {
+                if q.tasks.is_empty() {
+                    q.last_finished.elapsed() > REPORT_TTL
+                } else {
+                    q.tasks.values().all(|t| t.started.elapsed() > max_age)
+                }
+            })
             .map(|(id, _)| id.clone())
             .collect();
         for id in &stale {

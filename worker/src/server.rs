@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use hayate_storage::StoreRegistry;
 use hayate_protocol::transport::MAX_MESSAGE_BYTES;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -69,10 +70,14 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
     let address = format!("http://{}", join_host_port(&host, local.port()));
     let worker_id = uuid::Uuid::new_v4().to_string();
     let registry = TaskRegistry::default();
+    // Workers need no storage configuration: each task carries the options
+    // of the stores it reads.
+    let stores = Arc::new(StoreRegistry::new(Default::default()));
     let runtime = RuntimeEnvBuilder::new()
+        .with_object_store_registry(Arc::clone(&stores) as _)
         .build_arc()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let service = WorkerService::new(registry.clone(), Arc::clone(&runtime));
+    let service = WorkerService::new(registry.clone(), Arc::clone(&runtime), stores);
     let shutdown = CancellationToken::new();
 
     let server = tonic::transport::Server::builder()

@@ -20,6 +20,7 @@ use datafusion::prelude::SessionConfig;
 use futures::{Stream, StreamExt};
 use hayate_planner::{FetcherExtension, decode_plan};
 use hayate_protocol::{LaunchTask, PartitionTicket, QueryRef, Setting, actions};
+use hayate_storage::{IoCounters, StoreRegistry, counting_runtime};
 use prost::Message;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -37,6 +38,8 @@ type BoxedStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'sta
 pub struct WorkerService {
     registry: TaskRegistry,
     runtime: Arc<RuntimeEnv>,
+    /// The stores in `runtime`, built from what tasks carry.
+    stores: Arc<StoreRegistry>,
     fetcher: FlightPartitionFetcher,
     /// Task contexts by settings: building one registers every function
     /// DataFusion has, and the tasks of a query (and most queries) share
@@ -48,10 +51,11 @@ pub struct WorkerService {
 const CACHED_CONTEXTS: usize = 64;
 
 impl WorkerService {
-    pub fn new(registry: TaskRegistry, runtime: Arc<RuntimeEnv>) -> Self {
+    pub fn new(registry: TaskRegistry, runtime: Arc<RuntimeEnv>, stores: Arc<StoreRegistry>) -> Self {
         Self {
             registry,
             runtime,
+            stores,
             fetcher: FlightPartitionFetcher::default(),
             contexts: Arc::default(),
         }
@@ -91,9 +95,30 @@ impl WorkerService {
             stage_id: launch.stage_id,
             task_id: launch.task_id,
         };
-        let context = self
+        for store in &launch.stores {
+            let url = url::Url::parse(&store.url)
+                .map_err(|e| Status::invalid_argument(format!("bad store URL {}: {e}", store.url)))?;
+            self.stores
+                .ensure(&url, &store.options)
+                .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        }
+        let shared = self
             .task_context(&launch.settings)
             .map_err(|e| to_status(&e))?;
+        // The task reads through its own counting view of the shared stores
+        // and caches, so its I/O is reported as its own.
+        let io = Arc::new(IoCounters::default());
+        let runtime = counting_runtime(&self.runtime, &io).map_err(|e| to_status(&e))?;
+        let context = Arc::new(TaskContext::new(
+            Some(key.to_string()),
+            shared.session_id(),
+            shared.session_config().clone(),
+            shared.scalar_functions().clone(),
+            shared.higher_order_functions().clone(),
+            shared.aggregate_functions().clone(),
+            shared.window_functions().clone(),
+            runtime,
+        ));
         let plan = decode_plan(&launch.plan, &context)
             .map_err(|e| Status::invalid_argument(format!("cannot decode plan of {key}: {e}")))?;
         tracing::debug!(
@@ -107,6 +132,7 @@ impl WorkerService {
             plan,
             context,
             launch.consumers as usize,
+            io,
         ));
         Ok(())
     }
@@ -261,13 +287,11 @@ impl FlightService for WorkerService {
             }
             actions::CANCEL_QUERY => {
                 let query: QueryRef = decode(&action.body, "query reference")?;
-                let stopped = self.registry.cancel_query(&query.query_id);
-                if stopped > 0 {
-                    tracing::debug!(query = %query.query_id, stopped, "query cancelled");
+                let report = self.registry.cancel_query(&query.query_id);
+                if report.stopped > 0 {
+                    tracing::debug!(query = %query.query_id, stopped = report.stopped, "query cancelled");
                 }
-                Ok(Response::new(one_result(
-                    (stopped as u32).to_le_bytes().to_vec(),
-                )))
+                Ok(Response::new(one_result(report.encode_to_vec())))
             }
             other => Err(Status::invalid_argument(format!(
                 "unknown action {other:?}"

@@ -11,7 +11,11 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use tokio_util::sync::CancellationToken;
 
+use hayate_protocol::TaskReport;
+use hayate_storage::IoCounters;
+
 use crate::replay::ReplayPartition;
+use crate::report::task_metrics;
 
 /// Identifies a task within the worker.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -46,6 +50,8 @@ pub struct RunningTask {
     /// Output streams not yet finished; the task is forgotten at zero.
     open_streams: AtomicUsize,
     pub started: Instant,
+    /// The task's object-store requests, bytes and cache hits.
+    io: Arc<IoCounters>,
 }
 
 impl RunningTask {
@@ -54,6 +60,7 @@ impl RunningTask {
         plan: Arc<dyn ExecutionPlan>,
         context: Arc<TaskContext>,
         consumers: usize,
+        io: Arc<IoCounters>,
     ) -> Self {
         let partitions = plan.output_partitioning().partition_count();
         let consumers = consumers.max(1);
@@ -72,6 +79,7 @@ impl RunningTask {
             replays,
             open_streams: AtomicUsize::new(partitions * consumers),
             started: Instant::now(),
+            io,
         }
     }
 
@@ -102,6 +110,15 @@ impl RunningTask {
             self.plan.schema(),
             stream,
         )))
+    }
+
+    /// What the task has done so far.
+    pub fn report(&self) -> TaskReport {
+        TaskReport {
+            stage_id: self.key.stage_id,
+            task_id: self.key.task_id,
+            metrics: task_metrics(self.plan.as_ref(), &self.io),
+        }
     }
 
     /// Marks one output stream finished; true when it was the last.

@@ -9,7 +9,9 @@ use std::time::Duration;
 use arrow_flight::sql::client::FlightSqlServiceClient;
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::TryStreamExt;
-use hayate_coordinator::{CoordinatorConfig, CoordinatorHandle, EmbeddedCluster, SESSION_HEADER};
+use hayate_coordinator::{
+    CoordinatorConfig, CoordinatorHandle, EmbeddedCluster, SESSION_HEADER, StorageConfig,
+};
 use hayate_worker::WorkerHandle;
 use tonic::transport::Channel;
 
@@ -36,10 +38,15 @@ pub struct TestCluster {
 
 impl TestCluster {
     pub async fn start(workers: usize) -> Self {
+        Self::start_with_storage(workers, StorageConfig::default()).await
+    }
+
+    pub async fn start_with_storage(workers: usize, storage: StorageConfig) -> Self {
         let config = CoordinatorConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             heartbeat_interval: Duration::from_millis(200),
             worker_timeout: Duration::from_secs(2),
+            storage,
         };
         let cluster = EmbeddedCluster::start(config, workers)
             .await

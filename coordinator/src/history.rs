@@ -1,0 +1,123 @@
+//! Recent queries and what they did: planning I/O, each stage's summed
+//! task reports, totals. Filled in when a query ends (its workers answer
+//! the final `cancel_query` with their tasks' reports) and read by
+//! `hayate.query_stats`, `EXPLAIN ANALYZE` and the CLI.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hayate_protocol::{QueryStats, StageStats, TaskReport};
+use hayate_storage::IoCounters;
+use parking_lot::Mutex;
+use tokio::sync::watch;
+
+/// How many finished queries are remembered.
+const KEPT: usize = 1000;
+
+struct Record {
+    id: String,
+    started: Instant,
+    elapsed: Option<Duration>,
+    failed: bool,
+    planning: Arc<IoCounters>,
+    tasks: Vec<TaskReport>,
+    /// Becomes true once the workers' reports are in.
+    done: watch::Sender<bool>,
+}
+
+#[derive(Default)]
+pub struct QueryHistory {
+    records: Mutex<VecDeque<Record>>,
+}
+
+impl QueryHistory {
+    /// Starts the record of a query planned with `planning` counters.
+    pub fn begin(&self, id: &str, planning: Arc<IoCounters>) {
+        let mut records = self.records.lock();
+        if records.len() >= KEPT {
+            records.pop_front();
+        }
+        records.push_back(Record {
+            id: id.to_string(),
+            started: Instant::now(),
+            elapsed: None,
+            failed: false,
+            planning,
+            tasks: Vec::new(),
+            done: watch::channel(false).0,
+        });
+    }
+
+    pub fn fail(&self, id: &str) {
+        self.with(id, |r| r.failed = true);
+    }
+
+    /// The query is over and `tasks` is everything its workers reported.
+    pub fn finish(&self, id: &str, tasks: Vec<TaskReport>) {
+        self.with(id, |r| {
+            r.elapsed = Some(r.started.elapsed());
+            r.tasks.extend(tasks);
+            r.done.send_replace(true);
+        });
+    }
+
+    fn with(&self, id: &str, f: impl FnOnce(&mut Record)) {
+        if let Some(r) = self.records.lock().iter_mut().rev().find(|r| r.id == id) {
+            f(r);
+        }
+    }
+
+    /// The query's stats, waiting up to `wait` for its workers' reports.
+    pub async fn stats(&self, id: &str, wait: Duration) -> Option<QueryStats> {
+        let mut done = {
+            let records = self.records.lock();
+            records.iter().rev().find(|r| r.id == id)?.done.subscribe()
+        };
+        let _ = tokio::time::timeout(wait, done.wait_for(|d| *d)).await;
+        let records = self.records.lock();
+        let r = records.iter().rev().find(|r| r.id == id)?;
+        Some(summarize(r))
+    }
+}
+
+fn summarize(r: &Record) -> QueryStats {
+    let planning: BTreeMap<String, u64> = r
+        .planning
+        .snapshot()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    let mut stages: BTreeMap<u32, StageStats> = BTreeMap::new();
+    for task in &r.tasks {
+        let stage = stages.entry(task.stage_id).or_insert_with(|| StageStats {
+            stage_id: task.stage_id,
+            ..Default::default()
+        });
+        stage.tasks += 1;
+        add_all(&mut stage.metrics, &task.metrics);
+    }
+    let mut total = planning.clone();
+    for stage in stages.values() {
+        add_all(&mut total, &stage.metrics);
+    }
+    let state = match (r.elapsed, r.failed) {
+        (_, true) => "failed",
+        (Some(_), false) => "finished",
+        (None, false) => "running",
+    };
+    QueryStats {
+        query_id: r.id.clone(),
+        state: state.to_string(),
+        elapsed_ms: r.elapsed.unwrap_or_else(|| r.started.elapsed()).as_millis() as u64,
+        planning,
+        stages: stages.into_values().collect(),
+        total,
+    }
+}
+
+fn add_all(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
+    for (k, v) in from {
+        *into.entry(k.clone()).or_default() += v;
+    }
+}

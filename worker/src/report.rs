@@ -1,0 +1,77 @@
+//! What a task did, by metric name: the rows it produced, its compute time,
+//! its object-store I/O and how much of its Parquet input it pruned. The
+//! coordinator sums these per stage and per query.
+
+use std::collections::BTreeMap;
+
+use datafusion::physical_plan::metrics::MetricValue;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::datasource::source::DataSourceExec;
+use hayate_storage::IoCounters;
+
+/// Scan and pruning metric names (beside the I/O counters' names).
+pub mod scan_metric {
+    pub const OUTPUT_ROWS: &str = "output_rows";
+    pub const CPU_NANOS: &str = "cpu_nanos";
+    pub const ROWS_SCANNED: &str = "rows_scanned";
+    pub const BYTES_SCANNED: &str = "bytes_scanned";
+    pub const FILE_RANGES_READ: &str = "file_ranges_read";
+    pub const FILE_RANGES_PRUNED: &str = "file_ranges_pruned";
+    pub const ROW_GROUPS_TOTAL: &str = "row_groups_total";
+    pub const ROW_GROUPS_PRUNED: &str = "row_groups_pruned";
+    pub const PAGE_ROWS_PRUNED: &str = "page_index_rows_pruned";
+}
+
+pub fn task_metrics(plan: &dyn ExecutionPlan, io: &IoCounters) -> BTreeMap<String, u64> {
+    use scan_metric::*;
+    let mut out: BTreeMap<String, u64> = io
+        .snapshot()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    let mut add = |name: &str, v: usize| *out.entry(name.to_string()).or_default() += v as u64;
+    if let Some(m) = plan.metrics() {
+        add(OUTPUT_ROWS, m.output_rows().unwrap_or(0));
+    }
+    let mut stack: Vec<&dyn ExecutionPlan> = vec![plan];
+    while let Some(node) = stack.pop() {
+        stack.extend(node.children().into_iter().map(|c| c.as_ref()));
+        let Some(metrics) = node.metrics() else {
+            continue;
+        };
+        add(CPU_NANOS, metrics.elapsed_compute().unwrap_or(0));
+        if !node.is::<DataSourceExec>() {
+            continue;
+        }
+        add(ROWS_SCANNED, metrics.output_rows().unwrap_or(0));
+        for metric in metrics.iter() {
+            match metric.value() {
+                MetricValue::Count { name, count } => match name.as_ref() {
+                    "bytes_scanned" => add(BYTES_SCANNED, count.value()),
+                    "row_groups_pruned_dynamic_filter" => add(ROW_GROUPS_PRUNED, count.value()),
+                    _ => {}
+                },
+                MetricValue::PruningMetrics {
+                    name,
+                    pruning_metrics: p,
+                } => match name.as_ref() {
+                    "files_ranges_pruned_statistics" => {
+                        add(FILE_RANGES_READ, p.matched());
+                        add(FILE_RANGES_PRUNED, p.pruned());
+                    }
+                    "row_groups_pruned_statistics" => {
+                        add(ROW_GROUPS_TOTAL, p.matched() + p.pruned());
+                        add(ROW_GROUPS_PRUNED, p.pruned());
+                    }
+                    "row_groups_pruned_bloom_filter" | "limit_pruned_row_groups" => {
+                        add(ROW_GROUPS_PRUNED, p.pruned())
+                    }
+                    "page_index_rows_pruned" => add(PAGE_ROWS_PRUNED, p.pruned()),
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+    }
+    out
+}
