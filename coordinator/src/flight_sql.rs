@@ -4,7 +4,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::encode::{DictionaryHandling, FlightDataEncoderBuilder};
 use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder};
 use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
@@ -170,7 +170,7 @@ impl FlightSqlService for CoordinatorService {
         let id = String::from_utf8_lossy(&ticket.statement_handle).to_string();
         let stream = self.engine.execute(&id).await?;
         let schema = stream.schema();
-        Ok(Response::new(flight_encode(schema, stream)))
+        Ok(Response::new(flight_encode(schema, stream, DictionaryHandling::Hydrate)))
     }
 
     async fn do_put_statement_update(

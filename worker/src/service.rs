@@ -29,6 +29,7 @@ use crate::exchange_client::FlightPartitionFetcher;
 use crate::registry::TaskRegistry;
 use crate::task::{RunningTask, TaskKey};
 use crate::wire::flight_encode;
+use arrow_flight::encode::DictionaryHandling;
 
 type BoxedStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
@@ -170,7 +171,7 @@ impl WorkerService {
                 let _alive = &guard;
                 item
             });
-        Ok(flight_encode(schema, batches))
+        Ok(flight_encode(schema, batches, DictionaryHandling::Resend))
     }
 }
 

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use arrow_flight::FlightData;
-use arrow_flight::encode::FlightDataEncoderBuilder;
+use arrow_flight::encode::{DictionaryHandling, FlightDataEncoderBuilder};
 use arrow_flight::error::FlightError;
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
@@ -71,14 +71,23 @@ fn wasteful_view(column: &ArrayRef) -> Option<ArrayRef> {
 /// Encodes a stream of batches as Flight data: view columns compacted,
 /// batches split to about [`TARGET_FLIGHT_MESSAGE_BYTES`] per message, and
 /// errors as statuses that keep their kind.
+///
+/// Between Hayate processes dictionaries must stay dictionaries
+/// ([`DictionaryHandling::Resend`]): the consuming plan expects the exact
+/// types the producing plan declared (a Hive partition column is a
+/// dictionary), and a hydrated column breaks its row conversion. Clients
+/// get plain values ([`DictionaryHandling::Hydrate`]), which every client
+/// reads.
 pub fn flight_encode(
     schema: SchemaRef,
     batches: impl Stream<Item = Result<RecordBatch, DataFusionError>> + Send + 'static,
+    dictionaries: DictionaryHandling,
 ) -> BoxStream<'static, Result<FlightData, Status>> {
     let batches = batches
         .map_ok(compact_for_wire)
         .map_err(|e| FlightError::Tonic(Box::new(to_status(&e))));
     FlightDataEncoderBuilder::new()
+        .with_dictionary_handling(dictionaries)
         .with_schema(schema)
         .with_max_flight_data_size(TARGET_FLIGHT_MESSAGE_BYTES)
         .build(batches)

@@ -13,6 +13,10 @@ use hayate_coordinator::{
     CoordinatorConfig, CoordinatorHandle, EmbeddedCluster, SESSION_HEADER, StorageConfig,
 };
 use hayate_worker::WorkerHandle;
+use arrow_flight::Action;
+use arrow_flight::sql::TicketStatementQuery;
+use hayate_protocol::{QueryRef, QueryStats, actions};
+use prost::Message;
 use tonic::transport::Channel;
 
 pub const SCALE_FACTOR: f64 = 0.01;
@@ -118,6 +122,45 @@ impl Client {
         Ok(batches)
     }
 
+    /// Runs a query and returns its rows and what it did (I/O, pruning,
+    /// cache hits), as the CLI shows after each query.
+    pub async fn query_with_stats(&mut self, sql: &str) -> Result<(Vec<RecordBatch>, QueryStats), String> {
+        let info = self
+            .inner
+            .execute(sql.to_string(), None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut batches = Vec::new();
+        let mut handle = None;
+        for endpoint in info.endpoint {
+            let ticket = endpoint.ticket.ok_or("endpoint without ticket")?;
+            let any = arrow_flight::sql::Any::decode(ticket.ticket.as_ref()).map_err(|e| e.to_string())?;
+            let statement: TicketStatementQuery = any
+                .unpack()
+                .map_err(|e| e.to_string())?
+                .ok_or("ticket is not a statement")?;
+            handle = Some(String::from_utf8_lossy(&statement.statement_handle).to_string());
+            let stream = self.inner.do_get(ticket).await.map_err(|e| e.to_string())?;
+            let mut part: Vec<RecordBatch> =
+                stream.try_collect().await.map_err(|e| e.to_string())?;
+            batches.append(&mut part);
+        }
+        let query_id = handle.ok_or("no endpoint")?;
+        let action = Action {
+            r#type: actions::QUERY_STATS.to_string(),
+            body: QueryRef { query_id }.encode_to_vec().into(),
+        };
+        let mut results = self.inner.do_action(action).await.map_err(|e| e.to_string())?;
+        let body = results
+            .try_next()
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("no stats")?
+            .body;
+        let stats = QueryStats::decode(body.as_ref()).map_err(|e| e.to_string())?;
+        Ok((batches, stats))
+    }
+
     /// Runs a statement through `CommandStatementUpdate`.
     pub async fn update(&mut self, sql: &str) -> Result<i64, String> {
         self.inner
@@ -125,6 +168,11 @@ impl Client {
             .await
             .map_err(|e| e.to_string())
     }
+}
+
+/// A counter of a query's totals (0 when absent).
+pub fn total(stats: &QueryStats, name: &str) -> u64 {
+    stats.total.get(name).copied().unwrap_or(0)
 }
 
 pub fn row_count(batches: &[RecordBatch]) -> usize {
