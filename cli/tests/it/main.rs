@@ -2,3 +2,4 @@
 //! processes on loopback ports, driven by `hayate sql` and `hayate local`.
 
 mod processes;
+mod s3;

@@ -4,10 +4,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-const HAYATE: &str = env!("CARGO_BIN_EXE_hayate");
+pub(crate) const HAYATE: &str = env!("CARGO_BIN_EXE_hayate");
 
 /// A child process killed when the test ends, however it ends.
-struct Process(Child);
+pub(crate) struct Process(pub(crate) Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -16,7 +16,7 @@ impl Drop for Process {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -51,7 +51,7 @@ fn sql(coordinator: &str, statements: &[&str]) -> Output {
     cmd.output().expect("hayate sql runs")
 }
 
-fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
