@@ -11,7 +11,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{CreateExternalTable, DdlStatement, LogicalPlan};
-use hayate_storage::{IoCounters, StoreRegistry, counting_runtime, split_store_options};
+use hayate_storage::{IoCounters, Replaced, StoreRegistry, counting_runtime, split_store_options};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use hayate_planner::{HayateOptions, SplitOptions, StageGraph, explain_stages, split_into_stages};
@@ -72,9 +72,13 @@ pub async fn plan_statement(
             })
         }
         LogicalPlan::Ddl(DdlStatement::CreateExternalTable(mut create)) => {
-            configure_table_store(stores, &mut create)?;
+            let replaced = configure_table_store(stores, &mut create)?;
             let create = LogicalPlan::Ddl(DdlStatement::CreateExternalTable(create));
-            ctx.execute_logical_plan(create).await?;
+            if let Err(e) = ctx.execute_logical_plan(create).await {
+                // A table that is not created leaves the bucket's store as it was.
+                replaced.into_iter().for_each(|r| stores.restore(r));
+                return Err(e);
+            }
             empty_result()
         }
         ddl @ (LogicalPlan::Ddl(_) | LogicalPlan::Statement(_)) => {
@@ -126,10 +130,14 @@ fn split(ctx: &SessionContext, plan: Arc<dyn ExecutionPlan>, workers: usize) -> 
 
 /// A table's `aws.*` options configure the store of its bucket (over the
 /// coordinator's defaults); DataFusion sees only the format options.
-fn configure_table_store(stores: &StoreRegistry, create: &mut CreateExternalTable) -> Result<()> {
+fn configure_table_store(
+    stores: &StoreRegistry,
+    create: &mut CreateExternalTable,
+) -> Result<Vec<Replaced>> {
     let options = split_store_options(&mut create.options)?;
+    let mut replaced = Vec::new();
     if options.is_empty() {
-        return Ok(());
+        return Ok(replaced);
     }
     for location in &create.locations {
         let not_s3 = || {
@@ -141,9 +149,9 @@ fn configure_table_store(stores: &StoreRegistry, create: &mut CreateExternalTabl
         if url.scheme() != "s3" {
             return Err(not_s3());
         }
-        stores.configure(&url, &options)?;
+        replaced.push(stores.configure(&url, &options)?);
     }
-    Ok(())
+    Ok(replaced)
 }
 
 /// `REFRESH TABLE name`: the table's next query lists its files again and

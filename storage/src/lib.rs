@@ -22,5 +22,5 @@ pub use counting::{CountingRegistry, CountingStore, IoCounters, io_metric};
 pub use error::StorageError;
 pub use options::{StoreOptions, split_store_options};
 pub use redact::{is_secret_key, redact_sql};
-pub use registry::{StoreRegistry, store_key};
+pub use registry::{Replaced, StoreRegistry, store_key};
 pub use runtime::counting_runtime;

@@ -18,7 +18,9 @@ pub struct Profile {
     pub endpoint_url: Option<String>,
 }
 
-/// Reads `name` from the shared files; `None` when neither file names it.
+/// Reads `name` from the shared files (`AWS_SHARED_CREDENTIALS_FILE` and
+/// `AWS_CONFIG_FILE`, by default under `~/.aws`); `None` when neither file
+/// names it.
 pub fn load_profile(name: &str) -> Option<Profile> {
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let credentials = std::env::var_os("AWS_SHARED_CREDENTIALS_FILE")
@@ -27,6 +29,10 @@ pub fn load_profile(name: &str) -> Option<Profile> {
     let config = std::env::var_os("AWS_CONFIG_FILE")
         .map(PathBuf::from)
         .or_else(|| home.as_ref().map(|h| h.join(".aws/config")));
+    load_profile_from(credentials, config, name)
+}
+
+fn load_profile_from(credentials: Option<PathBuf>, config: Option<PathBuf>, name: &str) -> Option<Profile> {
     let mut profile = Profile::default();
     let mut found = false;
     if let Some(ini) = credentials.and_then(|p| Ini::load_from_file(p).ok())
@@ -56,4 +62,27 @@ pub fn load_profile(name: &str) -> Option<Profile> {
         }
     }
     found.then_some(profile)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::load_profile_from;
+
+    #[test]
+    fn keys_from_credentials_and_region_from_config() {
+        let dir = tempfile::tempdir().expect("dir");
+        let credentials = dir.path().join("credentials");
+        let config = dir.path().join("config");
+        std::fs::write(&credentials, "[default]\naws_access_key_id = A\naws_secret_access_key = B\n\n[ci]\naws_access_key_id = C\naws_secret_access_key = D\naws_session_token = T\n").expect("write");
+        std::fs::write(&config, "[profile ci]\nregion = eu-west-1\nendpoint_url = http://127.0.0.1:9000\n").expect("write");
+        let ci = load_profile_from(Some(credentials.clone()), Some(config.clone()), "ci").expect("ci profile");
+        assert_eq!(ci.access_key_id.as_deref(), Some("C"));
+        assert_eq!(ci.secret_access_key.as_deref(), Some("D"));
+        assert_eq!(ci.session_token.as_deref(), Some("T"));
+        assert_eq!(ci.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(ci.endpoint_url.as_deref(), Some("http://127.0.0.1:9000"));
+        let default = load_profile_from(Some(credentials.clone()), Some(config.clone()), "default").expect("default");
+        assert_eq!(default.access_key_id.as_deref(), Some("A"));
+        assert!(load_profile_from(Some(credentials), Some(config), "missing").is_none());
+    }
 }

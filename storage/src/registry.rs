@@ -22,6 +22,12 @@ struct Registered {
     options: StoreOptions,
 }
 
+/// The store a table's options displaced.
+pub struct Replaced {
+    key: String,
+    previous: Option<Registered>,
+}
+
 /// Stores by `scheme://bucket`.
 pub struct StoreRegistry {
     /// Options every S3 store starts from (the coordinator's flags); a
@@ -52,13 +58,30 @@ impl StoreRegistry {
     }
 
     /// Builds the store for `url` from the defaults overridden by `table`,
-    /// and uses it from now on for every location in the same bucket.
-    /// Returns the options it was built with (what tasks will carry).
-    pub fn configure(&self, url: &Url, table: &StoreOptions) -> Result<StoreOptions, StorageError> {
+    /// and uses it from now on for every location in the same bucket (a
+    /// store is per bucket, as in DataFusion's registry). Returns what it
+    /// replaced, for [`StoreRegistry::restore`] if the table is not created.
+    pub fn configure(&self, url: &Url, table: &StoreOptions) -> Result<Replaced, StorageError> {
         let mut options = self.defaults.clone();
         options.extend(table.iter().map(|(k, v)| (k.clone(), v.clone())));
-        self.install(url, options.clone())?;
-        Ok(options)
+        let store = build(url, &options)?;
+        let previous = self
+            .stores
+            .write()
+            .insert(store_key(url), Registered { store, options });
+        Ok(Replaced {
+            key: store_key(url),
+            previous,
+        })
+    }
+
+    /// Puts back the store a [`StoreRegistry::configure`] replaced.
+    pub fn restore(&self, replaced: Replaced) {
+        let mut stores = self.stores.write();
+        match replaced.previous {
+            Some(previous) => stores.insert(replaced.key, previous),
+            None => stores.remove(&replaced.key),
+        };
     }
 
     /// Makes sure the store for `url` was built with exactly `options`
