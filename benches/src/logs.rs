@@ -21,7 +21,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::TryStreamExt;
 use hayate_coordinator::{CoordinatorConfig, EmbeddedCluster, SESSION_HEADER, StorageConfig};
-use hayate_logs::{LogSpec, SUITE, create_table_sql, generate};
+use hayate_logs::{LogSpec, SUITE, TIME_COLUMN, create_table_sql, generate};
 use hayate_protocol::summary::human_bytes;
 use hayate_protocol::{QueryRef, QueryStats, actions};
 use hayate_testkit::S3Server;
@@ -82,7 +82,9 @@ async fn hayate_client(cluster: &EmbeddedCluster, location: &str, partitions: us
     let channel = Channel::from_shared(cluster.coordinator.address.clone())?.connect().await?;
     let mut client = FlightSqlServiceClient::new(channel);
     client.set_header(SESSION_HEADER, uuid::Uuid::new_v4().to_string());
-    client.execute_update(create_table_sql("logs", location, &[]), None).await?;
+    client
+        .execute_update(create_table_sql("logs", location, &[TIME_COLUMN]), None)
+        .await?;
     client
         .execute_update(format!("SET datafusion.execution.target_partitions = {partitions}"), None)
         .await?;

@@ -15,6 +15,7 @@ pub mod query;
 pub mod scheduler;
 pub mod server;
 pub mod session;
+pub mod time_partitions;
 
 pub use catalog::Catalog;
 pub use embedded::EmbeddedCluster;

@@ -11,6 +11,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{CreateExternalTable, DdlStatement, LogicalPlan};
+use crate::time_partitions::{TIME_COLUMN_OPTION, TimePartitionedTable};
 use hayate_storage::{IoCounters, Replaced, StoreRegistry, counting_runtime, split_store_options};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
@@ -72,12 +73,27 @@ pub async fn plan_statement(
             })
         }
         LogicalPlan::Ddl(DdlStatement::CreateExternalTable(mut create)) => {
+            let time_column = create.options.remove(TIME_COLUMN_OPTION);
             let replaced = configure_table_store(stores, &mut create)?;
-            let create = LogicalPlan::Ddl(DdlStatement::CreateExternalTable(create));
-            if let Err(e) = ctx.execute_logical_plan(create).await {
+            let (name, partitions) = (create.name.clone(), create.table_partition_cols.clone());
+            let plan = LogicalPlan::Ddl(DdlStatement::CreateExternalTable(create));
+            if let Err(e) = ctx.execute_logical_plan(plan).await {
                 // A table that is not created leaves the bucket's store as it was.
                 replaced.into_iter().for_each(|r| stores.restore(r));
                 return Err(e);
+            }
+            if let Some(column) = time_column {
+                let table = ctx.table_provider(name.clone()).await?;
+                let wrapped = TimePartitionedTable::try_new(table, &column, &partitions);
+                let wrapped = match wrapped {
+                    Ok(w) => w,
+                    Err(e) => {
+                        ctx.deregister_table(name)?;
+                        return Err(e);
+                    }
+                };
+                ctx.deregister_table(name.clone())?;
+                ctx.register_table(name, Arc::new(wrapped))?;
             }
             empty_result()
         }
@@ -167,7 +183,10 @@ fn refresh_target(sql: &str) -> Option<String> {
 }
 
 async fn refresh_table(ctx: &SessionContext, name: &str) -> Result<PlannedStatement> {
-    let provider = ctx.table_provider(name).await?;
+    let mut provider = ctx.table_provider(name).await?;
+    if let Some(time) = provider.downcast_ref::<TimePartitionedTable>() {
+        provider = Arc::clone(time.inner());
+    }
     let caches = &ctx.runtime_env().cache_manager;
     if let Some(listing) = provider.downcast_ref::<ListingTable>() {
         for path in listing.table_paths() {

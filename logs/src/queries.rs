@@ -13,7 +13,12 @@ pub struct LogQuery {
 
 /// `CREATE EXTERNAL TABLE` for logs under `location`, partitioned by day
 /// and hour (`PARTITIONED BY (dt, hour)`), with `options` appended to its
-/// `OPTIONS` (for example `'aws.endpoint' '...'`).
+/// `OPTIONS` (for example `'aws.endpoint' '...'`, or Hayate's
+/// [`TIME_COLUMN`] option).
+/// Hayate's option that makes a filter on `ts` select `dt`/`hour`
+/// partitions too.
+pub const TIME_COLUMN: (&str, &str) = ("hayate.time_column", "ts");
+
 pub fn create_table_sql(name: &str, location: &str, options: &[(&str, &str)]) -> String {
     let location = if location.ends_with('/') {
         location.to_string()
@@ -36,6 +41,14 @@ pub const SUITE: &[LogQuery] = &[
         sql: "SELECT service, count(*) AS errors FROM logs \
               WHERE ts >= TIMESTAMP '2026-11-07T23:00:00Z' AND level = 'ERROR' \
               GROUP BY service ORDER BY errors DESC, service",
+        ordered: true,
+    },
+    LogQuery {
+        name: "errors_around_midnight",
+        sql: "SELECT service, status, count(*) AS errors FROM logs \
+              WHERE ts BETWEEN TIMESTAMP '2026-11-05T23:30:00Z' AND TIMESTAMP '2026-11-06T00:29:59.999999Z' \
+                AND status >= 500 \
+              GROUP BY service, status ORDER BY service, status",
         ordered: true,
     },
     LogQuery {

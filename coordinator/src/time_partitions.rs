@@ -1,0 +1,239 @@
+//! Tables partitioned by the time of a timestamp column
+//! (`dt=YYYY-MM-DD/hour=HH/`, UTC), declared with
+//! `OPTIONS ('hayate.time_column' 'ts')`: a filter on the timestamp alone
+//! (`ts >= TIMESTAMP '2026-11-07T23:00:00Z'`) also selects partitions, so
+//! the files of other days and hours never enter the plan. Users write the
+//! time range they mean and need not repeat it as `dt`/`hour` filters.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Timelike};
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::catalog::{ScanArgs, ScanResult, Session, TableProvider};
+use datafusion::common::{Constraints, ScalarValue, Statistics};
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{
+    Between, BinaryExpr, Expr, LogicalPlan, Operator, TableProviderFilterPushDown, TableType, col,
+    lit,
+};
+use datafusion::physical_plan::ExecutionPlan;
+
+/// The table option that names the time column.
+pub const TIME_COLUMN_OPTION: &str = "hayate.time_column";
+
+/// A table whose first partition column is the UTC date of `time_column`
+/// and whose second, if any, its UTC hour (two digits).
+#[derive(Debug)]
+pub struct TimePartitionedTable {
+    inner: Arc<dyn TableProvider>,
+    time_column: String,
+    day_column: String,
+    hour_column: Option<String>,
+}
+
+impl TimePartitionedTable {
+    pub fn try_new(
+        inner: Arc<dyn TableProvider>,
+        time_column: &str,
+        partition_columns: &[String],
+    ) -> Result<Self> {
+        let schema = inner.schema();
+        let field = schema.field_with_name(time_column).map_err(|_| {
+            DataFusionError::Plan(format!("{TIME_COLUMN_OPTION}: no column {time_column}"))
+        })?;
+        if !matches!(field.data_type(), DataType::Timestamp(_, _)) {
+            return Err(DataFusionError::Plan(format!(
+                "{TIME_COLUMN_OPTION}: {time_column} is {}, not a timestamp",
+                field.data_type()
+            )));
+        }
+        let Some(day_column) = partition_columns.first() else {
+            return Err(DataFusionError::Plan(format!(
+                "{TIME_COLUMN_OPTION} needs PARTITIONED BY (<date column>[, <hour column>])"
+            )));
+        };
+        Ok(Self {
+            inner,
+            time_column: time_column.to_string(),
+            day_column: day_column.clone(),
+            hour_column: partition_columns.get(1).cloned(),
+        })
+    }
+
+    /// Partition filters implied by the time range of `filters`.
+    fn partition_filters(&self, filters: &[Expr]) -> Vec<Expr> {
+        let mut range = TimeRange::default();
+        for f in filters {
+            range.narrow(f, &self.time_column);
+        }
+        let mut out = Vec::new();
+        let (day, hour) = (col(&self.day_column), self.hour_column.as_deref().map(col));
+        if let Some(from) = range.from.and_then(DateTime::from_timestamp_micros) {
+            let from_day = lit(from.format("%Y-%m-%d").to_string());
+            out.push(day.clone().gt_eq(from_day.clone()));
+            if let Some(hour) = &hour {
+                let from_hour = lit(format!("{:02}", from.hour()));
+                out.push(day.clone().gt(from_day).or(hour.clone().gt_eq(from_hour)));
+            }
+        }
+        // `until` is exclusive: the last instant in range is one µs before.
+        if let Some(last) = range
+            .until
+            .and_then(|u| DateTime::from_timestamp_micros(u - 1))
+        {
+            let last_day = lit(last.format("%Y-%m-%d").to_string());
+            out.push(day.clone().lt_eq(last_day.clone()));
+            if let Some(hour) = &hour {
+                let last_hour = lit(format!("{:02}", last.hour()));
+                out.push(day.lt(last_day).or(hour.clone().lt_eq(last_hour)));
+            }
+        }
+        out
+    }
+}
+
+/// `[from, until)` in microseconds since the epoch, as far as known.
+#[derive(Default, Debug)]
+struct TimeRange {
+    from: Option<i64>,
+    until: Option<i64>,
+}
+
+impl TimeRange {
+    fn narrow(&mut self, filter: &Expr, column: &str) {
+        match filter {
+            Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+                if *op == Operator::And {
+                    self.narrow(left, column);
+                    self.narrow(right, column);
+                    return;
+                }
+                let (op, value) = match (is_column(left, column), is_column(right, column)) {
+                    (true, false) => (*op, micros(right)),
+                    (false, true) => match op.swap() {
+                        Some(swapped) => (swapped, micros(left)),
+                        None => return,
+                    },
+                    _ => return,
+                };
+                let Some(v) = value else { return };
+                match op {
+                    Operator::GtEq => self.from_at_least(v),
+                    Operator::Gt => self.from_at_least(v + 1),
+                    Operator::Lt => self.until_at_most(v),
+                    Operator::LtEq => self.until_at_most(v + 1),
+                    Operator::Eq => {
+                        self.from_at_least(v);
+                        self.until_at_most(v + 1);
+                    }
+                    _ => {}
+                }
+            }
+            Expr::Between(Between {
+                expr,
+                negated: false,
+                low,
+                high,
+            }) if is_column(expr, column) => {
+                if let Some(v) = micros(low) {
+                    self.from_at_least(v);
+                }
+                if let Some(v) = micros(high) {
+                    self.until_at_most(v + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn from_at_least(&mut self, v: i64) {
+        self.from = Some(self.from.map_or(v, |f| f.max(v)));
+    }
+
+    fn until_at_most(&mut self, v: i64) {
+        self.until = Some(self.until.map_or(v, |u| u.min(v)));
+    }
+}
+
+fn is_column(expr: &Expr, column: &str) -> bool {
+    matches!(expr, Expr::Column(c) if c.name == column)
+}
+
+/// A timestamp literal in microseconds (rounded down for finer units).
+fn micros(expr: &Expr) -> Option<i64> {
+    let Expr::Literal(value, _) = expr else {
+        return None;
+    };
+    match value {
+        ScalarValue::TimestampSecond(Some(v), _) => v.checked_mul(1_000_000),
+        ScalarValue::TimestampMillisecond(Some(v), _) => v.checked_mul(1_000),
+        ScalarValue::TimestampMicrosecond(Some(v), _) => Some(*v),
+        ScalarValue::TimestampNanosecond(Some(v), _) => Some(v.div_euclid(1_000)),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl TableProvider for TimePartitionedTable {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
+
+    fn constraints(&self) -> Option<&Constraints> {
+        self.inner.constraints()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.inner.table_type()
+    }
+
+    fn get_logical_plan(&'_ self) -> Option<Cow<'_, LogicalPlan>> {
+        self.inner.get_logical_plan()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let mut all = filters.to_vec();
+        all.extend(self.partition_filters(filters));
+        self.inner.scan(state, projection, &all, limit).await
+    }
+
+    async fn scan_with_args<'a>(&self, state: &dyn Session, args: ScanArgs<'a>) -> Result<ScanResult> {
+        let filters = args.filters().unwrap_or(&[]);
+        let mut all = filters.to_vec();
+        all.extend(self.partition_filters(filters));
+        let args = args.clone().with_filters(Some(&all));
+        self.inner.scan_with_args(state, args).await
+    }
+
+    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+        self.inner.supports_filters_pushdown(filters)
+    }
+
+    fn statistics(&self) -> Option<Statistics> {
+        self.inner.statistics()
+    }
+
+    async fn insert_into(
+        &self,
+        state: &dyn Session,
+        input: Arc<dyn ExecutionPlan>,
+        insert_op: datafusion::logical_expr::dml::InsertOp,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.inner.insert_into(state, input, insert_op).await
+    }
+}
+
+/// The underlying table, for code that needs the listing table itself.
+impl TimePartitionedTable {
+    pub fn inner(&self) -> &Arc<dyn TableProvider> {
+        &self.inner
+    }
+}
