@@ -22,8 +22,8 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::TryStreamExt;
 use hayate_coordinator::{CoordinatorConfig, EmbeddedCluster, SESSION_HEADER, StorageConfig};
 use hayate_logs::{LogSpec, SUITE, TIME_COLUMN, create_table_sql, generate};
-use hayate_protocol::summary::human_bytes;
 use hayate_protocol::{QueryRef, QueryStats, actions};
+use hayate_storage::human_bytes;
 use hayate_testkit::S3Server;
 use object_store::local::LocalFileSystem;
 use prost::Message;
@@ -57,7 +57,9 @@ async fn run(client: &mut Client, sql: &str) -> anyhow::Result<(Vec<RecordBatch>
     let mut batches = Vec::new();
     let mut query_id = String::new();
     for endpoint in info.endpoint {
-        let ticket = endpoint.ticket.ok_or_else(|| anyhow::anyhow!("no ticket"))?;
+        let ticket = endpoint
+            .ticket
+            .ok_or_else(|| anyhow::anyhow!("no ticket"))?;
         let handle: Option<TicketStatementQuery> = Any::decode(ticket.ticket.as_ref())?.unpack()?;
         query_id = handle
             .map(|h| String::from_utf8_lossy(&h.statement_handle).to_string())
@@ -78,15 +80,24 @@ async fn run(client: &mut Client, sql: &str) -> anyhow::Result<(Vec<RecordBatch>
     Ok((batches, QueryStats::decode(body.as_ref())?))
 }
 
-async fn hayate_client(cluster: &EmbeddedCluster, location: &str, partitions: usize) -> anyhow::Result<Client> {
-    let channel = Channel::from_shared(cluster.coordinator.address.clone())?.connect().await?;
+async fn hayate_client(
+    cluster: &EmbeddedCluster,
+    location: &str,
+    partitions: usize,
+) -> anyhow::Result<Client> {
+    let channel = Channel::from_shared(cluster.coordinator.address.clone())?
+        .connect()
+        .await?;
     let mut client = FlightSqlServiceClient::new(channel);
     client.set_header(SESSION_HEADER, uuid::Uuid::new_v4().to_string());
     client
         .execute_update(create_table_sql("logs", location, &[TIME_COLUMN]), None)
         .await?;
     client
-        .execute_update(format!("SET datafusion.execution.target_partitions = {partitions}"), None)
+        .execute_update(
+            format!("SET datafusion.execution.target_partitions = {partitions}"),
+            None,
+        )
         .await?;
     Ok(client)
 }
@@ -106,7 +117,10 @@ fn get(stats: &QueryStats, k: &str) -> u64 {
 
 fn hit_rate(stats: &[QueryStats], cache: &str) -> String {
     let (hits, misses) = stats.iter().fold((0, 0), |(h, m), s| {
-        (h + get(s, &format!("{cache}_hits")), m + get(s, &format!("{cache}_misses")))
+        (
+            h + get(s, &format!("{cache}_hits")),
+            m + get(s, &format!("{cache}_misses")),
+        )
     });
     if hits + misses == 0 {
         "-".into()
@@ -127,8 +141,18 @@ async fn main() -> anyhow::Result<()> {
     let local = args.data.join(format!("logs-{}", args.rows));
     if !local.join("dt=2026-11-07").exists() {
         std::fs::create_dir_all(&local)?;
-        let written = generate(&spec, Arc::new(LocalFileSystem::new_with_prefix(&local)?), "").await?;
-        eprintln!("generated {} rows, {} files, {}", written.rows, written.files, human_bytes(written.bytes));
+        let written = generate(
+            &spec,
+            Arc::new(LocalFileSystem::new_with_prefix(&local)?),
+            "",
+        )
+        .await?;
+        eprintln!(
+            "generated {} rows, {} files, {}",
+            written.rows,
+            written.files,
+            human_bytes(written.bytes)
+        );
     }
     let local_location = local.canonicalize()?.display().to_string();
     let server = S3Server::start("bench").await;
@@ -142,15 +166,23 @@ async fn main() -> anyhow::Result<()> {
     );
     let s3_location = format!("s3://{}/logs/", server.bucket);
 
-    let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(args.partitions));
-    ctx.sql(&create_table_sql("logs", &local_location, &[])).await?.collect().await?;
+    let ctx = SessionContext::new_with_config(
+        SessionConfig::new().with_target_partitions(args.partitions),
+    );
+    ctx.sql(&create_table_sql("logs", &local_location, &[]))
+        .await?
+        .collect()
+        .await?;
 
     let s3_storage = StorageConfig {
         defaults: BTreeMap::from([
             ("aws.endpoint".to_string(), server.endpoint.clone()),
             ("aws.region".to_string(), "us-east-1".to_string()),
             ("aws.access_key_id".to_string(), server.access_key.clone()),
-            ("aws.secret_access_key".to_string(), server.secret_key.clone()),
+            (
+                "aws.secret_access_key".to_string(),
+                server.secret_key.clone(),
+            ),
         ]),
         ..Default::default()
     };
@@ -169,7 +201,17 @@ async fn main() -> anyhow::Result<()> {
     );
     println!(
         "{:<32} {:>9} {:>9} {:>9} {:>7} {:>7} {:>10} {:>6} {:>5} {:>9} {:>7}  check",
-        "query", "df local", "h local", "h s3", "s3/loc", "h/df", "cold bytes", "GETs", "LIST", "rg read", "footer$"
+        "query",
+        "df local",
+        "h local",
+        "h s3",
+        "s3/loc",
+        "h/df",
+        "cold bytes",
+        "GETs",
+        "LIST",
+        "rg read",
+        "footer$"
     );
     let (mut t_df, mut t_local, mut t_s3) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut warm_stats = Vec::new();
@@ -213,7 +255,11 @@ async fn main() -> anyhow::Result<()> {
             human_bytes(get(&cold, "bytes_fetched")),
             get(&cold, "get_requests"),
             get(&cold, "list_requests"),
-            format!("{}/{}", rg_total.saturating_sub(get(&cold, "row_groups_pruned")), rg_total),
+            format!(
+                "{}/{}",
+                rg_total.saturating_sub(get(&cold, "row_groups_pruned")),
+                rg_total
+            ),
             hit_rate(std::slice::from_ref(&warm), "metadata_cache"),
         );
         warm_stats.push(warm);

@@ -1,17 +1,17 @@
 //! A small Flight SQL client for the CLI: runs a statement and returns its
 //! batches, keeping the server's error code and message intact.
 
+use arrow_flight::Action;
 use arrow_flight::FlightDescriptor;
 use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_client::FlightServiceClient;
-use arrow_flight::Action;
 use arrow_flight::sql::{CommandStatementQuery, ProstMessageExt, TicketStatementQuery};
-use hayate_protocol::{QueryRef, QueryStats, actions};
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::{StreamExt, TryStreamExt};
 use hayate_coordinator::SESSION_HEADER;
 use hayate_protocol::transport::{MAX_MESSAGE_BYTES, channel};
+use hayate_protocol::{QueryRef, QueryStats, actions};
 use prost::Message;
 use tonic::transport::Channel;
 use tonic::{Code, Request, Status};

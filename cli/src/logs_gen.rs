@@ -17,11 +17,17 @@ pub async fn run(spec: LogSpec, out: &str, storage: &StorageArgs) -> anyhow::Res
     let (store, prefix): (Arc<dyn ObjectStore>, String) = match url::Url::parse(out) {
         Ok(url) if url.scheme() == "s3" => {
             let stores = StoreRegistry::new(storage.config().defaults);
-            (stores.get_store(&url)?, url.path().trim_matches('/').to_string())
+            (
+                stores.get_store(&url)?,
+                url.path().trim_matches('/').to_string(),
+            )
         }
         _ => {
             std::fs::create_dir_all(out)?;
-            (Arc::new(LocalFileSystem::new_with_prefix(out)?), String::new())
+            (
+                Arc::new(LocalFileSystem::new_with_prefix(out)?),
+                String::new(),
+            )
         }
     };
     let written = generate(&spec, store, &prefix).await?;

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rustyline::DefaultEditor;
 use rustyline::error::ReadlineError;
 
-use hayate_protocol::summary::io_summary;
+use hayate_storage::io_summary;
 
 use crate::client::SqlClient;
 use crate::output::print_result;
@@ -66,9 +66,15 @@ async fn print_io(client: &mut SqlClient) {
     let Ok(Some(stats)) = client.last_stats().await else {
         return;
     };
-    let touched = ["get_requests", "list_requests", "head_requests", "listing_cache_hits", "metadata_cache_hits"]
-        .iter()
-        .any(|k| stats.total.get(*k).copied().unwrap_or(0) > 0);
+    let touched = [
+        "get_requests",
+        "list_requests",
+        "head_requests",
+        "listing_cache_hits",
+        "metadata_cache_hits",
+    ]
+    .iter()
+    .any(|k| stats.total.get(*k).copied().unwrap_or(0) > 0);
     if touched {
         println!("I/O: {}", io_summary(&stats.total));
     }

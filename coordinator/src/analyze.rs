@@ -7,7 +7,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::Result;
 use hayate_planner::{StageGraph, explain_stages};
 use hayate_protocol::QueryStats;
-use hayate_protocol::summary::io_summary;
+use hayate_storage::io_summary;
 
 use crate::planning::explain_result;
 
@@ -19,7 +19,11 @@ pub fn analyze_rows(
 ) -> Result<Vec<RecordBatch>> {
     let mut per_stage = String::new();
     for stage in graph.stages.iter().rev() {
-        let Some(s) = stats.stages.iter().find(|s| s.stage_id as usize == stage.id) else {
+        let Some(s) = stats
+            .stages
+            .iter()
+            .find(|s| s.stage_id as usize == stage.id)
+        else {
             let _ = writeln!(per_stage, "Stage {}: runs on the coordinator", stage.id);
             continue;
         };

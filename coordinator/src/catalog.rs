@@ -37,7 +37,10 @@ pub struct Catalog {
 impl Catalog {
     /// `storage` gives the default options of S3 stores and how long a
     /// table's file listing is trusted before it is listed again.
-    pub fn new(defaults: SessionConfig, storage: &StorageConfig) -> datafusion::error::Result<Self> {
+    pub fn new(
+        defaults: SessionConfig,
+        storage: &StorageConfig,
+    ) -> datafusion::error::Result<Self> {
         let stores = Arc::new(StoreRegistry::new(storage.defaults.clone()));
         let caches = CacheManagerConfig::default()
             .with_list_files_cache_limit(LISTING_CACHE_BYTES)

@@ -170,7 +170,11 @@ impl FlightSqlService for CoordinatorService {
         let id = String::from_utf8_lossy(&ticket.statement_handle).to_string();
         let stream = self.engine.execute(&id).await?;
         let schema = stream.schema();
-        Ok(Response::new(flight_encode(schema, stream, DictionaryHandling::Hydrate)))
+        Ok(Response::new(flight_encode(
+            schema,
+            stream,
+            DictionaryHandling::Hydrate,
+        )))
     }
 
     async fn do_put_statement_update(
@@ -401,8 +405,9 @@ impl FlightSqlService for CoordinatorService {
                 }))))
             }
             actions::QUERY_STATS => {
-                let query = QueryRef::decode(action.body.as_ref())
-                    .map_err(|e| Status::invalid_argument(format!("malformed query reference: {e}")))?;
+                let query = QueryRef::decode(action.body.as_ref()).map_err(|e| {
+                    Status::invalid_argument(format!("malformed query reference: {e}"))
+                })?;
                 let stats = self.engine.stats(&query.query_id).await.ok_or_else(|| {
                     Status::not_found(format!("no record of query {}", query.query_id))
                 })?;

@@ -4,18 +4,18 @@
 
 use std::sync::Arc;
 
+use crate::time_partitions::{TIME_COLUMN_OPTION, TimePartitionedTable};
 use datafusion::arrow::array::StringArray;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::error::{DataFusionError, Result};
 use datafusion::datasource::listing::ListingTable;
+use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{CreateExternalTable, DdlStatement, LogicalPlan};
-use crate::time_partitions::{TIME_COLUMN_OPTION, TimePartitionedTable};
-use hayate_storage::{IoCounters, Replaced, StoreRegistry, counting_runtime, split_store_options};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use hayate_planner::{HayateOptions, SplitOptions, StageGraph, explain_stages, split_into_stages};
+use hayate_storage::{IoCounters, Replaced, StoreRegistry, counting_runtime, split_store_options};
 
 /// What a statement turned into.
 pub enum Planned {
@@ -173,9 +173,15 @@ fn configure_table_store(
 /// `REFRESH TABLE name`: the table's next query lists its files again and
 /// rereads their statistics instead of using the cached ones.
 fn refresh_target(sql: &str) -> Option<String> {
-    let words: Vec<&str> = sql.trim().trim_end_matches(';').split_whitespace().collect();
+    let words: Vec<&str> = sql
+        .trim()
+        .trim_end_matches(';')
+        .split_whitespace()
+        .collect();
     match words.as_slice() {
-        [refresh, table, name] if refresh.eq_ignore_ascii_case("refresh") && table.eq_ignore_ascii_case("table") => {
+        [refresh, table, name]
+            if refresh.eq_ignore_ascii_case("refresh") && table.eq_ignore_ascii_case("table") =>
+        {
             Some(name.to_string())
         }
         _ => None,

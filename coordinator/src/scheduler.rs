@@ -21,7 +21,9 @@ use futures::TryStreamExt;
 use futures::future::try_join_all;
 use hayate_planner::{ProducerLayout, StageGraph, encode_plan, reader_sources, task_plan};
 
-use hayate_protocol::{LaunchTask, QueryRef, QueryTasksReport, Setting, StoreConfig, TaskReport, actions};
+use hayate_protocol::{
+    LaunchTask, QueryRef, QueryTasksReport, Setting, StoreConfig, TaskReport, actions,
+};
 use hayate_storage::StoreRegistry;
 use hayate_worker::{Channels, name_peer};
 use prost::Message;
@@ -307,5 +309,9 @@ pub async fn cancel_on(channels: &Channels, query_id: &str, workers: &[String]) 
             }
         }
     });
-    futures::future::join_all(calls).await.into_iter().flatten().collect()
+    futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
 }

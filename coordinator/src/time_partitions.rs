@@ -205,7 +205,11 @@ impl TableProvider for TimePartitionedTable {
         self.inner.scan(state, projection, &all, limit).await
     }
 
-    async fn scan_with_args<'a>(&self, state: &dyn Session, args: ScanArgs<'a>) -> Result<ScanResult> {
+    async fn scan_with_args<'a>(
+        &self,
+        state: &dyn Session,
+        args: ScanArgs<'a>,
+    ) -> Result<ScanResult> {
         let filters = args.filters().unwrap_or(&[]);
         let mut all = filters.to_vec();
         all.extend(self.partition_filters(filters));
@@ -213,7 +217,10 @@ impl TableProvider for TimePartitionedTable {
         self.inner.scan_with_args(state, args).await
     }
 
-    fn supports_filters_pushdown(&self, filters: &[&Expr]) -> Result<Vec<TableProviderFilterPushDown>> {
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
         self.inner.supports_filters_pushdown(filters)
     }
 

@@ -8,7 +8,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, Float64Builder, Int32Builder, Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    ArrayRef, Float64Builder, Int32Builder, Int64Builder, StringBuilder,
+    TimestampMicrosecondBuilder,
 };
 use arrow::record_batch::RecordBatch;
 use chrono::{Datelike, Duration as ChronoDuration, NaiveDate, Timelike};
@@ -91,9 +92,10 @@ pub async fn generate(
         let rows = counts[hour];
         let prefix = prefix.trim_matches('/').to_string();
         async move {
-            let files = tokio::task::spawn_blocking(move || hour_files(&spec, hour, rows, &incidents))
-                .await
-                .map_err(|e| GenerateError::Join(e.to_string()))??;
+            let files =
+                tokio::task::spawn_blocking(move || hour_files(&spec, hour, rows, &incidents))
+                    .await
+                    .map_err(|e| GenerateError::Join(e.to_string()))??;
             let mut written = Written::default();
             for (name, bytes) in files {
                 let path = Path::from(format!("{prefix}/{name}"));
@@ -129,7 +131,8 @@ fn rows_per_hour(spec: &LogSpec, hours: usize) -> Vec<u64> {
         .map(|h| {
             let day = spec.start + ChronoDuration::days((h / 24) as i64);
             let hour_of_day = (h % 24) as f64;
-            let cycle = 0.35 + 0.65 * ((((hour_of_day - 9.0) / 24.0) * std::f64::consts::TAU).sin() + 1.0) / 2.0;
+            let cycle = 0.35
+                + 0.65 * ((((hour_of_day - 9.0) / 24.0) * std::f64::consts::TAU).sin() + 1.0) / 2.0;
             let weekend = matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun);
             cycle * if weekend { 0.7 } else { 1.0 }
         })
@@ -178,7 +181,11 @@ fn incidents(spec: &LogSpec) -> Vec<Incident> {
 /// start (day 4, hour 14), else the first hour.
 fn probe_hour(spec: &LogSpec) -> usize {
     let hour = 4 * 24 + 14;
-    if hour < spec.days as usize * 24 { hour } else { 0 }
+    if hour < spec.days as usize * 24 {
+        hour
+    } else {
+        0
+    }
 }
 
 fn hour_files(
@@ -187,19 +194,18 @@ fn hour_files(
     rows: u64,
     incidents: &[Incident],
 ) -> Result<Vec<(String, Vec<u8>)>, GenerateError> {
-    let mut rng = ChaCha8Rng::seed_from_u64(spec.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hour as u64);
-    let start = spec
-        .start
-        .and_hms_opt(0, 0, 0)
-        .expect("midnight")
-        .and_utc()
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(spec.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hour as u64);
+    let start = spec.start.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
         + ChronoDuration::hours(hour as i64);
     let epoch_us = start.timestamp_micros();
     let since_start_us = hour as i64 * 3_600_000_000;
-    let mut offsets: Vec<i64> = (0..rows).map(|_| rng.random_range(0..3_600_000_000i64)).collect();
+    let mut offsets: Vec<i64> = (0..rows)
+        .map(|_| rng.random_range(0..3_600_000_000i64))
+        .collect();
     offsets.sort_unstable();
-    let probe_from = (hour == probe_hour(spec))
-        .then(|| offsets.partition_point(|o| *o < 23 * 60_000_000));
+    let probe_from =
+        (hour == probe_hour(spec)).then(|| offsets.partition_point(|o| *o < 23 * 60_000_000));
 
     let dir = format!("dt={}/hour={:02}", start.format("%Y-%m-%d"), start.hour());
     let mut files = Vec::new();
@@ -246,12 +252,21 @@ fn hour_files(
             b.bytes.append_value(model::bytes(&mut rng, status));
             b.client_ip.append_value(model::client_ip(&mut rng));
             b.user_agent.append_value(model::user_agent(&mut rng));
-            b.message
-                .append_value(model::message(&mut rng, method, &path, status, latency, service_name));
+            b.message.append_value(model::message(
+                &mut rng,
+                method,
+                &path,
+                status,
+                latency,
+                service_name,
+            ));
             b.trace_id.append_value(trace_id);
         }
         let batch = b.finish()?;
-        files.push((format!("{dir}/part-{part:05}.parquet"), write_parquet(spec, &batch)?));
+        files.push((
+            format!("{dir}/part-{part:05}.parquet"),
+            write_parquet(spec, &batch)?,
+        ));
     }
     Ok(files)
 }

@@ -25,7 +25,13 @@ pub const SERVICES: &[(&str, u32)] = &[
 ];
 pub const HOSTS_PER_SERVICE: u32 = 6;
 
-const METHODS: &[(&str, u32)] = &[("GET", 70), ("POST", 20), ("PUT", 5), ("DELETE", 3), ("PATCH", 2)];
+const METHODS: &[(&str, u32)] = &[
+    ("GET", 70),
+    ("POST", 20),
+    ("PUT", 5),
+    ("DELETE", 3),
+    ("PATCH", 2),
+];
 
 /// Path templates; `{id}` becomes a number. Earlier paths are hotter (Zipf).
 const PATHS: &[&str] = &[
@@ -78,15 +84,30 @@ const STATUS: &[(i32, u32)] = &[
 ];
 
 const AGENTS: &[(&str, u32)] = &[
-    ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36", 35),
-    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Safari/605.1.15", 18),
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148", 15),
-    ("Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0", 8),
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36",
+        35,
+    ),
+    (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_6) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Safari/605.1.15",
+        18,
+    ),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148",
+        15,
+    ),
+    (
+        "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0",
+        8,
+    ),
     ("okhttp/4.12.0", 8),
     ("python-requests/2.32.3", 5),
     ("curl/8.10.1", 4),
     ("Go-http-client/2.0", 4),
-    ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", 2),
+    (
+        "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+        2,
+    ),
     ("kube-probe/1.31", 1),
 ];
 
@@ -124,7 +145,9 @@ pub fn path_index(rng: &mut ChaCha8Rng) -> usize {
     });
     let total = CUMULATIVE[CUMULATIVE.len() - 1];
     let pick = rng.random::<f64>() * total;
-    CUMULATIVE.partition_point(|c| *c <= pick).min(PATHS.len() - 1)
+    CUMULATIVE
+        .partition_point(|c| *c <= pick)
+        .min(PATHS.len() - 1)
 }
 
 pub fn path(rng: &mut ChaCha8Rng, index: usize) -> String {

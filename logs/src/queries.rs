@@ -29,7 +29,10 @@ pub fn create_table_sql(name: &str, location: &str, options: &[(&str, &str)]) ->
         "CREATE EXTERNAL TABLE {name} STORED AS PARQUET PARTITIONED BY (dt, hour) LOCATION '{location}'"
     );
     if !options.is_empty() {
-        let pairs: Vec<String> = options.iter().map(|(k, v)| format!("'{k}' '{v}'")).collect();
+        let pairs: Vec<String> = options
+            .iter()
+            .map(|(k, v)| format!("'{k}' '{v}'"))
+            .collect();
         sql.push_str(&format!(" OPTIONS ({})", pairs.join(", ")));
     }
     sql

@@ -7,7 +7,11 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
 pub fn log_schema() -> SchemaRef {
     Arc::new(Schema::new(vec![
-        Field::new("ts", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
+        Field::new(
+            "ts",
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            false,
+        ),
         Field::new("host", DataType::Utf8, false),
         Field::new("service", DataType::Utf8, false),
         Field::new("level", DataType::Utf8, false),

@@ -4,6 +4,8 @@ use std::fmt::Write;
 
 use datafusion::physical_plan::displayable;
 
+use hayate_storage::human_bytes;
+
 use crate::slice::file_bytes;
 use crate::slice::task_plan;
 use crate::split::file_scans;
@@ -70,19 +72,4 @@ fn task_inputs(stage: &Stage) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }

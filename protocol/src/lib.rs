@@ -5,7 +5,6 @@
 
 pub mod actions;
 pub mod messages;
-pub mod summary;
 pub mod transport;
 
 pub use messages::*;

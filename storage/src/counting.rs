@@ -100,7 +100,12 @@ impl std::fmt::Display for CountingStore {
 
 #[async_trait]
 impl ObjectStore for CountingStore {
-    async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> Result<PutResult> {
         IoCounters::add(&self.counters.put_requests, 1);
         self.inner.put_opts(location, payload, opts).await
     }
@@ -199,7 +204,11 @@ impl CountingRegistry {
 }
 
 impl ObjectStoreRegistry for CountingRegistry {
-    fn register_store(&self, url: &Url, store: Arc<dyn ObjectStore>) -> Option<Arc<dyn ObjectStore>> {
+    fn register_store(
+        &self,
+        url: &Url,
+        store: Arc<dyn ObjectStore>,
+    ) -> Option<Arc<dyn ObjectStore>> {
         self.inner.register_store(url, store)
     }
 
@@ -209,7 +218,10 @@ impl ObjectStoreRegistry for CountingRegistry {
 
     fn get_store(&self, url: &Url) -> DfResult<Arc<dyn ObjectStore>> {
         let store = self.inner.get_store(url)?;
-        Ok(Arc::new(CountingStore::new(store, Arc::clone(&self.counters))))
+        Ok(Arc::new(CountingStore::new(
+            store,
+            Arc::clone(&self.counters),
+        )))
     }
 }
 

@@ -16,6 +16,7 @@ mod redact;
 mod registry;
 mod runtime;
 mod s3;
+mod summary;
 
 pub use cache::{CacheKind, CountingCache};
 pub use counting::{CountingRegistry, CountingStore, IoCounters, io_metric};
@@ -24,3 +25,18 @@ pub use options::{StoreOptions, split_store_options};
 pub use redact::{is_secret_key, redact_sql};
 pub use registry::{Replaced, StoreRegistry, store_key};
 pub use runtime::counting_runtime;
+pub use summary::{human_bytes, io_summary};
+
+/// Scan and pruning metric names (beside the I/O counters' names).
+/// What tasks report about their scans, beside the I/O counters.
+pub mod scan_metric {
+    pub const OUTPUT_ROWS: &str = "output_rows";
+    pub const CPU_NANOS: &str = "cpu_nanos";
+    pub const ROWS_SCANNED: &str = "rows_scanned";
+    pub const BYTES_SCANNED: &str = "bytes_scanned";
+    pub const FILE_RANGES_READ: &str = "file_ranges_read";
+    pub const FILE_RANGES_PRUNED: &str = "file_ranges_pruned";
+    pub const ROW_GROUPS_TOTAL: &str = "row_groups_total";
+    pub const ROW_GROUPS_PRUNED: &str = "row_groups_pruned";
+    pub const PAGE_ROWS_PRUNED: &str = "page_index_rows_pruned";
+}

@@ -32,7 +32,11 @@ pub fn load_profile(name: &str) -> Option<Profile> {
     load_profile_from(credentials, config, name)
 }
 
-fn load_profile_from(credentials: Option<PathBuf>, config: Option<PathBuf>, name: &str) -> Option<Profile> {
+fn load_profile_from(
+    credentials: Option<PathBuf>,
+    config: Option<PathBuf>,
+    name: &str,
+) -> Option<Profile> {
     let mut profile = Profile::default();
     let mut found = false;
     if let Some(ini) = credentials.and_then(|p| Ini::load_from_file(p).ok())
@@ -74,14 +78,20 @@ mod tests {
         let credentials = dir.path().join("credentials");
         let config = dir.path().join("config");
         std::fs::write(&credentials, "[default]\naws_access_key_id = A\naws_secret_access_key = B\n\n[ci]\naws_access_key_id = C\naws_secret_access_key = D\naws_session_token = T\n").expect("write");
-        std::fs::write(&config, "[profile ci]\nregion = eu-west-1\nendpoint_url = http://127.0.0.1:9000\n").expect("write");
-        let ci = load_profile_from(Some(credentials.clone()), Some(config.clone()), "ci").expect("ci profile");
+        std::fs::write(
+            &config,
+            "[profile ci]\nregion = eu-west-1\nendpoint_url = http://127.0.0.1:9000\n",
+        )
+        .expect("write");
+        let ci = load_profile_from(Some(credentials.clone()), Some(config.clone()), "ci")
+            .expect("ci profile");
         assert_eq!(ci.access_key_id.as_deref(), Some("C"));
         assert_eq!(ci.secret_access_key.as_deref(), Some("D"));
         assert_eq!(ci.session_token.as_deref(), Some("T"));
         assert_eq!(ci.region.as_deref(), Some("eu-west-1"));
         assert_eq!(ci.endpoint_url.as_deref(), Some("http://127.0.0.1:9000"));
-        let default = load_profile_from(Some(credentials.clone()), Some(config.clone()), "default").expect("default");
+        let default = load_profile_from(Some(credentials.clone()), Some(config.clone()), "default")
+            .expect("default");
         assert_eq!(default.access_key_id.as_deref(), Some("A"));
         assert!(load_profile_from(Some(credentials), Some(config), "missing").is_none());
     }

@@ -76,8 +76,14 @@ mod tests {
         let sql = "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION 's3://b/p/' \
                    OPTIONS ('aws.access_key_id' 'AKIA123', 'aws.secret_access_key' 'hunter2', 'aws.region' 'eu-west-1')";
         let redacted = redact_sql(sql);
-        assert!(!redacted.contains("AKIA123") && !redacted.contains("hunter2"), "{redacted}");
-        assert!(redacted.contains("eu-west-1") && redacted.contains("s3://b/p/"), "{redacted}");
+        assert!(
+            !redacted.contains("AKIA123") && !redacted.contains("hunter2"),
+            "{redacted}"
+        );
+        assert!(
+            redacted.contains("eu-west-1") && redacted.contains("s3://b/p/"),
+            "{redacted}"
+        );
         let unterminated = redact_sql("SELECT 'abc");
         assert!(!unterminated.contains("abc"), "{unterminated}");
     }

@@ -40,13 +40,19 @@ impl std::fmt::Debug for StoreRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Options may hold secrets: only the store names are shown.
         let names: Vec<String> = self.stores.read().keys().cloned().collect();
-        f.debug_struct("StoreRegistry").field("stores", &names).finish()
+        f.debug_struct("StoreRegistry")
+            .field("stores", &names)
+            .finish()
     }
 }
 
 /// The registry key of a location: `scheme://authority`.
 pub fn store_key(url: &Url) -> String {
-    format!("{}://{}", url.scheme(), &url[url::Position::BeforeHost..url::Position::AfterPort])
+    format!(
+        "{}://{}",
+        url.scheme(),
+        &url[url::Position::BeforeHost..url::Position::AfterPort]
+    )
 }
 
 impl StoreRegistry {
@@ -124,12 +130,10 @@ fn build(url: &Url, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>, Stor
     match url.scheme() {
         "file" => Ok(Arc::new(LocalFileSystem::new())),
         "s3" | "s3a" => {
-            let bucket = url
-                .host_str()
-                .ok_or_else(|| StorageError::Build {
-                    url: url.to_string(),
-                    reason: "the URL names no bucket".into(),
-                })?;
+            let bucket = url.host_str().ok_or_else(|| StorageError::Build {
+                url: url.to_string(),
+                reason: "the URL names no bucket".into(),
+            })?;
             Ok(Arc::new(build_s3(bucket, options)?))
         }
         other => Err(StorageError::UnsupportedScheme(format!("{other}://"))),
@@ -137,7 +141,11 @@ fn build(url: &Url, options: &StoreOptions) -> Result<Arc<dyn ObjectStore>, Stor
 }
 
 impl ObjectStoreRegistry for StoreRegistry {
-    fn register_store(&self, url: &Url, store: Arc<dyn ObjectStore>) -> Option<Arc<dyn ObjectStore>> {
+    fn register_store(
+        &self,
+        url: &Url,
+        store: Arc<dyn ObjectStore>,
+    ) -> Option<Arc<dyn ObjectStore>> {
         self.stores
             .write()
             .insert(

@@ -45,7 +45,10 @@ impl S3Server {
     /// how to install it when `weed` is missing.
     pub async fn start(bucket: &str) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (access_key, secret_key) = ("hayate-test-key".to_string(), "hayate-test-secret".to_string());
+        let (access_key, secret_key) = (
+            "hayate-test-key".to_string(),
+            "hayate-test-secret".to_string(),
+        );
         let config = dir.path().join("s3.json");
         std::fs::write(
             &config,
@@ -138,7 +141,10 @@ impl S3Server {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        panic!("S3 test server at {} not ready after 60s: {last}", self.endpoint);
+        panic!(
+            "S3 test server at {} not ready after 60s: {last}",
+            self.endpoint
+        );
     }
 }
 

@@ -8,7 +8,11 @@ use object_store::{ObjectStore, ObjectStoreExt};
 
 /// Uploads every file under `dir` to `prefix/<relative path>`; returns the
 /// number of files.
-pub async fn upload_dir(store: &dyn ObjectStore, dir: &FsPath, prefix: &str) -> std::io::Result<usize> {
+pub async fn upload_dir(
+    store: &dyn ObjectStore,
+    dir: &FsPath,
+    prefix: &str,
+) -> std::io::Result<usize> {
     let files: Vec<_> = walkdir::WalkDir::new(dir)
         .into_iter()
         .filter_map(Result::ok)
@@ -29,7 +33,10 @@ pub async fn upload_dir(store: &dyn ObjectStore, dir: &FsPath, prefix: &str) -> 
             .map_err(std::io::Error::other)?;
         Ok::<_, std::io::Error>(())
     });
-    let results: Vec<_> = futures::stream::iter(uploads).buffer_unordered(8).collect().await;
+    let results: Vec<_> = futures::stream::iter(uploads)
+        .buffer_unordered(8)
+        .collect()
+        .await;
     for r in results {
         r?;
     }

@@ -4,23 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use datafusion::physical_plan::metrics::MetricValue;
-use datafusion::physical_plan::ExecutionPlan;
 use datafusion::datasource::source::DataSourceExec;
-use hayate_storage::IoCounters;
-
-/// Scan and pruning metric names (beside the I/O counters' names).
-pub mod scan_metric {
-    pub const OUTPUT_ROWS: &str = "output_rows";
-    pub const CPU_NANOS: &str = "cpu_nanos";
-    pub const ROWS_SCANNED: &str = "rows_scanned";
-    pub const BYTES_SCANNED: &str = "bytes_scanned";
-    pub const FILE_RANGES_READ: &str = "file_ranges_read";
-    pub const FILE_RANGES_PRUNED: &str = "file_ranges_pruned";
-    pub const ROW_GROUPS_TOTAL: &str = "row_groups_total";
-    pub const ROW_GROUPS_PRUNED: &str = "row_groups_pruned";
-    pub const PAGE_ROWS_PRUNED: &str = "page_index_rows_pruned";
-}
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::metrics::MetricValue;
+use hayate_storage::{IoCounters, scan_metric};
 
 pub fn task_metrics(plan: &dyn ExecutionPlan, io: &IoCounters) -> BTreeMap<String, u64> {
     use scan_metric::*;

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use hayate_storage::StoreRegistry;
 use hayate_protocol::transport::MAX_MESSAGE_BYTES;
+use hayate_storage::StoreRegistry;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;

@@ -52,7 +52,11 @@ pub struct WorkerService {
 const CACHED_CONTEXTS: usize = 64;
 
 impl WorkerService {
-    pub fn new(registry: TaskRegistry, runtime: Arc<RuntimeEnv>, stores: Arc<StoreRegistry>) -> Self {
+    pub fn new(
+        registry: TaskRegistry,
+        runtime: Arc<RuntimeEnv>,
+        stores: Arc<StoreRegistry>,
+    ) -> Self {
         Self {
             registry,
             runtime,
@@ -97,8 +101,9 @@ impl WorkerService {
             task_id: launch.task_id,
         };
         for store in &launch.stores {
-            let url = url::Url::parse(&store.url)
-                .map_err(|e| Status::invalid_argument(format!("bad store URL {}: {e}", store.url)))?;
+            let url = url::Url::parse(&store.url).map_err(|e| {
+                Status::invalid_argument(format!("bad store URL {}: {e}", store.url))
+            })?;
             self.stores
                 .ensure(&url, &store.options)
                 .map_err(|e| Status::invalid_argument(e.to_string()))?;

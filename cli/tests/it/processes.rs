@@ -42,7 +42,7 @@ fn tpch_dir() -> &'static str {
     })
 }
 
-fn sql(coordinator: &str, statements: &[&str]) -> Output {
+pub(crate) fn sql(coordinator: &str, statements: &[&str]) -> Output {
     let mut cmd = Command::new(HAYATE);
     cmd.args(["sql", "--coordinator", coordinator]);
     for s in statements {

@@ -3,12 +3,12 @@
 //! nothing of S3 query it with credentials from the environment, the CLI
 //! prints each query's I/O, and no secret reaches a log line.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hayate_testkit::S3Server;
 
-use crate::processes::{HAYATE, Process, free_port, text};
+use crate::processes::{HAYATE, Process, free_port, sql, text};
 
 fn hayate(server: &S3Server) -> Command {
     let mut cmd = Command::new(HAYATE);
@@ -17,15 +17,6 @@ fn hayate(server: &S3Server) -> Command {
         .env("AWS_REGION", "us-east-1")
         .env("HAYATE_LOG", "debug");
     cmd
-}
-
-fn sql(url: &str, statements: &[&str]) -> Output {
-    let mut cmd = Command::new(HAYATE);
-    cmd.args(["sql", "--coordinator", url]);
-    for s in statements {
-        cmd.args(["-e", s]);
-    }
-    cmd.output().expect("hayate sql runs")
 }
 
 #[test]
@@ -40,7 +31,11 @@ fn logs_in_s3_through_processes_with_io_shown_and_secrets_kept() {
         .output()
         .expect("logs-gen runs");
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("20000 log lines in 168 files"), "{}", text(&out));
+    assert!(
+        text(&out).contains("20000 log lines in 168 files"),
+        "{}",
+        text(&out)
+    );
 
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
@@ -54,8 +49,15 @@ fn logs_in_s3_through_processes_with_io_shown_and_secrets_kept() {
     };
     let _coordinator = spawn(
         hayate(&server).args([
-            "coordinator", "--bind", "127.0.0.1", "--port", &port.to_string(),
-            "--heartbeat-ms", "200", "--s3-endpoint", &server.endpoint,
+            "coordinator",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--heartbeat-ms",
+            "200",
+            "--s3-endpoint",
+            &server.endpoint,
         ]),
         "coordinator.log",
     );
@@ -80,8 +82,14 @@ fn logs_in_s3_through_processes_with_io_shown_and_secrets_kept() {
         std::thread::sleep(Duration::from_millis(300));
     };
     assert!(output.contains("| INFO "), "{output}");
-    let io_line = output.lines().find(|l| l.starts_with("I/O: ")).unwrap_or_else(|| panic!("no I/O line:\n{output}"));
-    assert!(io_line.contains("GET ") && io_line.contains("167 pruned"), "{io_line}");
+    let io_line = output
+        .lines()
+        .find(|l| l.starts_with("I/O: "))
+        .unwrap_or_else(|| panic!("no I/O line:\n{output}"));
+    assert!(
+        io_line.contains("GET ") && io_line.contains("167 pruned"),
+        "{io_line}"
+    );
 
     // A table whose keys come in OPTIONS: the key must not reach any log.
     let keyed = format!(
@@ -89,16 +97,32 @@ fn logs_in_s3_through_processes_with_io_shown_and_secrets_kept() {
          OPTIONS ('aws.access_key_id' '{}', 'aws.secret_access_key' '{}')",
         server.access_key, server.secret_key
     );
-    let out = sql(&url, &[&keyed, "SELECT count(*) FROM keyed", "EXPLAIN ANALYZE SELECT count(*) FROM keyed WHERE status = 503"]);
+    let out = sql(
+        &url,
+        &[
+            &keyed,
+            "SELECT count(*) FROM keyed",
+            "EXPLAIN ANALYZE SELECT count(*) FROM keyed WHERE status = 503",
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("20000"), "{}", text(&out));
-    assert!(!text(&out).contains(&server.secret_key), "the secret shows in the CLI");
+    assert!(
+        !text(&out).contains(&server.secret_key),
+        "the secret shows in the CLI"
+    );
     std::thread::sleep(Duration::from_millis(300));
     let mut logged = 0;
     for entry in std::fs::read_dir(logs.path()).expect("logs") {
         let log = std::fs::read_to_string(entry.expect("entry").path()).expect("read log");
         logged += log.len();
-        assert!(!log.contains(&server.secret_key), "a log holds the secret:\n{log}");
+        assert!(
+            !log.contains(&server.secret_key),
+            "a log holds the secret:\n{log}"
+        );
     }
-    assert!(logged > 1000, "the processes logged almost nothing ({logged} bytes): the check is empty");
+    assert!(
+        logged > 1000,
+        "the processes logged almost nothing ({logged} bytes): the check is empty"
+    );
 }

@@ -6,26 +6,12 @@
 use std::collections::BTreeMap;
 
 use datafusion::prelude::SessionContext;
-use hayate_coordinator::StorageConfig;
 use hayate_logs::{LogSpec, SUITE, TIME_COLUMN, create_table_sql, generate};
 use hayate_protocol::QueryStats;
-use hayate_protocol::summary::io_summary;
+use hayate_storage::io_summary;
 use hayate_testkit::S3Server;
 
 use crate::support::{Client, TestCluster, total};
-
-/// Options that point a store at the test server with its key.
-pub fn store_defaults(server: &S3Server, with_keys: bool) -> BTreeMap<String, String> {
-    let mut options = BTreeMap::from([
-        ("aws.endpoint".to_string(), server.endpoint.clone()),
-        ("aws.region".to_string(), "us-east-1".to_string()),
-    ]);
-    if with_keys {
-        options.insert("aws.access_key_id".into(), server.access_key.clone());
-        options.insert("aws.secret_access_key".into(), server.secret_key.clone());
-    }
-    options
-}
 
 async fn reference_context(server: &S3Server, location: &str) -> SessionContext {
     let ctx = SessionContext::new();
@@ -40,7 +26,10 @@ async fn reference_context(server: &S3Server, location: &str) -> SessionContext 
     ctx
 }
 
-async fn run_suite(client: &mut Client, reference: &SessionContext) -> (Vec<String>, BTreeMap<&'static str, QueryStats>) {
+async fn run_suite(
+    client: &mut Client,
+    reference: &SessionContext,
+) -> (Vec<String>, BTreeMap<&'static str, QueryStats>) {
     let mut failures = Vec::new();
     let mut stats = BTreeMap::new();
     for q in SUITE {
@@ -51,7 +40,11 @@ async fn run_suite(client: &mut Client, reference: &SessionContext) -> (Vec<Stri
             .collect()
             .await
             .unwrap_or_else(|e| panic!("DataFusion runs {}: {e}", q.name));
-        assert!(!expected.iter().all(|b| b.num_rows() == 0), "{} has an empty answer: a useless check", q.name);
+        assert!(
+            !expected.iter().all(|b| b.num_rows() == 0),
+            "{} has an empty answer: a useless check",
+            q.name
+        );
         match client.query_with_stats(q.sql).await {
             Ok((actual, s)) => {
                 if let Err(diff) = hayate_tpch::compare_results(&expected, &actual, q.ordered) {
@@ -73,28 +66,30 @@ async fn log_suite_from_s3_matches_datafusion_and_prunes() {
         rows_per_group: 128,
         ..Default::default()
     };
-    generate(&spec, server.store(), "web").await.expect("logs written to S3");
+    generate(&spec, server.store(), "web")
+        .await
+        .expect("logs written to S3");
     let location = format!("s3://{}/web/", server.bucket);
 
-    let cluster = TestCluster::start_with_storage(
-        2,
-        StorageConfig {
-            defaults: store_defaults(&server, true),
-            ..Default::default()
-        },
-    )
-    .await;
+    let cluster = TestCluster::start_on_s3(2, &server, true).await;
     let mut client = cluster.client().await;
     client
         .update(&create_table_sql("logs", &location, &[TIME_COLUMN]))
         .await
         .expect("create table");
     // Spread scans over both workers although the data is small.
-    client.update("SET hayate.bytes_per_task = 1").await.expect("set");
+    client
+        .update("SET hayate.bytes_per_task = 1")
+        .await
+        .expect("set");
     let reference = reference_context(&server, &location).await;
 
     let (failures, first) = run_suite(&mut client, &reference).await;
-    assert!(failures.is_empty(), "answers differ from DataFusion:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "answers differ from DataFusion:\n{}",
+        failures.join("\n")
+    );
     for (name, s) in &first {
         eprintln!("{name}: {}", io_summary(&s.total));
     }
@@ -102,7 +97,10 @@ async fn log_suite_from_s3_matches_datafusion_and_prunes() {
     // A one-hour query fetches a small fraction of a full scan's bytes.
     let hour = &first["one_hour_summary"];
     let full = &first["full_scan_summary"];
-    assert!(total(full, "bytes_fetched") > 0 && total(full, "get_requests") > 0, "full scan read nothing? {full:?}");
+    assert!(
+        total(full, "bytes_fetched") > 0 && total(full, "get_requests") > 0,
+        "full scan read nothing? {full:?}"
+    );
     assert!(
         total(hour, "bytes_fetched") * 20 < total(full, "bytes_fetched"),
         "one hour fetched {} bytes, the full scan {}",
@@ -110,7 +108,12 @@ async fn log_suite_from_s3_matches_datafusion_and_prunes() {
         total(full, "bytes_fetched")
     );
     // Only the hour's file is planned: the time range selected its partition.
-    assert_eq!(total(hour, "file_ranges_read") + total(hour, "file_ranges_pruned"), 1, "{}", io_summary(&hour.total));
+    assert_eq!(
+        total(hour, "file_ranges_read") + total(hour, "file_ranges_pruned"),
+        1,
+        "{}",
+        io_summary(&hour.total)
+    );
     // A trace id skips row groups by bloom filter and statistics.
     let trace = &first["one_trace"];
     assert!(
@@ -120,32 +123,71 @@ async fn log_suite_from_s3_matches_datafusion_and_prunes() {
     );
     // The latest lines come from the last files only (TopK's dynamic filter).
     let latest = &first["latest_100_lines"];
-    assert!(total(latest, "file_ranges_pruned") > 100, "{}", io_summary(&latest.total));
+    assert!(
+        total(latest, "file_ranges_pruned") > 100,
+        "{}",
+        io_summary(&latest.total)
+    );
     // Both workers read.
-    assert!(full.stages.iter().any(|s| s.tasks >= 2), "{:?}", full.stages);
+    assert!(
+        full.stages.iter().any(|s| s.tasks >= 2),
+        "{:?}",
+        full.stages
+    );
 
     // Second run: answers unchanged, no listing, footers from the cache.
     let (failures, second) = run_suite(&mut client, &reference).await;
-    assert!(failures.is_empty(), "second run differs:\n{}", failures.join("\n"));
-    let full = &second["full_scan_summary"];
-    assert_eq!(total(full, "list_requests"), 0, "{}", io_summary(&full.total));
-    assert!(total(full, "listing_cache_hits") > 0, "{}", io_summary(&full.total));
     assert!(
-        total(full, "metadata_cache_hits") >= total(full, "file_ranges_read") / 2 && total(full, "metadata_cache_hits") > 0,
+        failures.is_empty(),
+        "second run differs:\n{}",
+        failures.join("\n")
+    );
+    let full = &second["full_scan_summary"];
+    assert_eq!(
+        total(full, "list_requests"),
+        0,
+        "{}",
+        io_summary(&full.total)
+    );
+    assert!(
+        total(full, "listing_cache_hits") > 0,
+        "{}",
+        io_summary(&full.total)
+    );
+    assert!(
+        total(full, "metadata_cache_hits") >= total(full, "file_ranges_read") / 2
+            && total(full, "metadata_cache_hits") > 0,
         "{}",
         io_summary(&full.total)
     );
 
     // EXPLAIN ANALYZE shows each stage's I/O.
     let analyzed = client
-        .query(&format!("EXPLAIN ANALYZE {}", SUITE.iter().find(|q| q.name == "one_hour_summary").expect("query").sql))
+        .query(&format!(
+            "EXPLAIN ANALYZE {}",
+            SUITE
+                .iter()
+                .find(|q| q.name == "one_hour_summary")
+                .expect("query")
+                .sql
+        ))
         .await
         .expect("explain analyze");
     let text = datafusion::arrow::util::pretty::pretty_format_batches(&analyzed)
         .expect("format")
         .to_string();
-    for needle in ["stage_metrics", "query_metrics", "rows scanned", "GET", "fetched", "file ranges"] {
-        assert!(text.contains(needle), "EXPLAIN ANALYZE lacks {needle:?}:\n{text}");
+    for needle in [
+        "stage_metrics",
+        "query_metrics",
+        "rows scanned",
+        "GET",
+        "fetched",
+        "file ranges",
+    ] {
+        assert!(
+            text.contains(needle),
+            "EXPLAIN ANALYZE lacks {needle:?}:\n{text}"
+        );
     }
     cluster.stop().await;
     drop(server);

@@ -1,37 +1,38 @@
 //! S3 for real: TPC-H from a SeaweedFS server with credentials given per
 //! table, credentials that never show, and `REFRESH TABLE`.
 
-use hayate_coordinator::StorageConfig;
 use hayate_logs::{LogSpec, create_table_sql, generate};
 use hayate_testkit::{S3Server, upload_dir};
 
-use crate::logs::store_defaults;
 use crate::support::{TestCluster, row_count, tpch_dir};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tpch_from_s3_with_table_credentials_matches_datafusion() {
     let server = S3Server::start("tpch").await;
-    upload_dir(server.store().as_ref(), std::path::Path::new(tpch_dir()), "sf")
-        .await
-        .expect("upload TPC-H");
-    // The coordinator knows only the endpoint; each table brings its keys.
-    let cluster = TestCluster::start_with_storage(
-        2,
-        StorageConfig {
-            defaults: store_defaults(&server, false),
-            ..Default::default()
-        },
+    upload_dir(
+        server.store().as_ref(),
+        std::path::Path::new(tpch_dir()),
+        "sf",
     )
-    .await;
+    .await
+    .expect("upload TPC-H");
+    // The coordinator knows only the endpoint; each table brings its keys.
+    let cluster = TestCluster::start_on_s3(2, &server, false).await;
     let mut client = cluster.client().await;
     let keys = format!(
         " OPTIONS ('aws.access_key_id' '{}', 'aws.secret_access_key' '{}')",
         server.access_key, server.secret_key
     );
     for ddl in hayate_tpch::create_table_statements(&format!("s3://{}/sf", server.bucket)) {
-        client.update(&format!("{ddl}{keys}")).await.expect("create S3 table");
+        client
+            .update(&format!("{ddl}{keys}"))
+            .await
+            .expect("create S3 table");
     }
-    client.update("SET hayate.bytes_per_task = 1").await.expect("set");
+    client
+        .update("SET hayate.bytes_per_task = 1")
+        .await
+        .expect("set");
     let mut failures = Vec::new();
     for q in 1..=22 {
         let expected = hayate_tpch::reference_answer(tpch_dir(), q, 2)
@@ -39,7 +40,9 @@ async fn tpch_from_s3_with_table_credentials_matches_datafusion() {
             .unwrap_or_else(|e| panic!("DataFusion fails q{q}: {e}"));
         match client.query(hayate_tpch::query(q)).await {
             Ok(actual) => {
-                if let Err(diff) = hayate_tpch::compare_results(&expected, &actual, hayate_tpch::is_ordered(q)) {
+                if let Err(diff) =
+                    hayate_tpch::compare_results(&expected, &actual, hayate_tpch::is_ordered(q))
+                {
                     failures.push(format!("q{q}: {diff}"));
                 }
             }
@@ -47,7 +50,11 @@ async fn tpch_from_s3_with_table_credentials_matches_datafusion() {
         }
     }
     cluster.stop().await;
-    assert!(failures.is_empty(), "TPC-H from S3 differs:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "TPC-H from S3 differs:\n{}",
+        failures.join("\n")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -64,14 +71,7 @@ async fn credentials_never_appear_in_plans_errors_or_settings() {
     )
     .await
     .expect("logs written");
-    let cluster = TestCluster::start_with_storage(
-        1,
-        StorageConfig {
-            defaults: store_defaults(&server, false),
-            ..Default::default()
-        },
-    )
-    .await;
+    let cluster = TestCluster::start_on_s3(1, &server, false).await;
     let mut client = cluster.client().await;
     let location = format!("s3://{}/app/", server.bucket);
     let secret = server.secret_key.clone();
@@ -79,11 +79,17 @@ async fn credentials_never_appear_in_plans_errors_or_settings() {
         .update(&create_table_sql(
             "logs",
             &location,
-            &[("aws.access_key_id", &server.access_key), ("aws.secret_access_key", &secret)],
+            &[
+                ("aws.access_key_id", &server.access_key),
+                ("aws.secret_access_key", &secret),
+            ],
         ))
         .await
         .expect("create table with keys in OPTIONS");
-    let rows = client.query("SELECT count(*) FROM logs").await.expect("query with table keys");
+    let rows = client
+        .query("SELECT count(*) FROM logs")
+        .await
+        .expect("query with table keys");
     assert_eq!(row_count(&rows), 1);
 
     let mut shown = String::new();
@@ -93,11 +99,21 @@ async fn credentials_never_appear_in_plans_errors_or_settings() {
         "SELECT * FROM information_schema.tables",
         "SELECT * FROM information_schema.df_settings",
     ] {
-        let batches = client.query(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
-        shown.push_str(&datafusion::arrow::util::pretty::pretty_format_batches(&batches).expect("format").to_string());
+        let batches = client
+            .query(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        shown.push_str(
+            &datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+                .expect("format")
+                .to_string(),
+        );
     }
     assert!(shown.contains("logs"), "the checks saw nothing: {shown}");
-    assert!(!shown.contains(&secret), "a secret shows in plans or tables");
+    assert!(
+        !shown.contains(&secret),
+        "a secret shows in plans or tables"
+    );
 
     // A wrong key fails with a clear error that does not echo the key, and
     // an unknown option is named without its value.
@@ -106,25 +122,43 @@ async fn credentials_never_appear_in_plans_errors_or_settings() {
         .update(&create_table_sql(
             "denied",
             &location,
-            &[("aws.access_key_id", &server.access_key), ("aws.secret_access_key", wrong)],
+            &[
+                ("aws.access_key_id", &server.access_key),
+                ("aws.secret_access_key", wrong),
+            ],
         ))
         .await
         .expect_err("a wrong secret is refused");
     assert!(!denied.contains(wrong), "error echoes the key: {denied}");
     assert!(
-        denied.contains("403") || denied.contains("SignatureDoesNotMatch") || denied.contains("Access"),
+        denied.contains("403")
+            || denied.contains("SignatureDoesNotMatch")
+            || denied.contains("Access"),
         "unclear error: {denied}"
     );
     // The refused table left the bucket's store as it was.
-    let rows = client.query("SELECT count(*) FROM logs").await.expect("the keyed table still reads");
+    let rows = client
+        .query("SELECT count(*) FROM logs")
+        .await
+        .expect("the keyed table still reads");
     assert_eq!(row_count(&rows), 1);
     let bad_option = client
-        .update(&create_table_sql("bad", &location, &[("aws.secret_acess_key", "hunter2")]))
+        .update(&create_table_sql(
+            "bad",
+            &location,
+            &[("aws.secret_acess_key", "hunter2")],
+        ))
         .await
         .expect_err("misspelt option is an error");
-    assert!(bad_option.contains("aws.secret_acess_key") && !bad_option.contains("hunter2"), "{bad_option}");
+    assert!(
+        bad_option.contains("aws.secret_acess_key") && !bad_option.contains("hunter2"),
+        "{bad_option}"
+    );
     // The server keeps serving.
-    assert_eq!(row_count(&client.query("SELECT 1").await.expect("still serving")), 1);
+    assert_eq!(
+        row_count(&client.query("SELECT 1").await.expect("still serving")),
+        1
+    );
     cluster.stop().await;
 }
 
@@ -137,26 +171,29 @@ async fn refresh_table_sees_new_files_before_the_listing_expires() {
         start: chrono::NaiveDate::from_ymd_opt(2026, 11, start).expect("date"),
         ..Default::default()
     };
-    generate(&day(1), server.store(), "t").await.expect("first day");
-    let cluster = TestCluster::start_with_storage(
-        1,
-        StorageConfig {
-            defaults: store_defaults(&server, true),
-            ..Default::default()
-        },
-    )
-    .await;
+    generate(&day(1), server.store(), "t")
+        .await
+        .expect("first day");
+    let cluster = TestCluster::start_on_s3(1, &server, true).await;
     let mut client = cluster.client().await;
     client
-        .update(&create_table_sql("t", &format!("s3://{}/t/", server.bucket), &[]))
+        .update(&create_table_sql(
+            "t",
+            &format!("s3://{}/t/", server.bucket),
+            &[],
+        ))
         .await
         .expect("create");
     let count = |batches: Vec<datafusion::arrow::record_batch::RecordBatch>| {
-        datafusion::arrow::util::pretty::pretty_format_batches(&batches).expect("format").to_string()
+        datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .expect("format")
+            .to_string()
     };
     let before = count(client.query("SELECT count(*) FROM t").await.expect("count"));
     assert!(before.contains("500"), "{before}");
-    generate(&day(2), server.store(), "t").await.expect("second day");
+    generate(&day(2), server.store(), "t")
+        .await
+        .expect("second day");
     // Within the listing TTL the table still shows the old files...
     let cached = count(client.query("SELECT count(*) FROM t").await.expect("count"));
     assert!(cached.contains("500"), "{cached}");

@@ -1,21 +1,23 @@
 //! A real cluster on loopback ports (coordinator and workers in this process,
 //! talking Flight over TCP) and a real Flight SQL client to query it.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use arrow_flight::Action;
+use arrow_flight::sql::TicketStatementQuery;
 use arrow_flight::sql::client::FlightSqlServiceClient;
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::TryStreamExt;
 use hayate_coordinator::{
     CoordinatorConfig, CoordinatorHandle, EmbeddedCluster, SESSION_HEADER, StorageConfig,
 };
-use hayate_worker::WorkerHandle;
-use arrow_flight::Action;
-use arrow_flight::sql::TicketStatementQuery;
 use hayate_protocol::{QueryRef, QueryStats, actions};
+use hayate_testkit::S3Server;
+use hayate_worker::WorkerHandle;
 use prost::Message;
 use tonic::transport::Channel;
 
@@ -59,6 +61,24 @@ impl TestCluster {
             coordinator: cluster.coordinator,
             workers: cluster.workers,
         }
+    }
+
+    /// A cluster whose S3 stores point at `server` (with its keys, or with
+    /// none so that tables must bring them).
+    pub async fn start_on_s3(workers: usize, server: &S3Server, with_keys: bool) -> Self {
+        let mut defaults = BTreeMap::from([
+            ("aws.endpoint".to_string(), server.endpoint.clone()),
+            ("aws.region".to_string(), "us-east-1".to_string()),
+        ]);
+        if with_keys {
+            defaults.insert("aws.access_key_id".into(), server.access_key.clone());
+            defaults.insert("aws.secret_access_key".into(), server.secret_key.clone());
+        }
+        let storage = StorageConfig {
+            defaults,
+            ..Default::default()
+        };
+        Self::start_with_storage(workers, storage).await
     }
 
     /// A Flight SQL client with its own session.
@@ -124,7 +144,10 @@ impl Client {
 
     /// Runs a query and returns its rows and what it did (I/O, pruning,
     /// cache hits), as the CLI shows after each query.
-    pub async fn query_with_stats(&mut self, sql: &str) -> Result<(Vec<RecordBatch>, QueryStats), String> {
+    pub async fn query_with_stats(
+        &mut self,
+        sql: &str,
+    ) -> Result<(Vec<RecordBatch>, QueryStats), String> {
         let info = self
             .inner
             .execute(sql.to_string(), None)
@@ -134,7 +157,8 @@ impl Client {
         let mut handle = None;
         for endpoint in info.endpoint {
             let ticket = endpoint.ticket.ok_or("endpoint without ticket")?;
-            let any = arrow_flight::sql::Any::decode(ticket.ticket.as_ref()).map_err(|e| e.to_string())?;
+            let any = arrow_flight::sql::Any::decode(ticket.ticket.as_ref())
+                .map_err(|e| e.to_string())?;
             let statement: TicketStatementQuery = any
                 .unpack()
                 .map_err(|e| e.to_string())?
@@ -150,7 +174,11 @@ impl Client {
             r#type: actions::QUERY_STATS.to_string(),
             body: QueryRef { query_id }.encode_to_vec().into(),
         };
-        let mut results = self.inner.do_action(action).await.map_err(|e| e.to_string())?;
+        let mut results = self
+            .inner
+            .do_action(action)
+            .await
+            .map_err(|e| e.to_string())?;
         let body = results
             .try_next()
             .await

@@ -7,25 +7,32 @@ use std::collections::BTreeMap;
 /// 3 read 0 pruned, footer cache 3/4 hits, listing cache 1/1 hits`: only
 /// the parts that are not all zero.
 pub fn io_summary(m: &BTreeMap<String, u64>) -> String {
+    use crate::counting::io_metric::*;
+    use crate::scan_metric::*;
     let get = |k: &str| m.get(k).copied().unwrap_or(0);
     let mut parts = vec![format!(
         "GET {}, LIST {}, HEAD {}, {} fetched",
-        get("get_requests"),
-        get("list_requests"),
-        get("head_requests"),
-        human_bytes(get("bytes_fetched"))
+        get(GET_REQUESTS),
+        get(LIST_REQUESTS),
+        get(HEAD_REQUESTS),
+        human_bytes(get(BYTES_FETCHED))
     )];
-    let (ranges_read, ranges_pruned) = (get("file_ranges_read"), get("file_ranges_pruned"));
+    let (ranges_read, ranges_pruned) = (get(FILE_RANGES_READ), get(FILE_RANGES_PRUNED));
     if ranges_read + ranges_pruned > 0 {
-        parts.push(format!("file ranges {ranges_read} read, {ranges_pruned} pruned"));
+        parts.push(format!(
+            "file ranges {ranges_read} read, {ranges_pruned} pruned"
+        ));
     }
-    let total = get("row_groups_total");
+    let total = get(ROW_GROUPS_TOTAL);
     if total > 0 {
-        let read = total.saturating_sub(get("row_groups_pruned"));
+        let read = total.saturating_sub(get(ROW_GROUPS_PRUNED));
         parts.push(format!("row groups {read}/{total} read"));
     }
-    if get("page_index_rows_pruned") > 0 {
-        parts.push(format!("{} rows pruned by page index", get("page_index_rows_pruned")));
+    if get(PAGE_ROWS_PRUNED) > 0 {
+        parts.push(format!(
+            "{} rows pruned by page index",
+            get(PAGE_ROWS_PRUNED)
+        ));
     }
     for (name, label) in [
         ("metadata_cache", "footer cache"),
