@@ -51,3 +51,25 @@ pub async fn load_sample(client: &mut SqlClient, sf: f64) -> anyhow::Result<()> 
     );
     Ok(())
 }
+
+/// Generates (once) `rows` log lines under the data directory and
+/// registers them as `logs`, partitioned by day and hour of `ts`.
+pub async fn load_logs(client: &mut SqlClient, rows: u64) -> anyhow::Result<()> {
+    let dir = data_dir().join(format!("logs-{rows}"));
+    if !dir.join("dt=2026-11-07").exists() {
+        eprintln!("Generating {rows} log lines in {} ...", dir.display());
+        std::fs::create_dir_all(&dir)?;
+        let spec = hayate_logs::LogSpec {
+            rows,
+            ..Default::default()
+        };
+        let store = std::sync::Arc::new(object_store::local::LocalFileSystem::new_with_prefix(&dir)?);
+        hayate_logs::generate(&spec, store, "").await?;
+    }
+    let location = dir.canonicalize()?.display().to_string();
+    client
+        .collect(&hayate_logs::create_table_sql("logs", &location, &[hayate_logs::TIME_COLUMN]))
+        .await?;
+    eprintln!("Table logs ready: {rows} lines from 2026-11-01 to 2026-11-07 (UTC)");
+    Ok(())
+}

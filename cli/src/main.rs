@@ -114,6 +114,10 @@ struct LocalArgs {
     /// Scale factor of the sample.
     #[arg(long, default_value_t = 0.1)]
     sf: f64,
+    /// Also generate this many log lines (a week, see `logs-gen`) and
+    /// register them as table `logs`.
+    #[arg(long, default_value_t = 0)]
+    logs: u64,
     #[command(flatten)]
     storage: StorageArgs,
     #[command(flatten)]
@@ -211,6 +215,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut client = SqlClient::connect(&cluster.coordinator.address).await?;
             if !args.no_sample {
                 local::load_sample(&mut client, args.sf).await?;
+            }
+            if args.logs > 0 {
+                local::load_logs(&mut client, args.logs).await?;
             }
             if args.statements.execute.is_empty() && args.statements.file.is_empty() {
                 eprintln!(
