@@ -70,7 +70,7 @@ fn logs_in_s3_through_processes_with_io_shown_and_secrets_kept() {
         })
         .collect();
 
-    let create = "CREATE EXTERNAL TABLE logs STORED AS PARQUET PARTITIONED BY (dt, hour) LOCATION 's3://cli/web/'";
+    let create = "CREATE EXTERNAL TABLE IF NOT EXISTS logs STORED AS PARQUET PARTITIONED BY (dt, hour) LOCATION 's3://cli/web/'";
     let query = "SELECT level, count(*) AS n FROM logs WHERE ts >= TIMESTAMP '2026-11-07T23:00:00Z' GROUP BY level ORDER BY level";
     let deadline = Instant::now() + Duration::from_secs(30);
     let output = loop {
