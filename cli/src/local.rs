@@ -63,12 +63,17 @@ pub async fn load_logs(client: &mut SqlClient, rows: u64) -> anyhow::Result<()> 
             rows,
             ..Default::default()
         };
-        let store = std::sync::Arc::new(object_store::local::LocalFileSystem::new_with_prefix(&dir)?);
+        let store =
+            std::sync::Arc::new(object_store::local::LocalFileSystem::new_with_prefix(&dir)?);
         hayate_logs::generate(&spec, store, "").await?;
     }
     let location = dir.canonicalize()?.display().to_string();
     client
-        .collect(&hayate_logs::create_table_sql("logs", &location, &[hayate_logs::TIME_COLUMN]))
+        .collect(&hayate_logs::create_table_sql(
+            "logs",
+            &location,
+            &[hayate_logs::TIME_COLUMN],
+        ))
         .await?;
     eprintln!("Table logs ready: {rows} lines from 2026-11-01 to 2026-11-07 (UTC)");
     Ok(())

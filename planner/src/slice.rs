@@ -131,14 +131,9 @@ fn rewrite(
     replace_children_if_necessary(Arc::clone(plan), new_children)
 }
 
-/// How many pieces a scan can be split into: files, or whole file groups
-/// when the scan promises an order (files within a group are read in turn).
+/// How many pieces a scan can be split into: its files (or file ranges).
 pub(crate) fn split_units(config: &FileScanConfig) -> usize {
-    if config.output_ordering.is_empty() {
-        config.file_groups.iter().map(|g| g.len()).sum()
-    } else {
-        config.file_groups.iter().filter(|g| !g.is_empty()).count()
-    }
+    config.file_groups.iter().map(|g| g.len()).sum()
 }
 
 /// Bytes a file slice covers: its byte range, or the whole file.
@@ -156,16 +151,14 @@ pub(crate) fn file_bytes(f: &PartitionedFile) -> u64 {
 fn slice_scan(config: &FileScanConfig, task: usize, tasks: usize) -> FileScanConfig {
     let width = config.file_groups.len().max(1);
     let groups: Vec<FileGroup> = if !config.output_ordering.is_empty() {
-        let mut mine: Vec<FileGroup> = config
+        // A group of an ordered scan is read file after file and promises
+        // its order; any run of consecutive files of it keeps that promise.
+        // So each task takes its run of every group, runs balanced by bytes.
+        config
             .file_groups
             .iter()
-            .filter(|g| !g.is_empty())
-            .enumerate()
-            .filter(|(i, _)| i % tasks == task)
-            .map(|(_, g)| g.clone())
-            .collect();
-        mine.resize_with(width, || FileGroup::new(vec![]));
-        mine
+            .map(|g| FileGroup::new(contiguous_share(g.files(), task, tasks).to_vec()))
+            .collect()
     } else {
         let mut files: Vec<&PartitionedFile> =
             config.file_groups.iter().flat_map(|g| g.iter()).collect();
@@ -199,6 +192,27 @@ fn slice_scan(config: &FileScanConfig, task: usize, tasks: usize) -> FileScanCon
         .build()
 }
 
+/// Task `task`'s run of `files` when they are cut into `tasks` consecutive
+/// runs of about equal bytes (a file goes to the run its first byte falls in).
+fn contiguous_share(files: &[PartitionedFile], task: usize, tasks: usize) -> &[PartitionedFile] {
+    let total: u64 = files.iter().map(|f| file_bytes(f).max(1)).sum();
+    let tasks = tasks.max(1) as u64;
+    let run_of = |offset: u64| ((offset as u128 * tasks as u128) / total.max(1) as u128) as usize;
+    let (mut start, mut end, mut offset) = (files.len(), files.len(), 0u64);
+    for (i, f) in files.iter().enumerate() {
+        let run = run_of(offset);
+        if run == task && start == files.len() {
+            start = i;
+        }
+        if run > task {
+            end = i;
+            break;
+        }
+        offset += file_bytes(f).max(1);
+    }
+    &files[start.min(end)..end]
+}
+
 /// Greedy bin packing by bytes: the bin of each file, in order (files
 /// should come largest first). Deterministic, so every task agrees.
 fn pack(files: &[&PartitionedFile], bins: usize) -> Vec<usize> {
@@ -215,4 +229,41 @@ fn pack(files: &[&PartitionedFile], bins: usize) -> Vec<usize> {
             bin
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::datasource::listing::PartitionedFile;
+
+    use super::contiguous_share;
+
+    #[test]
+    fn ordered_groups_are_cut_into_consecutive_runs_that_cover_them_once() {
+        let sizes = [5u64, 1, 1, 8, 3, 3, 2, 9, 1, 1];
+        let files: Vec<PartitionedFile> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| PartitionedFile::new(format!("f{i:02}"), *s))
+            .collect();
+        for tasks in 1..=12 {
+            let mut seen: Vec<String> = Vec::new();
+            for task in 0..tasks {
+                let run = contiguous_share(&files, task, tasks);
+                seen.extend(run.iter().map(|f| f.object_meta.location.to_string()));
+            }
+            let all: Vec<String> = files
+                .iter()
+                .map(|f| f.object_meta.location.to_string())
+                .collect();
+            // Concatenating the runs in task order gives the group back:
+            // every file once, in order.
+            assert_eq!(seen, all, "{tasks} tasks");
+        }
+        // Balanced by bytes: two tasks split 34 bytes near the middle.
+        let first: u64 = contiguous_share(&files, 0, 2)
+            .iter()
+            .map(|f| f.object_meta.size)
+            .sum();
+        assert!((10..=24).contains(&first), "{first}");
+    }
 }
