@@ -20,6 +20,7 @@ use clap::Parser;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::TryStreamExt;
+use hayate_benches::{RunArgs, median};
 use hayate_coordinator::{CoordinatorConfig, EmbeddedCluster, SESSION_HEADER, StorageConfig};
 use hayate_logs::{LogSpec, SUITE, TIME_COLUMN, create_table_sql, generate};
 use hayate_protocol::{QueryRef, QueryStats, actions};
@@ -35,18 +36,8 @@ struct Args {
     rows: u64,
     #[arg(long, default_value = "data")]
     data: PathBuf,
-    #[arg(long, default_value_t = 2)]
-    workers: usize,
-    /// Timed warm runs per query and engine.
-    #[arg(long, default_value_t = 3)]
-    runs: usize,
-    #[arg(long, default_value_t = 2)]
-    partitions: usize,
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 type Client = FlightSqlServiceClient<Channel>;
@@ -167,7 +158,7 @@ async fn main() -> anyhow::Result<()> {
     let s3_location = format!("s3://{}/logs/", server.bucket);
 
     let ctx = SessionContext::new_with_config(
-        SessionConfig::new().with_target_partitions(args.partitions),
+        SessionConfig::new().with_target_partitions(args.run.partitions),
     );
     ctx.sql(&create_table_sql("logs", &local_location, &[]))
         .await?
@@ -186,18 +177,19 @@ async fn main() -> anyhow::Result<()> {
         ]),
         ..Default::default()
     };
-    let local_cluster = start_cluster(args.workers, StorageConfig::default()).await?;
-    let s3_cluster = start_cluster(args.workers, s3_storage).await?;
-    let mut local_client = hayate_client(&local_cluster, &local_location, args.partitions).await?;
-    let mut s3_client = hayate_client(&s3_cluster, &s3_location, args.partitions).await?;
+    let local_cluster = start_cluster(args.run.workers, StorageConfig::default()).await?;
+    let s3_cluster = start_cluster(args.run.workers, s3_storage).await?;
+    let mut local_client =
+        hayate_client(&local_cluster, &local_location, args.run.partitions).await?;
+    let mut s3_client = hayate_client(&s3_cluster, &s3_location, args.run.partitions).await?;
 
     println!(
         "Log suite: {} rows, {} | Hayate {} workers | target_partitions {} | median of {} warm runs",
         written.rows,
         human_bytes(written.bytes),
-        args.workers,
-        args.partitions,
-        args.runs
+        args.run.workers,
+        args.run.partitions,
+        args.run.runs
     );
     println!(
         "{:<32} {:>9} {:>9} {:>9} {:>7} {:>7} {:>10} {:>6} {:>5} {:>9} {:>7}  check",
@@ -226,7 +218,7 @@ async fn main() -> anyhow::Result<()> {
         let _ = run(&mut local_client, q.sql).await?;
         let (mut df, mut hl, mut hs) = (Vec::new(), Vec::new(), Vec::new());
         let mut warm = None;
-        for _ in 0..args.runs {
+        for _ in 0..args.run.runs {
             let t = Instant::now();
             ctx.sql(q.sql).await?.collect().await?;
             df.push(t.elapsed());

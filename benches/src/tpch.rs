@@ -12,6 +12,7 @@ use arrow_flight::sql::client::FlightSqlServiceClient;
 use clap::Parser;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::TryStreamExt;
+use hayate_benches::{RunArgs, median};
 use hayate_coordinator::{CoordinatorConfig, EmbeddedCluster, SESSION_HEADER};
 use tonic::transport::Channel;
 
@@ -22,22 +23,11 @@ struct Args {
     sf: f64,
     #[arg(long, default_value = "data")]
     data: PathBuf,
-    #[arg(long, default_value_t = 2)]
-    workers: usize,
-    /// Timed runs per query and engine (after one warm-up run).
-    #[arg(long, default_value_t = 3)]
-    runs: usize,
-    /// DataFusion target partitions, for both engines.
-    #[arg(long, default_value_t = 2)]
-    partitions: usize,
+    #[command(flatten)]
+    run: RunArgs,
     /// Only these queries (default: all 22).
     #[arg(long, value_delimiter = ',')]
     queries: Vec<usize>,
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 #[tokio::main]
@@ -58,7 +48,7 @@ async fn main() -> anyhow::Result<()> {
 
     // Single-node DataFusion.
     let ctx = SessionContext::new_with_config(
-        SessionConfig::new().with_target_partitions(args.partitions),
+        SessionConfig::new().with_target_partitions(args.run.partitions),
     );
     for ddl in hayate_tpch::create_table_statements(&base) {
         ctx.sql(&ddl).await?.collect().await?;
@@ -69,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         ..Default::default()
     };
-    let cluster = EmbeddedCluster::start(config, args.workers).await?;
+    let cluster = EmbeddedCluster::start(config, args.run.workers).await?;
     let coordinator = &cluster.coordinator;
     let channel = Channel::from_shared(coordinator.address.clone())?
         .connect()
@@ -83,7 +73,7 @@ async fn main() -> anyhow::Result<()> {
         .execute_update(
             format!(
                 "SET datafusion.execution.target_partitions = {}",
-                args.partitions
+                args.run.partitions
             ),
             None,
         )
@@ -91,7 +81,7 @@ async fn main() -> anyhow::Result<()> {
 
     println!(
         "TPC-H SF{} | Hayate {} workers vs DataFusion single node | target_partitions {} | median of {} runs",
-        args.sf, args.workers, args.partitions, args.runs
+        args.sf, args.run.workers, args.run.partitions, args.run.runs
     );
     println!(
         "{:>5} {:>12} {:>12} {:>7}  check",
@@ -102,7 +92,7 @@ async fn main() -> anyhow::Result<()> {
         let sql = hayate_tpch::query(q);
         let mut df_times = Vec::new();
         let mut expected = Vec::new();
-        for run in 0..=args.runs {
+        for run in 0..=args.run.runs {
             let start = Instant::now();
             expected = ctx.sql(sql).await?.collect().await?;
             if run > 0 {
@@ -111,7 +101,7 @@ async fn main() -> anyhow::Result<()> {
         }
         let mut h_times = Vec::new();
         let mut actual = Vec::new();
-        for run in 0..=args.runs {
+        for run in 0..=args.run.runs {
             let start = Instant::now();
             let info = client.execute(sql.to_string(), None).await?;
             actual.clear();

@@ -126,28 +126,11 @@ impl Client {
 
     /// Runs a query (GetFlightInfo + DoGet on every endpoint).
     pub async fn query(&mut self, sql: &str) -> Result<Vec<RecordBatch>, String> {
-        let info = self
-            .inner
-            .execute(sql.to_string(), None)
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut batches = Vec::new();
-        for endpoint in info.endpoint {
-            let ticket = endpoint.ticket.ok_or("endpoint without ticket")?;
-            let stream = self.inner.do_get(ticket).await.map_err(|e| e.to_string())?;
-            let mut part: Vec<RecordBatch> =
-                stream.try_collect().await.map_err(|e| e.to_string())?;
-            batches.append(&mut part);
-        }
-        Ok(batches)
+        Ok(self.run(sql).await?.0)
     }
 
-    /// Runs a query and returns its rows and what it did (I/O, pruning,
-    /// cache hits), as the CLI shows after each query.
-    pub async fn query_with_stats(
-        &mut self,
-        sql: &str,
-    ) -> Result<(Vec<RecordBatch>, QueryStats), String> {
+    /// Runs a query; returns its rows and its statement handle (the query id).
+    async fn run(&mut self, sql: &str) -> Result<(Vec<RecordBatch>, Option<String>), String> {
         let info = self
             .inner
             .execute(sql.to_string(), None)
@@ -159,16 +142,24 @@ impl Client {
             let ticket = endpoint.ticket.ok_or("endpoint without ticket")?;
             let any = arrow_flight::sql::Any::decode(ticket.ticket.as_ref())
                 .map_err(|e| e.to_string())?;
-            let statement: TicketStatementQuery = any
-                .unpack()
-                .map_err(|e| e.to_string())?
-                .ok_or("ticket is not a statement")?;
-            handle = Some(String::from_utf8_lossy(&statement.statement_handle).to_string());
+            let statement: Option<TicketStatementQuery> =
+                any.unpack().map_err(|e| e.to_string())?;
+            handle = statement.map(|s| String::from_utf8_lossy(&s.statement_handle).to_string());
             let stream = self.inner.do_get(ticket).await.map_err(|e| e.to_string())?;
             let mut part: Vec<RecordBatch> =
                 stream.try_collect().await.map_err(|e| e.to_string())?;
             batches.append(&mut part);
         }
+        Ok((batches, handle))
+    }
+
+    /// Runs a query and returns its rows and what it did (I/O, pruning,
+    /// cache hits), as the CLI shows after each query.
+    pub async fn query_with_stats(
+        &mut self,
+        sql: &str,
+    ) -> Result<(Vec<RecordBatch>, QueryStats), String> {
+        let (batches, handle) = self.run(sql).await?;
         let query_id = handle.ok_or("no endpoint")?;
         let action = Action {
             r#type: actions::QUERY_STATS.to_string(),
