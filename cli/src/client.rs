@@ -6,10 +6,11 @@ use arrow_flight::FlightDescriptor;
 use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_client::FlightServiceClient;
-use arrow_flight::sql::{CommandStatementQuery, ProstMessageExt, TicketStatementQuery};
+use arrow_flight::sql::{CommandStatementQuery, ProstMessageExt};
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::{StreamExt, TryStreamExt};
 use hayate_coordinator::SESSION_HEADER;
+use hayate_coordinator::flight_sql::statement_handle;
 use hayate_protocol::transport::{MAX_MESSAGE_BYTES, channel};
 use hayate_protocol::{QueryRef, QueryStats, actions};
 use prost::Message;
@@ -139,11 +140,4 @@ impl SqlClient {
     pub async fn collect(&mut self, sql: &str) -> Result<Vec<RecordBatch>, ClientError> {
         self.query(sql).await?.try_collect().await
     }
-}
-
-/// The statement handle inside a Flight SQL ticket (`TicketStatementQuery`).
-fn statement_handle(ticket: &[u8]) -> Option<String> {
-    let any = arrow_flight::sql::Any::decode(ticket).ok()?;
-    let ticket: TicketStatementQuery = any.unpack().ok()??;
-    String::from_utf8(ticket.statement_handle.to_vec()).ok()
 }

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use hayate_coordinator::{CoordinatorConfig, start_coordinator};
+use hayate_coordinator::{CoordinatorConfig, QueryLimits, start_coordinator};
 use hayate_worker::{WorkerConfig, start_worker};
 
 use crate::client::SqlClient;
@@ -59,6 +59,17 @@ struct CoordinatorArgs {
     /// A worker silent for this long is forgotten.
     #[arg(long, env = "HAYATE_WORKER_TIMEOUT_MS", default_value_t = 5000)]
     worker_timeout_ms: u64,
+    /// Queries that run at once; more wait in the queue.
+    #[arg(long, env = "HAYATE_MAX_CONCURRENT_QUERIES", default_value_t = 32)]
+    max_concurrent_queries: usize,
+    /// Queries that may wait for a slot; beyond them a query is refused
+    /// with "server busy".
+    #[arg(long, env = "HAYATE_MAX_QUEUED_QUERIES", default_value_t = 256)]
+    max_queued_queries: usize,
+    /// Default query timeout in seconds (0: none); a session may set
+    /// `hayate.query_timeout_secs`.
+    #[arg(long, env = "HAYATE_QUERY_TIMEOUT_SECS", default_value_t = 0)]
+    query_timeout_secs: u64,
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -180,6 +191,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 heartbeat_interval: Duration::from_millis(args.heartbeat_ms),
                 worker_timeout: Duration::from_millis(args.worker_timeout_ms),
                 storage: args.storage.config(),
+                limits: QueryLimits {
+                    max_running: args.max_concurrent_queries,
+                    max_queued: args.max_queued_queries,
+                    timeout: (args.query_timeout_secs > 0)
+                        .then(|| Duration::from_secs(args.query_timeout_secs)),
+                },
             })
             .await?;
             let token = handle.shutdown_token();

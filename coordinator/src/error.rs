@@ -11,6 +11,10 @@ pub enum CoordinatorError {
     NoWorkers,
     #[error("unknown or expired statement handle {0:?}")]
     UnknownStatement(String),
+    #[error("server busy: {running} queries running and {queued} waiting; try again shortly")]
+    Busy { running: usize, queued: usize },
+    #[error("the coordinator is shutting down")]
+    ShuttingDown,
     #[error("{0}")]
     DataFusion(#[from] DataFusionError),
     #[error("{}", .0.message())]
@@ -22,6 +26,8 @@ impl From<CoordinatorError> for Status {
         match err {
             CoordinatorError::NoWorkers => Status::unavailable(err.to_string()),
             CoordinatorError::UnknownStatement(_) => Status::not_found(err.to_string()),
+            CoordinatorError::Busy { .. } => Status::resource_exhausted(err.to_string()),
+            CoordinatorError::ShuttingDown => Status::unavailable(err.to_string()),
             CoordinatorError::DataFusion(e) => hayate_worker::error::to_status(&e),
             CoordinatorError::Status(s) => s,
         }

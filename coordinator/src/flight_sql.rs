@@ -19,6 +19,7 @@ use arrow_flight::{
     Action, FlightData, FlightDescriptor, FlightEndpoint, FlightInfo, IpcMessage, SchemaAsIpc,
     Ticket,
 };
+use arrow_flight::{CancelFlightInfoRequest, CancelFlightInfoResult, CancelStatus};
 use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::ipc::writer::IpcWriteOptions;
@@ -33,7 +34,7 @@ use tonic::{Request, Response, Status};
 
 use crate::membership::Membership;
 use crate::planning::statement_schema;
-use crate::query::QueryEngine;
+use crate::query::{QueryEngine, QueryLimits};
 use crate::session::{SESSION_COOKIE, Sessions};
 
 type DoGetStream = Pin<Box<dyn Stream<Item = Result<FlightData, Status>> + Send + 'static>>;
@@ -47,7 +48,7 @@ pub struct CoordinatorService {
 }
 
 impl CoordinatorService {
-    pub fn new(sessions: Sessions, membership: Arc<Membership>) -> Self {
+    pub fn new(sessions: Sessions, membership: Arc<Membership>, limits: QueryLimits) -> Self {
         let stores = Arc::clone(sessions.catalog().stores());
         let mut info = SqlInfoDataBuilder::new();
         info.append(SqlInfo::FlightSqlServerName, "Hayate");
@@ -61,7 +62,7 @@ impl CoordinatorService {
         info.append(SqlInfo::SqlIdentifierQuoteChar, "\"");
         Self {
             sessions,
-            engine: QueryEngine::new(Arc::clone(&membership), stores),
+            engine: QueryEngine::new(Arc::clone(&membership), stores, limits),
             membership,
             sql_info: info.build().expect("static SQL info is well-formed"),
         }
@@ -404,6 +405,31 @@ impl FlightSqlService for CoordinatorService {
                     Ok(arrow_flight::Result { body: body.into() })
                 }))))
             }
+            // The Flight RPC way to stop a query: the request names the
+            // FlightInfo whose ticket runs it.
+            "CancelFlightInfo" => {
+                let request =
+                    CancelFlightInfoRequest::decode(action.body.as_ref()).map_err(|e| {
+                        Status::invalid_argument(format!("malformed CancelFlightInfo request: {e}"))
+                    })?;
+                let handles: Vec<String> = request
+                    .info
+                    .iter()
+                    .flat_map(|info| info.endpoint.iter())
+                    .filter_map(|e| e.ticket.as_ref())
+                    .filter_map(|t| statement_handle(&t.ticket))
+                    .collect();
+                let cancelled = handles.iter().filter(|h| self.engine.cancel(h)).count();
+                let status = match (handles.is_empty(), cancelled) {
+                    (true, _) => CancelStatus::NotCancellable,
+                    (false, 0) => CancelStatus::NotCancellable,
+                    _ => CancelStatus::Cancelled,
+                };
+                let body = CancelFlightInfoResult::new(status).encode_to_vec();
+                Ok(Response::new(Box::pin(futures::stream::once(async move {
+                    Ok(arrow_flight::Result { body: body.into() })
+                }))))
+            }
             actions::QUERY_STATS => {
                 let query = QueryRef::decode(action.body.as_ref()).map_err(|e| {
                     Status::invalid_argument(format!("malformed query reference: {e}"))
@@ -445,4 +471,12 @@ fn metadata_info(
         .with_endpoint(FlightEndpoint::new().with_ticket(Ticket::new(command.encode_to_vec())))
         .with_descriptor(request.into_inner());
     Ok(Response::new(info))
+}
+
+/// The statement handle (query id) inside a Flight SQL ticket, if it is
+/// one of ours.
+pub fn statement_handle(ticket: &[u8]) -> Option<String> {
+    let any = arrow_flight::sql::Any::decode(ticket).ok()?;
+    let ticket: TicketStatementQuery = any.unpack().ok()??;
+    String::from_utf8(ticket.statement_handle.to_vec()).ok()
 }

@@ -3,6 +3,7 @@
 //! places tasks on the live workers, and streams the root stage to the
 //! client.
 
+pub mod admission;
 pub mod analyze;
 pub mod catalog;
 pub mod embedded;
@@ -12,6 +13,7 @@ pub mod history;
 pub mod membership;
 pub mod planning;
 pub mod query;
+pub mod running;
 pub mod scheduler;
 pub mod server;
 pub mod session;
@@ -19,5 +21,6 @@ pub mod time_partitions;
 
 pub use catalog::Catalog;
 pub use embedded::EmbeddedCluster;
+pub use query::QueryLimits;
 pub use server::{CoordinatorConfig, CoordinatorHandle, StorageConfig, start_coordinator};
 pub use session::SESSION_HEADER;

@@ -18,12 +18,15 @@ use hayate_protocol::QueryStats;
 use hayate_storage::{IoCounters, StoreRegistry, redact_sql};
 use parking_lot::Mutex;
 
+use crate::admission::Admission;
 use crate::analyze::analyze_rows;
 use crate::error::CoordinatorError;
 use crate::history::QueryHistory;
 use crate::membership::Membership;
 use crate::planning::{Planned, PlannedStatement, plan_statement};
+use crate::running::RunningQueries;
 use crate::scheduler::{Scheduler, cancel_on};
+use hayate_planner::HayateOptions;
 use hayate_worker::Channels;
 
 /// Planned statements a client has not fetched within this time are dropped.
@@ -45,16 +48,69 @@ pub struct QueryEngine {
     stores: Arc<StoreRegistry>,
     history: Arc<QueryHistory>,
     pending: Mutex<HashMap<String, Pending>>,
+    admission: Admission,
+    running: RunningQueries,
+    limits: QueryLimits,
+}
+
+/// Server-wide limits on queries.
+#[derive(Clone, Debug)]
+pub struct QueryLimits {
+    pub max_running: usize,
+    pub max_queued: usize,
+    /// Default timeout; a session's `hayate.query_timeout_secs` overrides it.
+    pub timeout: Option<Duration>,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self {
+            max_running: 32,
+            max_queued: 256,
+            timeout: None,
+        }
+    }
 }
 
 impl QueryEngine {
-    pub fn new(membership: Arc<Membership>, stores: Arc<StoreRegistry>) -> Self {
+    pub fn new(
+        membership: Arc<Membership>,
+        stores: Arc<StoreRegistry>,
+        limits: QueryLimits,
+    ) -> Self {
         Self {
             scheduler: Scheduler::new(Arc::clone(&membership), Arc::clone(&stores)),
             membership,
             stores,
             history: Arc::default(),
             pending: Mutex::new(HashMap::new()),
+            admission: Admission::new(limits.max_running, limits.max_queued),
+            running: RunningQueries::default(),
+            limits,
+        }
+    }
+
+    /// Stops a streaming query (a client's `CancelFlightInfo`); false if
+    /// it is not running.
+    pub fn cancel(&self, id: &str) -> bool {
+        self.running.stop(
+            id,
+            tonic::Status::cancelled("query cancelled by the client"),
+        )
+    }
+
+    /// The timeout of a query in session `ctx`.
+    fn timeout(&self, ctx: &SessionContext) -> Option<Duration> {
+        let session = ctx
+            .state()
+            .config_options()
+            .extensions
+            .get::<HayateOptions>()
+            .map(|o| o.query_timeout_secs)
+            .unwrap_or(0);
+        match session {
+            0 => self.limits.timeout,
+            secs => Some(Duration::from_secs(secs)),
         }
     }
 
@@ -104,6 +160,7 @@ impl QueryEngine {
                 Ok(Box::pin(MemoryStream::try_new(batches, schema, None)?))
             }
             Planned::Stages(graph) => {
+                let slot = self.admission.admit().await?;
                 let running = match self.scheduler.start(id, &graph, &pending.ctx).await {
                     Ok(running) => running,
                     Err(e) => {
@@ -118,7 +175,11 @@ impl QueryEngine {
                     query_id: id.to_string(),
                     workers: running.workers,
                 };
-                let stream = running.stream.map(move |batch| {
+                let tracked = self
+                    .running
+                    .track(id, self.timeout(&pending.ctx), running.stream);
+                let stream = tracked.map(move |batch| {
+                    let _slot = &slot;
                     if batch.is_err() {
                         guard.history.fail(&guard.query_id);
                     }
@@ -127,6 +188,7 @@ impl QueryEngine {
                 Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
             }
             Planned::Analyze(graph) => {
+                let _slot = self.admission.admit().await?;
                 let started = Instant::now();
                 let running = self.scheduler.start(id, &graph, &pending.ctx).await?;
                 let rows: usize = {
@@ -136,8 +198,9 @@ impl QueryEngine {
                         query_id: id.to_string(),
                         workers: running.workers.clone(),
                     };
-                    let counted = running
-                        .stream
+                    let counted = self
+                        .running
+                        .track(id, self.timeout(&pending.ctx), running.stream)
                         .try_fold(0usize, |n, b| async move { Ok(n + b.num_rows()) })
                         .await;
                     let rows = counted.inspect_err(|_| self.history.fail(id))?;

@@ -16,6 +16,7 @@ use hayate_storage::StoreOptions;
 use crate::catalog::Catalog;
 use crate::flight_sql::CoordinatorService;
 use crate::membership::Membership;
+use crate::query::QueryLimits;
 use crate::session::Sessions;
 
 #[derive(Debug, Clone)]
@@ -25,6 +26,8 @@ pub struct CoordinatorConfig {
     /// A worker silent for this long is forgotten.
     pub worker_timeout: Duration,
     pub storage: StorageConfig,
+    /// Concurrent and queued queries, and the default query timeout.
+    pub limits: QueryLimits,
 }
 
 /// How the coordinator reaches object storage.
@@ -64,6 +67,7 @@ impl Default for CoordinatorConfig {
             heartbeat_interval: Duration::from_secs(1),
             worker_timeout: Duration::from_secs(5),
             storage: StorageConfig::default(),
+            limits: QueryLimits::default(),
         }
     }
 }
@@ -119,7 +123,11 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
         config.heartbeat_interval,
         config.worker_timeout,
     ));
-    let service = CoordinatorService::new(Sessions::new(catalog.clone()), Arc::clone(&membership));
+    let service = CoordinatorService::new(
+        Sessions::new(catalog.clone()),
+        Arc::clone(&membership),
+        config.limits.clone(),
+    );
     let shutdown = CancellationToken::new();
     let server = tonic::transport::Server::builder()
         .tcp_nodelay(true)

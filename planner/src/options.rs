@@ -12,6 +12,10 @@ extensions_options! {
         pub bytes_per_task: u64, default = 64 * 1024 * 1024
         /// Upper bound on tasks per stage; 0 means one task per live worker.
         pub max_tasks_per_stage: usize, default = 0
+        /// A query running longer than this many seconds is stopped on
+        /// every worker and fails with a timeout; 0 means the server's
+        /// default (`--query-timeout-secs`).
+        pub query_timeout_secs: u64, default = 0
     }
 }
 

@@ -5,6 +5,7 @@ mod cancel;
 mod errors;
 mod flight_sql;
 mod joins;
+mod limits;
 mod logs;
 mod membership;
 mod message_size;

@@ -13,7 +13,8 @@ use arrow_flight::sql::client::FlightSqlServiceClient;
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::TryStreamExt;
 use hayate_coordinator::{
-    CoordinatorConfig, CoordinatorHandle, EmbeddedCluster, SESSION_HEADER, StorageConfig,
+    CoordinatorConfig, CoordinatorHandle, EmbeddedCluster, QueryLimits, SESSION_HEADER,
+    StorageConfig,
 };
 use hayate_protocol::{QueryRef, QueryStats, actions};
 use hayate_testkit::S3Server;
@@ -48,11 +49,16 @@ impl TestCluster {
     }
 
     pub async fn start_with_storage(workers: usize, storage: StorageConfig) -> Self {
+        Self::start_with(workers, storage, QueryLimits::default()).await
+    }
+
+    pub async fn start_with(workers: usize, storage: StorageConfig, limits: QueryLimits) -> Self {
         let config = CoordinatorConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             heartbeat_interval: Duration::from_millis(200),
             worker_timeout: Duration::from_secs(2),
             storage,
+            limits,
         };
         let cluster = EmbeddedCluster::start(config, workers)
             .await
@@ -192,6 +198,27 @@ impl Client {
 /// A counter of a query's totals (0 when absent).
 pub fn total(stats: &QueryStats, name: &str) -> u64 {
     stats.total.get(name).copied().unwrap_or(0)
+}
+
+/// Waits up to `limit` for every worker to hold no task; panics naming
+/// what is left.
+pub async fn assert_workers_idle(cluster: &TestCluster, limit: Duration, after: &str) {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let left: usize = cluster
+            .workers
+            .iter()
+            .map(|w| w.registry.running_tasks())
+            .sum();
+        if left == 0 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{left} tasks still running {limit:?} after {after}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 pub fn row_count(batches: &[RecordBatch]) -> usize {

@@ -1,0 +1,193 @@
+//! Stopping queries from outside their stream and keeping the server
+//! responsive: a client's `CancelFlightInfo`, a session's timeout, and
+//! "server busy" beyond the concurrency limit and its queue. In each case
+//! the query's tasks stop on every worker and the server keeps serving.
+
+use std::time::{Duration, Instant};
+
+use arrow_flight::{Action, CancelFlightInfoRequest, CancelFlightInfoResult, CancelStatus};
+use futures::StreamExt;
+use hayate_coordinator::{QueryLimits, StorageConfig};
+use prost::Message;
+
+use crate::support::{TestCluster, assert_workers_idle, row_count};
+
+/// A query that runs for a long while: a self-join of lineitem on its
+/// supplier (36 million pairs) whose every pair is tested and dropped.
+/// (A nested-loop join would be slower still, but DataFusion's nested-loop
+/// join computes for seconds without yielding, so a stopped one keeps a
+/// core busy until its batch is done.)
+const SLOW: &str = "SELECT count(*) FROM lineitem a JOIN lineitem b \
+                    ON a.l_suppkey = b.l_suppkey AND a.l_orderkey + b.l_partkey < 0";
+
+/// A session for `SLOW`: small batches, so that a stopped task notices
+/// within milliseconds.
+async fn slow_session(cluster: &TestCluster) -> crate::support::Client {
+    let mut client = cluster.tpch_client().await;
+    client
+        .update("SET datafusion.execution.batch_size = 64")
+        .await
+        .expect("set");
+    client
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancel_flight_info_stops_a_running_query_everywhere() {
+    let cluster = TestCluster::start(2).await;
+    let mut client = slow_session(&cluster).await;
+    let info = client
+        .inner
+        .execute(SLOW.into(), None)
+        .await
+        .expect("planned");
+    let ticket = info.endpoint[0].ticket.clone().expect("ticket");
+    let mut stream = client.inner.do_get(ticket).await.expect("started");
+    let reader = tokio::spawn(async move { stream.next().await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let busy: usize = cluster
+        .workers
+        .iter()
+        .map(|w| w.registry.running_tasks())
+        .sum();
+    assert!(busy > 0, "the slow query runs on the workers");
+
+    let started = Instant::now();
+    let mut canceller = cluster.client().await;
+    let action = Action::new(
+        "CancelFlightInfo",
+        CancelFlightInfoRequest::new(info).encode_to_vec(),
+    );
+    let body = canceller
+        .inner
+        .do_action(action)
+        .await
+        .expect("cancel accepted")
+        .next()
+        .await
+        .expect("an answer")
+        .expect("no error")
+        .body;
+    let result = CancelFlightInfoResult::decode(body.as_ref()).expect("a CancelFlightInfoResult");
+    assert_eq!(result.status(), CancelStatus::Cancelled);
+    let ended = tokio::time::timeout(Duration::from_secs(5), reader)
+        .await
+        .expect("the stream ends")
+        .expect("reader task");
+    let error = ended
+        .expect("an item")
+        .expect_err("the stream ends with an error");
+    assert!(error.to_string().contains("cancelled"), "{error}");
+    assert_workers_idle(&cluster, Duration::from_secs(1), "CancelFlightInfo").await;
+    eprintln!("cancel to idle workers: {:?}", started.elapsed());
+    // Cancelling what is no longer running says so.
+    let again = Action::new(
+        "CancelFlightInfo",
+        CancelFlightInfoRequest::new(
+            client
+                .inner
+                .execute("SELECT 1".into(), None)
+                .await
+                .expect("planned"),
+        )
+        .encode_to_vec(),
+    );
+    let body = canceller
+        .inner
+        .do_action(again)
+        .await
+        .expect("answer")
+        .next()
+        .await
+        .expect("an answer")
+        .expect("ok")
+        .body;
+    assert_eq!(
+        CancelFlightInfoResult::decode(body.as_ref())
+            .expect("result")
+            .status(),
+        CancelStatus::NotCancellable
+    );
+    assert_eq!(
+        row_count(&client.query("SELECT 1").await.expect("still serving")),
+        1
+    );
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_session_timeout_stops_the_query_with_a_clear_error() {
+    let cluster = TestCluster::start(2).await;
+    let mut client = slow_session(&cluster).await;
+    client
+        .update("SET hayate.query_timeout_secs = 1")
+        .await
+        .expect("set");
+    let started = Instant::now();
+    let error = client.query(SLOW).await.expect_err("the query times out");
+    assert!(error.contains("timed out after 1s"), "{error}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_workers_idle(&cluster, Duration::from_secs(1), "the timeout").await;
+    // Other sessions have no timeout; this one still answers quick queries.
+    assert_eq!(
+        row_count(
+            &client
+                .query("SELECT count(*) FROM nation")
+                .await
+                .expect("quick query")
+        ),
+        1
+    );
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn beyond_the_slots_and_the_queue_a_query_is_told_the_server_is_busy() {
+    let limits = QueryLimits {
+        max_running: 1,
+        max_queued: 1,
+        timeout: None,
+    };
+    let cluster = TestCluster::start_with(2, StorageConfig::default(), limits).await;
+    let mut slow = slow_session(&cluster).await;
+    let info = slow
+        .inner
+        .execute(SLOW.into(), None)
+        .await
+        .expect("planned");
+    let ticket = info.endpoint[0].ticket.clone().expect("ticket");
+    let running = slow.inner.do_get(ticket).await.expect("takes the one slot");
+
+    // The second query waits in the queue...
+    let mut queued_client = cluster.tpch_client().await;
+    let queued =
+        tokio::spawn(async move { queued_client.query("SELECT count(*) FROM region").await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!queued.is_finished(), "the second query waits for the slot");
+    // ...and a third finds the queue full.
+    let mut third = cluster.tpch_client().await;
+    let busy = third
+        .query("SELECT count(*) FROM nation")
+        .await
+        .expect_err("server busy");
+    assert!(busy.contains("server busy"), "{busy}");
+
+    // When the slow query goes, the queued one runs.
+    drop(running);
+    let answer = tokio::time::timeout(Duration::from_secs(10), queued)
+        .await
+        .expect("the queued query ran")
+        .expect("task")
+        .expect("answer");
+    assert_eq!(row_count(&answer), 1);
+    assert_workers_idle(
+        &cluster,
+        Duration::from_secs(1),
+        "the slow query was dropped",
+    )
+    .await;
+    cluster.stop().await;
+}
