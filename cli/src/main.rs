@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use hayate_coordinator::{CoordinatorConfig, QueryLimits, start_coordinator};
-use hayate_worker::{WorkerConfig, start_worker};
+use hayate_worker::{MemoryLimits, WorkerConfig, start_worker};
 
 use crate::client::SqlClient;
 use crate::storage_args::StorageArgs;
@@ -88,6 +88,13 @@ struct WorkerArgs {
     /// the bind address, or 127.0.0.1 when binding all interfaces).
     #[arg(long, env = "HAYATE_ADVERTISE_HOST")]
     advertise_host: Option<String>,
+    /// Memory one query may hold on this worker unless its session sets
+    /// `hayate.query_memory_limit` (0: no limit).
+    #[arg(long, env = "HAYATE_QUERY_MEMORY_MB", default_value_t = 0)]
+    query_memory_mb: usize,
+    /// The most a session may ask for (0: no cap).
+    #[arg(long, env = "HAYATE_MAX_QUERY_MEMORY_MB", default_value_t = 0)]
+    max_query_memory_mb: usize,
 }
 
 #[derive(Args)]
@@ -211,6 +218,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 bind: SocketAddr::new(args.bind, args.port),
                 advertise_host: args.advertise_host,
                 coordinator: Some(args.coordinator),
+                memory: MemoryLimits {
+                    default_per_query: (args.query_memory_mb > 0)
+                        .then(|| args.query_memory_mb << 20),
+                    max_per_query: (args.max_query_memory_mb > 0)
+                        .then(|| args.max_query_memory_mb << 20),
+                },
             })
             .await?;
             println!("worker listening at {}", handle.address);

@@ -26,6 +26,7 @@ impl EmbeddedCluster {
                     bind: SocketAddr::from(([127, 0, 0, 1], 0)),
                     advertise_host: None,
                     coordinator: Some(coordinator.address.clone()),
+                    memory: Default::default(),
                 })
                 .await?,
             );

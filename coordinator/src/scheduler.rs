@@ -13,13 +13,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arrow_flight::Action;
+use datafusion::common::config::{ConfigExtension, ExtensionOptions};
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, execute_stream};
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 use futures::future::try_join_all;
-use hayate_planner::{ProducerLayout, StageGraph, encode_plan, reader_sources, task_plan};
+use hayate_planner::{
+    HayateOptions, ProducerLayout, StageGraph, encode_plan, reader_sources, task_plan,
+};
 
 use hayate_protocol::{
     LaunchTask, QueryRef, QueryTasksReport, Setting, StoreConfig, TaskReport, actions,
@@ -236,15 +239,26 @@ fn store_configs(plan: &Arc<dyn ExecutionPlan>, stores: &StoreRegistry) -> Vec<S
     configs
 }
 
-/// The session settings workers need to run fragments as planned.
+/// The session settings workers need to run fragments as planned:
+/// DataFusion's, and Hayate's own (`hayate.*`, such as the memory limit).
 fn worker_settings(ctx: &SessionContext) -> Vec<Setting> {
-    ctx.state()
-        .config_options()
+    let state = ctx.state();
+    let options = state.config_options();
+    let mut settings: Vec<Setting> = options
         .entries()
         .into_iter()
         .filter(|e| e.key.starts_with("datafusion."))
         .filter_map(|e| e.value.map(|value| Setting { key: e.key, value }))
-        .collect()
+        .collect();
+    if let Some(hayate) = options.extensions.get::<HayateOptions>() {
+        settings.extend(hayate.entries().into_iter().filter_map(|e| {
+            e.value.map(|value| Setting {
+                key: format!("{}.{}", HayateOptions::PREFIX, e.key),
+                value,
+            })
+        }));
+    }
+    settings
 }
 
 async fn launch_task(

@@ -16,6 +16,10 @@ extensions_options! {
         /// every worker and fails with a timeout; 0 means the server's
         /// default (`--query-timeout-secs`).
         pub query_timeout_secs: u64, default = 0
+        /// Memory, in bytes, the query may hold on each worker (sorts,
+        /// aggregations and joins spill or fail past it, alone); 0 means
+        /// the worker's default (`--query-memory-mb`).
+        pub query_memory_limit: u64, default = 0
     }
 }
 

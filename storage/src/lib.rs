@@ -24,7 +24,7 @@ pub use error::StorageError;
 pub use options::{StoreOptions, split_store_options};
 pub use redact::{is_secret_key, redact_sql};
 pub use registry::{Replaced, StoreRegistry, store_key};
-pub use runtime::counting_runtime;
+pub use runtime::{counting_runtime, counting_runtime_with_memory};
 pub use summary::{human_bytes, io_summary};
 
 /// Scan and pruning metric names (beside the I/O counters' names).

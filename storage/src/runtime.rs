@@ -5,12 +5,22 @@ use std::sync::Arc;
 
 use datafusion::error::Result;
 use datafusion::execution::cache::cache_manager::{CacheManager, CacheManagerConfig};
+use datafusion::execution::memory_pool::MemoryPool;
 use datafusion::execution::runtime_env::RuntimeEnv;
 
 use crate::cache::{CacheKind, CountingCache};
 use crate::counting::{CountingRegistry, IoCounters};
 
 pub fn counting_runtime(base: &RuntimeEnv, counters: &Arc<IoCounters>) -> Result<Arc<RuntimeEnv>> {
+    counting_runtime_with_memory(base, counters, None)
+}
+
+/// The same, with the query's own memory pool in place of the process's.
+pub fn counting_runtime_with_memory(
+    base: &RuntimeEnv,
+    counters: &Arc<IoCounters>,
+    memory: Option<Arc<dyn MemoryPool>>,
+) -> Result<Arc<RuntimeEnv>> {
     let caches = &base.cache_manager;
     let metadata = caches.get_file_metadata_cache();
     let mut config = CacheManagerConfig::default()
@@ -38,6 +48,9 @@ pub fn counting_runtime(base: &RuntimeEnv, counters: &Arc<IoCounters>) -> Result
         ))));
     }
     let mut runtime = base.clone();
+    if let Some(pool) = memory {
+        runtime.memory_pool = pool;
+    }
     runtime.cache_manager = CacheManager::try_new(&config)?;
     runtime.object_store_registry = Arc::new(CountingRegistry::new(
         Arc::clone(&base.object_store_registry),

@@ -6,6 +6,7 @@
 pub mod error;
 pub mod exchange_client;
 pub mod membership;
+pub mod memory;
 pub mod registry;
 pub mod replay;
 pub mod report;
@@ -15,4 +16,5 @@ pub mod task;
 pub mod wire;
 
 pub use exchange_client::{Channels, FlightPartitionFetcher, flight_client, name_peer};
+pub use memory::MemoryLimits;
 pub use server::{WorkerConfig, WorkerHandle, start_worker};

@@ -6,6 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use std::num::NonZeroUsize;
+
+use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool, TrackConsumersPool};
 use hayate_protocol::{QueryTasksReport, TaskReport};
 
 use parking_lot::Mutex;
@@ -25,6 +28,8 @@ struct QueryTasks {
     /// Reports of the query's tasks that finished here.
     finished: Vec<TaskReport>,
     last_finished: Instant,
+    /// The memory the query's tasks on this worker share, if limited.
+    memory: Option<Arc<dyn MemoryPool>>,
 }
 
 impl Default for QueryTasks {
@@ -34,6 +39,7 @@ impl Default for QueryTasks {
             tasks: HashMap::new(),
             finished: Vec::new(),
             last_finished: Instant::now(),
+            memory: None,
         }
     }
 }
@@ -54,6 +60,20 @@ impl TaskRegistry {
             .tasks
             .insert((task.key.stage_id, task.key.task_id), Arc::new(task));
         entry.cancel.clone()
+    }
+
+    /// The memory pool every task of `query_id` on this worker shares:
+    /// `limit` bytes, made at the query's first task and gone with the
+    /// query. Limits that differ between tasks of one query keep the first.
+    pub fn query_memory(&self, query_id: &str, limit: usize) -> Arc<dyn MemoryPool> {
+        let mut queries = self.queries.lock();
+        let entry = queries.entry(query_id.to_string()).or_default();
+        Arc::clone(entry.memory.get_or_insert_with(|| {
+            Arc::new(TrackConsumersPool::new(
+                FairSpillPool::new(limit),
+                NonZeroUsize::new(3).expect("non-zero"),
+            ))
+        }))
     }
 
     /// The task and its query's cancellation token.

@@ -9,6 +9,8 @@ use arrow_flight::flight_service_server::FlightServiceServer;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use hayate_protocol::transport::MAX_MESSAGE_BYTES;
 use hayate_storage::StoreRegistry;
+
+use crate::memory::MemoryLimits;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
@@ -28,6 +30,8 @@ pub struct WorkerConfig {
     /// The coordinator's Flight address; `None` for a worker that is only
     /// given tasks directly (tests, embedded use).
     pub coordinator: Option<String>,
+    /// Memory per query on this worker.
+    pub memory: MemoryLimits,
 }
 
 /// A running worker.
@@ -77,7 +81,12 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
         .with_object_store_registry(Arc::clone(&stores) as _)
         .build_arc()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let service = WorkerService::new(registry.clone(), Arc::clone(&runtime), stores);
+    let service = WorkerService::new(
+        registry.clone(),
+        Arc::clone(&runtime),
+        stores,
+        config.memory,
+    );
     let shutdown = CancellationToken::new();
 
     let server = tonic::transport::Server::builder()

@@ -18,9 +18,11 @@ use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::SessionConfig;
 use futures::{Stream, StreamExt};
-use hayate_planner::{FetcherExtension, decode_plan};
+use hayate_planner::{FetcherExtension, HayateOptions, decode_plan};
 use hayate_protocol::{LaunchTask, PartitionTicket, QueryRef, Setting, actions};
-use hayate_storage::{IoCounters, StoreRegistry, counting_runtime};
+use hayate_storage::{IoCounters, StoreRegistry, counting_runtime_with_memory};
+
+use crate::memory::MemoryLimits;
 use prost::Message;
 use tonic::{Request, Response, Status, Streaming};
 
@@ -41,6 +43,7 @@ pub struct WorkerService {
     runtime: Arc<RuntimeEnv>,
     /// The stores in `runtime`, built from what tasks carry.
     stores: Arc<StoreRegistry>,
+    memory: MemoryLimits,
     fetcher: FlightPartitionFetcher,
     /// Task contexts by settings: building one registers every function
     /// DataFusion has, and the tasks of a query (and most queries) share
@@ -56,11 +59,13 @@ impl WorkerService {
         registry: TaskRegistry,
         runtime: Arc<RuntimeEnv>,
         stores: Arc<StoreRegistry>,
+        memory: MemoryLimits,
     ) -> Self {
         Self {
             registry,
             runtime,
             stores,
+            memory,
             fetcher: FlightPartitionFetcher::default(),
             contexts: Arc::default(),
         }
@@ -77,8 +82,18 @@ impl WorkerService {
             .iter()
             .map(|s| (s.key.clone(), s.value.clone()))
             .collect();
-        let config = SessionConfig::from_string_hash_map(&map)?
-            .with_extension(Arc::new(FetcherExtension(Arc::new(self.fetcher.clone()))));
+        // Hayate's own settings (`hayate.*`) travel too: some shape how a
+        // task runs (its memory limit).
+        let mut config = SessionConfig::new();
+        config
+            .options_mut()
+            .extensions
+            .insert(HayateOptions::default());
+        for (key, value) in &map {
+            config.options_mut().set(key, value)?;
+        }
+        let config =
+            config.with_extension(Arc::new(FetcherExtension(Arc::new(self.fetcher.clone()))));
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(Arc::clone(&self.runtime))
@@ -114,7 +129,12 @@ impl WorkerService {
         // The task reads through its own counting view of the shared stores
         // and caches, so its I/O is reported as its own.
         let io = Arc::new(IoCounters::default());
-        let runtime = counting_runtime(&self.runtime, &io).map_err(|e| to_status(&e))?;
+        let memory = self
+            .memory
+            .limit_for(&shared)
+            .map(|limit| self.registry.query_memory(&key.query_id, limit));
+        let runtime =
+            counting_runtime_with_memory(&self.runtime, &io, memory).map_err(|e| to_status(&e))?;
         let context = Arc::new(TaskContext::new(
             Some(key.to_string()),
             shared.session_id(),

@@ -191,3 +191,72 @@ async fn beyond_the_slots_and_the_queue_a_query_is_told_the_server_is_busy() {
     .await;
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_query_over_its_memory_limit_spills_or_fails_alone() {
+    let cluster = TestCluster::start(2).await;
+    let mut small = cluster.tpch_client().await;
+    small
+        .update("SET hayate.query_memory_limit = 4000000")
+        .await
+        .expect("set");
+    // What a sort keeps back for merging its spill files, and a batch,
+    // must fit too.
+    small
+        .update("SET datafusion.execution.batch_size = 1024")
+        .await
+        .expect("set");
+    small
+        .update("SET datafusion.execution.sort_spill_reservation_bytes = 262144")
+        .await
+        .expect("set");
+    // A sort spills to disk under the limit and still answers correctly.
+    let sorted = "SELECT l_orderkey, l_linenumber, l_comment FROM lineitem \
+                  ORDER BY l_comment, l_orderkey, l_linenumber";
+    let expected = {
+        let ctx = datafusion::prelude::SessionContext::new();
+        for ddl in hayate_tpch::create_table_statements(crate::support::tpch_dir()) {
+            ctx.sql(&ddl)
+                .await
+                .expect("ddl")
+                .collect()
+                .await
+                .expect("ddl");
+        }
+        ctx.sql(sorted)
+            .await
+            .expect("plan")
+            .collect()
+            .await
+            .expect("run")
+    };
+    let (actual, stats) = small
+        .query_with_stats(sorted)
+        .await
+        .expect("the sort spills and answers");
+    hayate_tpch::compare_results(&expected, &actual, true).expect("same rows in the same order");
+    assert!(stats.total.get("output_rows").copied().unwrap_or(0) > 0);
+    // A hash join cannot spill: its build side does not fit, so it fails
+    // with a clear error...
+    let join = "SELECT count(*) FROM lineitem a JOIN lineitem b ON a.l_comment = b.l_comment";
+    let error = small.query(join).await.expect_err("over the limit");
+    assert!(error.contains("Resources exhausted"), "{error}");
+    // ...while the same join in a session without the limit answers, and the
+    // limited session goes on with small queries.
+    let mut free = cluster.tpch_client().await;
+    assert_eq!(
+        row_count(&free.query(join).await.expect("unlimited session")),
+        1
+    );
+    assert_eq!(
+        row_count(
+            &small
+                .query("SELECT count(*) FROM nation")
+                .await
+                .expect("small query")
+        ),
+        1
+    );
+    assert_workers_idle(&cluster, Duration::from_secs(1), "the failed query").await;
+    cluster.stop().await;
+}

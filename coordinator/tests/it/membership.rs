@@ -38,6 +38,7 @@ async fn silent_workers_are_forgotten_and_new_ones_join() {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         advertise_host: None,
         coordinator: Some(cluster.coordinator.address.clone()),
+        memory: Default::default(),
     })
     .await
     .unwrap();
