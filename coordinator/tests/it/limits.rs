@@ -197,15 +197,18 @@ async fn a_query_over_its_memory_limit_spills_or_fails_alone() {
     let cluster = TestCluster::start(2).await;
     let mut small = cluster.tpch_client().await;
     small
-        .update("SET hayate.query_memory_limit = 4000000")
+        .update("SET hayate.query_memory_limit = 3000000")
         .await
         .expect("set");
     // What a sort keeps back for merging its spill files, and a batch,
-    // must fit too.
-    small
-        .update("SET datafusion.execution.batch_size = 1024")
-        .await
-        .expect("set");
+    // must fit too; one sorter per task, so that two do not race for the
+    // same few megabytes.
+    for setting in [
+        "SET datafusion.execution.batch_size = 1024",
+        "SET datafusion.execution.target_partitions = 1",
+    ] {
+        small.update(setting).await.expect("set");
+    }
     small
         .update("SET datafusion.execution.sort_spill_reservation_bytes = 262144")
         .await
@@ -238,7 +241,8 @@ async fn a_query_over_its_memory_limit_spills_or_fails_alone() {
     assert!(stats.total.get("output_rows").copied().unwrap_or(0) > 0);
     // A hash join cannot spill: its build side does not fit, so it fails
     // with a clear error...
-    let join = "SELECT count(*) FROM lineitem a JOIN lineitem b ON a.l_comment = b.l_comment";
+    let join = "SELECT count(*) FROM lineitem a JOIN lineitem b ON a.l_comment = b.l_comment \
+                AND a.l_shipinstruct = b.l_shipinstruct AND a.l_shipmode = b.l_shipmode";
     let error = small.query(join).await.expect_err("over the limit");
     assert!(error.contains("Resources exhausted"), "{error}");
     // ...while the same join in a session without the limit answers, and the
