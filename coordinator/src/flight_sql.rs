@@ -97,6 +97,17 @@ impl CoordinatorService {
     fn handle_membership(&self, action: &Action) -> Result<MembershipAck, Status> {
         let w = WorkerAnnouncement::decode(action.body.as_ref())
             .map_err(|e| Status::invalid_argument(format!("malformed worker announcement: {e}")))?;
+        // A worker must say who it is and where it is reached; anything
+        // else would be placed tasks it can never run.
+        let reachable = w.address.parse::<tonic::transport::Uri>().is_ok_and(|uri| {
+            matches!(uri.scheme_str(), Some("http" | "https")) && uri.authority().is_some()
+        });
+        if w.worker_id.is_empty() || !reachable {
+            return Err(Status::invalid_argument(format!(
+                "worker announcement needs an id and an http(s)://host:port address, got id {:?} address {:?}",
+                w.worker_id, w.address
+            )));
+        }
         let known = if action.r#type == actions::REGISTER {
             self.membership
                 .register(&w.worker_id, &w.address, w.running_tasks);

@@ -4,6 +4,7 @@
 mod cancel;
 mod errors;
 mod flight_sql;
+mod garbage;
 mod joins;
 mod limits;
 mod logs;
