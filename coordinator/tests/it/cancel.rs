@@ -1,11 +1,11 @@
 //! A client that walks away mid-query stops the query's tasks on every
 //! worker: nothing keeps running, nothing is left holding memory or slots.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 
-use crate::support::TestCluster;
+use crate::support::{TestCluster, assert_workers_idle};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dropping_the_stream_stops_every_task() {
@@ -40,22 +40,7 @@ async fn dropping_the_stream_stops_every_task() {
     assert!(busy > 0, "tasks run while the query streams");
 
     drop(stream);
-    let deadline = Instant::now() + Duration::from_secs(1);
-    loop {
-        let left: usize = cluster
-            .workers
-            .iter()
-            .map(|w| w.registry.running_tasks())
-            .sum();
-        if left == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{left} tasks still running 1s after the client left"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    assert_workers_idle(&cluster, Duration::from_secs(1), "the client left").await;
     // The cluster is free for the next query.
     let rows = client
         .query("SELECT count(*) FROM orders WHERE o_orderkey > 0")
