@@ -49,8 +49,4 @@ impl Admission {
         self.queued.fetch_sub(1, Ordering::AcqRel);
         slot.map_err(|_| CoordinatorError::ShuttingDown)
     }
-
-    pub fn queued(&self) -> usize {
-        self.queued.load(Ordering::Acquire)
-    }
 }

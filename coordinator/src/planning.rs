@@ -10,7 +10,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::listing::ListingTable;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::logical_expr::{CreateExternalTable, DdlStatement, LogicalPlan};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
@@ -33,11 +33,10 @@ pub struct PlannedStatement {
     pub planned: Planned,
 }
 
-/// Plans one SQL statement in `ctx`. DDL and `SET` take effect here, as in
-/// DataFusion (the statement has run when planning returns).
-/// Plans `sql` for `workers` workers. Statements that change the session
-/// or catalog run here; a query's planning I/O (listing, footers read for
-/// statistics) counts into `io`.
+/// Plans one SQL statement in `ctx` for `workers` workers. DDL and `SET`
+/// take effect here, as in DataFusion (the statement has run when planning
+/// returns); a query's planning I/O (listing, footers read for statistics)
+/// counts into `io`.
 pub async fn plan_statement(
     ctx: &SessionContext,
     stores: &StoreRegistry,
@@ -49,12 +48,16 @@ pub async fn plan_statement(
         return refresh_table(ctx, &table).await;
     }
     let logical = ctx.state().create_logical_plan(sql).await?;
-    // The query plans in a view of the session whose stores count its I/O.
-    let state = SessionStateBuilder::new_from_existing(ctx.state())
-        .with_runtime_env(counting_runtime(&ctx.runtime_env(), io)?)
-        .build();
+    // A query plans in a view of the session whose stores count its I/O
+    // (built only for statements that read tables, not for `SET` or DDL).
+    let counting_state = || -> Result<SessionState> {
+        Ok(SessionStateBuilder::new_from_existing(ctx.state())
+            .with_runtime_env(counting_runtime(&ctx.runtime_env(), io)?)
+            .build())
+    };
     match logical {
         LogicalPlan::Explain(explain) => {
+            let state = counting_state()?;
             let optimized = state.optimize(&explain.plan)?;
             let physical = state.create_physical_plan(&explain.plan).await?;
             let graph = split(ctx, physical, workers)?;
@@ -65,7 +68,9 @@ pub async fn plan_statement(
             explain_rows(rows)
         }
         LogicalPlan::Analyze(analyze) => {
-            let physical = state.create_physical_plan(&analyze.input).await?;
+            let physical = counting_state()?
+                .create_physical_plan(&analyze.input)
+                .await?;
             let graph = split(ctx, physical, workers)?;
             Ok(PlannedStatement {
                 schema: explain_schema(),
@@ -85,15 +90,9 @@ pub async fn plan_statement(
             if let Some(column) = time_column {
                 let table = ctx.table_provider(name.clone()).await?;
                 let wrapped = TimePartitionedTable::try_new(table, &column, &partitions);
-                let wrapped = match wrapped {
-                    Ok(w) => w,
-                    Err(e) => {
-                        ctx.deregister_table(name)?;
-                        return Err(e);
-                    }
-                };
+                // Replaced by its wrapper, or dropped if the option is wrong.
                 ctx.deregister_table(name.clone())?;
-                ctx.register_table(name, Arc::new(wrapped))?;
+                ctx.register_table(name, Arc::new(wrapped?))?;
             }
             empty_result()
         }
@@ -102,7 +101,7 @@ pub async fn plan_statement(
             empty_result()
         }
         other => {
-            let physical = state.create_physical_plan(&other).await?;
+            let physical = counting_state()?.create_physical_plan(&other).await?;
             let schema = physical.schema();
             let graph = split(ctx, physical, workers)?;
             Ok(PlannedStatement {

@@ -98,8 +98,4 @@ impl RunningQueries {
             None => false,
         }
     }
-
-    pub fn count(&self) -> usize {
-        self.queries.lock().len()
-    }
 }

@@ -70,14 +70,9 @@ impl StoreRegistry {
     pub fn configure(&self, url: &Url, table: &StoreOptions) -> Result<Replaced, StorageError> {
         let mut options = self.defaults.clone();
         options.extend(table.iter().map(|(k, v)| (k.clone(), v.clone())));
-        let store = build(url, &options)?;
-        let previous = self
-            .stores
-            .write()
-            .insert(store_key(url), Registered { store, options });
         Ok(Replaced {
             key: store_key(url),
-            previous,
+            previous: self.install(url, options)?,
         })
     }
 
@@ -102,7 +97,7 @@ impl StoreRegistry {
         {
             return Ok(());
         }
-        self.install(url, options.clone())
+        self.install(url, options.clone()).map(|_| ())
     }
 
     /// The options the store for `url` was built with, if it is an S3
@@ -117,12 +112,17 @@ impl StoreRegistry {
         Some(self.defaults.clone())
     }
 
-    fn install(&self, url: &Url, options: StoreOptions) -> Result<(), StorageError> {
+    /// Builds and registers the store for `url`; returns the one it replaced.
+    fn install(
+        &self,
+        url: &Url,
+        options: StoreOptions,
+    ) -> Result<Option<Registered>, StorageError> {
         let store = build(url, &options)?;
-        self.stores
+        Ok(self
+            .stores
             .write()
-            .insert(store_key(url), Registered { store, options });
-        Ok(())
+            .insert(store_key(url), Registered { store, options }))
     }
 }
 
