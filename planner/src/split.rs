@@ -56,6 +56,15 @@ pub fn split_into_stages(
 ) -> Result<StageGraph> {
     reject_unshippable(&plan)?;
     let mut cutter = Cutter::default();
+    if !contains_file_scan(&plan) {
+        // Nothing to read from storage (VALUES, in-memory and system tables
+        // such as information_schema, which live here): the coordinator runs
+        // the whole plan, exchanges and all, and no worker is involved.
+        cutter.add(plan, None);
+        let mut stages = cutter.stages;
+        stages[0].placement = Placement::Coordinator;
+        return Ok(StageGraph { stages });
+    }
     let mut root = cutter.cut(plan)?;
     let reads_shuffle = readers_of(&root)
         .iter()

@@ -93,6 +93,21 @@ async fn ddl_dml_views_and_settings_work_like_datafusion() {
         .await
         .unwrap();
     assert_eq!(inserted, 2);
+    // Aggregates over system and in-memory tables alone run in the
+    // coordinator, where those tables live (their scans cannot be shipped).
+    let counted = client
+        .query("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'prio'")
+        .await
+        .expect("aggregate over information_schema");
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(&counted)
+        .expect("format")
+        .to_string();
+    assert!(text.contains("| 1 "), "{text}");
+    let grouped = client
+        .query("SELECT column2 % 2 AS parity, count(*) FROM prio GROUP BY 1")
+        .await
+        .expect("aggregate over an in-memory table");
+    assert_eq!(row_count(&grouped), 2);
     // ... which travel inside plan fragments when joined with Parquet data.
     let rows = client
         .query(
