@@ -88,6 +88,10 @@ struct WorkerArgs {
     /// the bind address, or 127.0.0.1 when binding all interfaces).
     #[arg(long, env = "HAYATE_ADVERTISE_HOST")]
     advertise_host: Option<String>,
+    /// Port other processes reach this worker at, when a proxy or port
+    /// mapping sits in front of it (defaults to the port it listens on).
+    #[arg(long, env = "HAYATE_ADVERTISE_PORT")]
+    advertise_port: Option<u16>,
     /// Memory one query may hold on this worker unless its session sets
     /// `hayate.query_memory_limit` (0: no limit).
     #[arg(long, env = "HAYATE_QUERY_MEMORY_MB", default_value_t = 0)]
@@ -217,6 +221,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let handle = start_worker(WorkerConfig {
                 bind: SocketAddr::new(args.bind, args.port),
                 advertise_host: args.advertise_host,
+                advertise_port: args.advertise_port,
                 coordinator: Some(args.coordinator),
                 memory: MemoryLimits {
                     default_per_query: (args.query_memory_mb > 0)

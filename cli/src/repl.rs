@@ -60,8 +60,9 @@ pub async fn run_statements(client: &mut SqlClient, statements: &[String]) -> bo
     ok
 }
 
-/// The I/O line after a query that read files: requests, bytes, pruning
-/// and cache hits, summed over the query's planning and every task.
+/// The I/O line after a query that read files (requests, bytes, pruning
+/// and cache hits, summed over the query's planning and every task), and a
+/// note when workers were lost under the query and it ran again.
 async fn print_io(client: &mut SqlClient) {
     let Ok(Some(stats)) = client.last_stats().await else {
         return;
@@ -77,6 +78,13 @@ async fn print_io(client: &mut SqlClient) {
     .any(|k| stats.total.get(*k).copied().unwrap_or(0) > 0);
     if touched {
         println!("I/O: {}", io_summary(&stats.total));
+    }
+    if stats.attempts > 1 {
+        println!(
+            "Ran {} times: lost worker(s) {}",
+            stats.attempts,
+            stats.lost_workers.join(", ")
+        );
     }
 }
 

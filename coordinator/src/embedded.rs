@@ -25,6 +25,7 @@ impl EmbeddedCluster {
                 start_worker(WorkerConfig {
                     bind: SocketAddr::from(([127, 0, 0, 1], 0)),
                     advertise_host: None,
+                    advertise_port: None,
                     coordinator: Some(coordinator.address.clone()),
                     memory: Default::default(),
                 })

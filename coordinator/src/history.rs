@@ -22,6 +22,8 @@ struct Record {
     failed: bool,
     planning: Arc<IoCounters>,
     tasks: Vec<TaskReport>,
+    /// Workers whose loss made the query run again.
+    lost_workers: Vec<String>,
     /// Becomes true once the workers' reports are in.
     done: watch::Sender<bool>,
 }
@@ -45,12 +47,22 @@ impl QueryHistory {
             failed: false,
             planning,
             tasks: Vec::new(),
+            lost_workers: Vec::new(),
             done: watch::channel(false).0,
         });
     }
 
     pub fn fail(&self, id: &str) {
         self.with(id, |r| r.failed = true);
+    }
+
+    /// An attempt of the query was abandoned because `lost` went away;
+    /// `tasks` is what that attempt's tasks reported.
+    pub fn retried(&self, id: &str, lost: &str, tasks: Vec<TaskReport>) {
+        self.with(id, |r| {
+            r.lost_workers.push(lost.to_string());
+            r.tasks.extend(tasks);
+        });
     }
 
     /// The query is over and `tasks` is everything its workers reported.
@@ -113,6 +125,8 @@ fn summarize(r: &Record) -> QueryStats {
         planning,
         stages: stages.into_values().collect(),
         total,
+        attempts: r.lost_workers.len() as u32 + 1,
+        lost_workers: r.lost_workers.clone(),
     }
 }
 

@@ -5,7 +5,9 @@
 
 pub mod admission;
 pub mod analyze;
+pub mod attempts;
 pub mod catalog;
+pub mod cleanup;
 pub mod embedded;
 pub mod error;
 pub mod flight_sql;

@@ -1,6 +1,6 @@
 //! The live workers: registered, heartbeating, forgotten when silent.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
@@ -19,6 +19,9 @@ struct WorkerEntry {
 #[derive(Debug)]
 pub struct Membership {
     workers: RwLock<HashMap<String, WorkerEntry>>,
+    /// Addresses forgotten because their heartbeats stopped (not merely
+    /// because one call to them failed), until they register again.
+    silent: RwLock<HashSet<String>>,
     pub heartbeat_interval: Duration,
     pub timeout: Duration,
 }
@@ -35,6 +38,7 @@ impl Membership {
     pub fn new(heartbeat_interval: Duration, timeout: Duration) -> Self {
         Self {
             workers: RwLock::new(HashMap::new()),
+            silent: RwLock::new(HashSet::new()),
             heartbeat_interval,
             timeout,
         }
@@ -43,6 +47,7 @@ impl Membership {
     /// Adds or refreshes a worker. A new process at an address that another
     /// worker id held replaces it.
     pub fn register(&self, worker_id: &str, address: &str, running_tasks: u32) {
+        self.silent.write().remove(address);
         let mut workers = self.workers.write();
         workers.retain(|id, w| id == worker_id || w.address != address);
         let fresh = !workers.contains_key(worker_id);
@@ -98,13 +103,22 @@ impl Membership {
         live
     }
 
+    /// Whether the worker at `address` stopped heartbeating (and has not
+    /// registered again since).
+    pub fn went_silent(&self, address: &str) -> bool {
+        self.expire();
+        self.silent.read().contains(address)
+    }
+
     /// Forgets workers whose heartbeats stopped.
     pub fn expire(&self) {
         let timeout = self.timeout;
         let mut workers = self.workers.write();
+        let mut silent = self.silent.write();
         workers.retain(|id, w| {
             let alive = w.last_seen.elapsed() <= timeout;
             if !alive {
+                silent.insert(w.address.clone());
                 tracing::warn!(worker_id = %id, address = %w.address, "worker forgotten: missed heartbeats");
             }
             alive

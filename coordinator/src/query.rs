@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use datafusion::arrow::array::{Array, UInt64Array};
+use datafusion::arrow::array::{Array, RecordBatch, UInt64Array};
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -20,14 +21,14 @@ use parking_lot::Mutex;
 
 use crate::admission::Admission;
 use crate::analyze::analyze_rows;
+use crate::attempts::{QueryRun, RetryPolicy, run_with_retries};
 use crate::error::CoordinatorError;
 use crate::history::QueryHistory;
 use crate::membership::Membership;
 use crate::planning::{Planned, PlannedStatement, plan_statement};
 use crate::running::RunningQueries;
-use crate::scheduler::{Scheduler, cancel_on};
-use hayate_planner::HayateOptions;
-use hayate_worker::Channels;
+use crate::scheduler::Scheduler;
+use hayate_planner::{HayateOptions, StageGraph};
 
 /// Planned statements a client has not fetched within this time are dropped.
 const PENDING_TTL: Duration = Duration::from_secs(10 * 60);
@@ -161,27 +162,14 @@ impl QueryEngine {
             }
             Planned::Stages(graph) => {
                 let slot = self.admission.admit().await?;
-                let running = match self.scheduler.start(id, &graph, &pending.ctx).await {
-                    Ok(running) => running,
-                    Err(e) => {
-                        self.history.fail(id);
-                        self.history.finish(id, Vec::new());
-                        return Err(e);
-                    }
-                };
-                let guard = CleanupGuard {
-                    channels: self.scheduler.channels().clone(),
-                    history: Arc::clone(&self.history),
-                    query_id: id.to_string(),
-                    workers: running.workers,
-                };
-                let tracked = self
-                    .running
-                    .track(id, self.timeout(&pending.ctx), running.stream);
-                let stream = tracked.map(move |batch| {
+                let timeout = self.timeout(&pending.ctx);
+                let result = self.run(id, Arc::new(graph), pending.ctx);
+                let history = Arc::clone(&self.history);
+                let query_id = id.to_string();
+                let stream = self.running.track(id, timeout, result).map(move |batch| {
                     let _slot = &slot;
                     if batch.is_err() {
-                        guard.history.fail(&guard.query_id);
+                        history.fail(&query_id);
                     }
                     batch
                 });
@@ -190,28 +178,48 @@ impl QueryEngine {
             Planned::Analyze(graph) => {
                 let _slot = self.admission.admit().await?;
                 let started = Instant::now();
-                let running = self.scheduler.start(id, &graph, &pending.ctx).await?;
-                let rows: usize = {
-                    let guard = CleanupGuard {
-                        channels: self.scheduler.channels().clone(),
-                        history: Arc::clone(&self.history),
-                        query_id: id.to_string(),
-                        workers: running.workers.clone(),
-                    };
-                    let counted = self
-                        .running
-                        .track(id, self.timeout(&pending.ctx), running.stream)
-                        .try_fold(0usize, |n, b| async move { Ok(n + b.num_rows()) })
-                        .await;
-                    let rows = counted.inspect_err(|_| self.history.fail(id))?;
-                    guard.finish_now().await;
-                    rows
-                };
+                let graph = Arc::new(graph);
+                let timeout = self.timeout(&pending.ctx);
+                let result = self.run(id, Arc::clone(&graph), pending.ctx);
+                let rows = self
+                    .running
+                    .track(id, timeout, result)
+                    .try_fold(0usize, |n, b| async move { Ok(n + b.num_rows()) })
+                    .await
+                    .inspect_err(|_| self.history.fail(id))?;
                 let stats = self.stats(id).await.unwrap_or_default();
                 let batches = analyze_rows(&graph, &stats, rows, started.elapsed())?;
                 Ok(Box::pin(MemoryStream::try_new(batches, schema, None)?))
             }
         }
+    }
+
+    /// Runs a planned query on the workers, again if workers are lost.
+    fn run(
+        &self,
+        id: &str,
+        graph: Arc<StageGraph>,
+        ctx: SessionContext,
+    ) -> impl futures::Stream<Item = Result<RecordBatch, DataFusionError>> + Send + 'static {
+        let options = ctx
+            .state()
+            .config_options()
+            .extensions
+            .get::<HayateOptions>()
+            .cloned()
+            .unwrap_or_default();
+        run_with_retries(QueryRun {
+            query_id: id.to_string(),
+            graph,
+            ctx,
+            scheduler: self.scheduler.clone(),
+            membership: Arc::clone(&self.membership),
+            history: Arc::clone(&self.history),
+            policy: RetryPolicy {
+                max_attempts: options.query_attempts.max(1),
+                hold_back_bytes: options.retry_buffer_bytes as usize,
+            },
+        })
     }
 
     /// What query `id` did, once its workers have reported (or after a
@@ -236,42 +244,5 @@ impl QueryEngine {
             }
         }
         Ok(count)
-    }
-}
-
-/// Ends a query on its workers when its stream ends for any reason, and
-/// files what they report.
-struct CleanupGuard {
-    channels: Channels,
-    history: Arc<QueryHistory>,
-    query_id: String,
-    workers: Vec<String>,
-}
-
-impl CleanupGuard {
-    /// Ends the query now and waits for the reports.
-    async fn finish_now(mut self) {
-        let query_id = std::mem::take(&mut self.query_id);
-        let workers = std::mem::take(&mut self.workers);
-        let reports = cancel_on(&self.channels, &query_id, &workers).await;
-        self.history.finish(&query_id, reports);
-    }
-}
-
-impl Drop for CleanupGuard {
-    fn drop(&mut self) {
-        if self.query_id.is_empty() {
-            return;
-        }
-        let query_id = std::mem::take(&mut self.query_id);
-        let workers = std::mem::take(&mut self.workers);
-        let channels = self.channels.clone();
-        let history = Arc::clone(&self.history);
-        if let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move {
-                let reports = cancel_on(&channels, &query_id, &workers).await;
-                history.finish(&query_id, reports);
-            });
-        }
     }
 }

@@ -45,6 +45,7 @@ pub struct RunningQuery {
     pub workers: Vec<String>,
 }
 
+#[derive(Clone)]
 pub struct Scheduler {
     membership: Arc<Membership>,
     channels: Channels,
@@ -65,13 +66,15 @@ impl Scheduler {
         &self.channels
     }
 
-    /// Starts every worker stage of `graph` and returns the root stage's
-    /// output, computed here from the workers' streams.
+    /// Starts every worker stage of `graph` on live workers other than
+    /// `excluded` and returns the root stage's output, computed here from
+    /// the workers' streams.
     pub async fn start(
         &self,
         query_id: &str,
         graph: &StageGraph,
         ctx: &SessionContext,
+        excluded: &[String],
     ) -> Result<RunningQuery, CoordinatorError> {
         let settings = worker_settings(ctx);
         let mut last_error = None;
@@ -81,6 +84,7 @@ impl Scheduler {
                 .live()
                 .into_iter()
                 .map(|w| w.address)
+                .filter(|a| !excluded.contains(a))
                 .collect();
             if workers.is_empty() && graph.worker_task_count() > 0 {
                 return Err(CoordinatorError::NoWorkers);

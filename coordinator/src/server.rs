@@ -129,8 +129,7 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
         config.limits.clone(),
     );
     let shutdown = CancellationToken::new();
-    let server = tonic::transport::Server::builder()
-        .tcp_nodelay(true)
+    let server = hayate_protocol::transport::server_builder()
         .add_service(
             FlightServiceServer::new(service)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)

@@ -12,7 +12,7 @@ use tonic::metadata::MetadataMap;
 
 use crate::catalog::Catalog;
 
-pub const SESSION_HEADER: &str = "x-hayate-session";
+pub use hayate_protocol::headers::SESSION_HEADER;
 pub const SESSION_COOKIE: &str = "hayate_session";
 
 /// Sessions idle for longer than this are forgotten.

@@ -20,6 +20,14 @@ extensions_options! {
         /// aggregations and joins spill or fail past it, alone); 0 means
         /// the worker's default (`--query-memory-mb`).
         pub query_memory_limit: u64, default = 0
+        /// How many times a query is run in all when workers are lost under
+        /// it (killed, cut off, restarted); 1 never runs it again.
+        pub query_attempts: usize, default = 3
+        /// Result bytes the coordinator holds back from the client before
+        /// the first batch is sent. While nothing has been sent, losing a
+        /// worker costs only a rerun; once rows are out, it fails the query
+        /// (they would be sent twice). 0 sends every batch at once.
+        pub retry_buffer_bytes: u64, default = 16 * 1024 * 1024
     }
 }
 

@@ -143,6 +143,13 @@ pub struct QueryStats {
     pub stages: Vec<StageStats>,
     #[prost(btree_map = "string, uint64", tag = "6")]
     pub total: std::collections::BTreeMap<String, u64>,
+    /// How many times the query was run (more than 1 when workers were
+    /// lost under it).
+    #[prost(uint32, tag = "7")]
+    pub attempts: u32,
+    /// The workers whose loss made it run again, in order.
+    #[prost(string, repeated, tag = "8")]
+    pub lost_workers: Vec<String>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]

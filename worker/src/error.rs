@@ -38,7 +38,7 @@ pub fn from_status(status: Status) -> DataFusionError {
 }
 
 /// The innermost gRPC status in an error chain, if any.
-fn find_status(err: &DataFusionError) -> Option<&Status> {
+pub(crate) fn find_status(err: &DataFusionError) -> Option<&Status> {
     let mut current: &dyn Error = err;
     loop {
         if let Some(status) = current.downcast_ref::<Status>() {

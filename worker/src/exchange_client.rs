@@ -17,10 +17,11 @@ use hayate_planner::{PartitionFetcher, PartitionSource};
 use hayate_protocol::PartitionTicket;
 use hayate_protocol::transport::{MAX_MESSAGE_BYTES, channel};
 use prost::Message;
+use tonic::Status;
 use tonic::transport::Channel;
-use tonic::{Code, Status};
 
 use crate::error::from_status;
+use crate::peer_loss::name_peer;
 
 /// One shared HTTP/2 connection per peer, opened on first use: a new
 /// connection per request would add a TCP and HTTP/2 handshake to every
@@ -61,22 +62,6 @@ pub fn flight_client(channel: Channel) -> FlightServiceClient<Channel> {
     FlightServiceClient::new(channel)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES)
-}
-
-/// Names the peer in errors that come from failing to reach it, so that an
-/// error says which worker went away.
-pub fn name_peer(status: Status, address: &str) -> Status {
-    match status.code() {
-        Code::Unavailable | Code::Unknown | Code::Cancelled | Code::DeadlineExceeded
-            if !status.message().contains(address) =>
-        {
-            Status::new(
-                status.code(),
-                format!("worker {address}: {}", status.message()),
-            )
-        }
-        _ => status,
-    }
 }
 
 fn flight_error(err: FlightError, address: &str) -> DataFusionError {

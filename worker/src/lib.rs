@@ -7,6 +7,7 @@ pub mod error;
 pub mod exchange_client;
 pub mod membership;
 pub mod memory;
+pub mod peer_loss;
 pub mod registry;
 pub mod replay;
 pub mod report;
@@ -15,6 +16,7 @@ pub mod service;
 pub mod task;
 pub mod wire;
 
-pub use exchange_client::{Channels, FlightPartitionFetcher, flight_client, name_peer};
+pub use exchange_client::{Channels, FlightPartitionFetcher, flight_client};
 pub use memory::MemoryLimits;
+pub use peer_loss::{lost_worker, name_peer};
 pub use server::{WorkerConfig, WorkerHandle, start_worker};

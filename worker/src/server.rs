@@ -27,6 +27,9 @@ pub struct WorkerConfig {
     /// Host other processes use to reach this worker. Defaults to the bind
     /// address, or 127.0.0.1 when binding to all interfaces.
     pub advertise_host: Option<String>,
+    /// Port other processes use to reach this worker, when it differs from
+    /// the one it listens on (a proxy, NAT or port mapping in between).
+    pub advertise_port: Option<u16>,
     /// The coordinator's Flight address; `None` for a worker that is only
     /// given tasks directly (tests, embedded use).
     pub coordinator: Option<String>,
@@ -71,7 +74,8 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
             local.ip().to_string()
         }
     });
-    let address = format!("http://{}", join_host_port(&host, local.port()));
+    let port = config.advertise_port.unwrap_or(local.port());
+    let address = format!("http://{}", join_host_port(&host, port));
     let worker_id = uuid::Uuid::new_v4().to_string();
     let registry = TaskRegistry::default();
     // Workers need no storage configuration: each task carries the options
@@ -89,8 +93,7 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
     );
     let shutdown = CancellationToken::new();
 
-    let server = tonic::transport::Server::builder()
-        .tcp_nodelay(true)
+    let server = hayate_protocol::transport::server_builder()
         .add_service(
             FlightServiceServer::new(service)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)

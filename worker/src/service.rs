@@ -28,6 +28,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::error::{from_status, to_status};
 use crate::exchange_client::FlightPartitionFetcher;
+use crate::peer_loss::task_missing;
 use crate::registry::TaskRegistry;
 use crate::task::{RunningTask, TaskKey};
 use crate::wire::flight_encode;
@@ -169,10 +170,7 @@ impl WorkerService {
             stage_id: ticket.stage_id,
             task_id: ticket.task_id,
         };
-        let (task, cancel) = self
-            .registry
-            .get(&key)
-            .ok_or_else(|| Status::not_found(format!("{key} is not running on this worker")))?;
+        let (task, cancel) = self.registry.get(&key).ok_or_else(|| task_missing(&key))?;
         let stream = task
             .execute(
                 ticket.partition as usize,

@@ -1,5 +1,7 @@
 //! The `hayate` binary as users run it: real coordinator and worker
 //! processes on loopback ports, driven by `hayate sql` and `hayate local`.
 
+mod cluster;
 mod processes;
 mod s3;
+mod worker_loss;

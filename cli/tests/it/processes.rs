@@ -1,46 +1,8 @@
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+
+use crate::cluster::{ProcessCluster, tpch_dir};
 
 pub(crate) const HAYATE: &str = env!("CARGO_BIN_EXE_hayate");
-
-/// A child process killed when the test ends, however it ends.
-pub(crate) struct Process(pub(crate) Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn spawn(args: &[&str]) -> Process {
-    Process(
-        Command::new(HAYATE)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("hayate starts"),
-    )
-}
-
-fn tpch_dir() -> &'static str {
-    static DIR: OnceLock<String> = OnceLock::new();
-    DIR.get_or_init(|| {
-        hayate_tpch::generate_dir(&PathBuf::from(env!("CARGO_TARGET_TMPDIR")), 0.01).unwrap()
-    })
-}
 
 pub(crate) fn sql(coordinator: &str, statements: &[&str]) -> Output {
     let mut cmd = Command::new(HAYATE);
@@ -57,74 +19,6 @@ pub(crate) fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-/// A coordinator and `workers` worker processes; returns once a query that
-/// needs every worker's registration has been answered.
-struct ProcessCluster {
-    url: String,
-    _coordinator: Process,
-    workers: Vec<Process>,
-}
-
-impl ProcessCluster {
-    fn start(workers: usize) -> Self {
-        let port = free_port();
-        let url = format!("http://127.0.0.1:{port}");
-        let coordinator = spawn(&[
-            "coordinator",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--heartbeat-ms",
-            "200",
-            "--worker-timeout-ms",
-            "2000",
-        ]);
-        let workers = (0..workers)
-            .map(|_| {
-                spawn(&[
-                    "worker",
-                    "--coordinator",
-                    &url,
-                    "--bind",
-                    "127.0.0.1",
-                    "--port",
-                    "0",
-                ])
-            })
-            .collect::<Vec<_>>();
-        let cluster = Self {
-            url,
-            _coordinator: coordinator,
-            workers,
-        };
-        // Ready when a distributed query over every worker answers.
-        let deadline = Instant::now() + Duration::from_secs(30);
-        let ddl = format!(
-            "CREATE EXTERNAL TABLE IF NOT EXISTS nation STORED AS PARQUET LOCATION '{}/nation/'",
-            tpch_dir()
-        );
-        loop {
-            let out = sql(
-                &cluster.url,
-                &[&ddl, "SELECT count(*) FROM nation WHERE n_nationkey >= 0"],
-            );
-            if out.status.success() && text(&out).contains("25") {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "cluster never became ready: {}",
-                text(&out)
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        // Give every worker time to register.
-        std::thread::sleep(Duration::from_millis(600));
-        cluster
-    }
 }
 
 fn expected_returnflag_counts() -> Vec<(String, i64)> {

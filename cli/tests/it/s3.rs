@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use hayate_testkit::S3Server;
 
-use crate::processes::{HAYATE, Process, free_port, sql, text};
+use crate::cluster::{Process, free_port};
+use crate::processes::{HAYATE, sql, text};
 
 fn hayate(server: &S3Server) -> Command {
     let mut cmd = Command::new(HAYATE);

@@ -37,6 +37,7 @@ async fn silent_workers_are_forgotten_and_new_ones_join() {
     let fresh = start_worker(WorkerConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         advertise_host: None,
+        advertise_port: None,
         coordinator: Some(cluster.coordinator.address.clone()),
         memory: Default::default(),
     })

@@ -7,20 +7,13 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use arrow_flight::Action;
-use arrow_flight::sql::TicketStatementQuery;
-use arrow_flight::sql::client::FlightSqlServiceClient;
 use datafusion::arrow::record_batch::RecordBatch;
-use futures::TryStreamExt;
 use hayate_coordinator::{
-    CoordinatorConfig, CoordinatorHandle, EmbeddedCluster, QueryLimits, SESSION_HEADER,
-    StorageConfig,
+    CoordinatorConfig, CoordinatorHandle, EmbeddedCluster, QueryLimits, StorageConfig,
 };
-use hayate_protocol::{QueryRef, QueryStats, actions};
+use hayate_protocol::QueryStats;
 use hayate_testkit::S3Server;
 use hayate_worker::WorkerHandle;
-use prost::Message;
-use tonic::transport::Channel;
 
 pub const SCALE_FACTOR: f64 = 0.01;
 
@@ -89,7 +82,9 @@ impl TestCluster {
 
     /// A Flight SQL client with its own session.
     pub async fn client(&self) -> Client {
-        Client::connect(&self.coordinator.address).await
+        Client::connect(&self.coordinator.address)
+            .await
+            .expect("connect to coordinator")
     }
 
     /// A client with the TPC-H tables registered and scans split into as
@@ -114,86 +109,7 @@ impl TestCluster {
     }
 }
 
-pub struct Client {
-    pub inner: FlightSqlServiceClient<Channel>,
-}
-
-impl Client {
-    pub async fn connect(address: &str) -> Self {
-        let channel = Channel::from_shared(address.to_string())
-            .expect("valid address")
-            .connect()
-            .await
-            .expect("connect to coordinator");
-        let mut inner = FlightSqlServiceClient::new(channel);
-        inner.set_header(SESSION_HEADER, uuid::Uuid::new_v4().to_string());
-        Self { inner }
-    }
-
-    /// Runs a query (GetFlightInfo + DoGet on every endpoint).
-    pub async fn query(&mut self, sql: &str) -> Result<Vec<RecordBatch>, String> {
-        Ok(self.run(sql).await?.0)
-    }
-
-    /// Runs a query; returns its rows and its statement handle (the query id).
-    async fn run(&mut self, sql: &str) -> Result<(Vec<RecordBatch>, Option<String>), String> {
-        let info = self
-            .inner
-            .execute(sql.to_string(), None)
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut batches = Vec::new();
-        let mut handle = None;
-        for endpoint in info.endpoint {
-            let ticket = endpoint.ticket.ok_or("endpoint without ticket")?;
-            let any = arrow_flight::sql::Any::decode(ticket.ticket.as_ref())
-                .map_err(|e| e.to_string())?;
-            let statement: Option<TicketStatementQuery> =
-                any.unpack().map_err(|e| e.to_string())?;
-            handle = statement.map(|s| String::from_utf8_lossy(&s.statement_handle).to_string());
-            let stream = self.inner.do_get(ticket).await.map_err(|e| e.to_string())?;
-            let mut part: Vec<RecordBatch> =
-                stream.try_collect().await.map_err(|e| e.to_string())?;
-            batches.append(&mut part);
-        }
-        Ok((batches, handle))
-    }
-
-    /// Runs a query and returns its rows and what it did (I/O, pruning,
-    /// cache hits), as the CLI shows after each query.
-    pub async fn query_with_stats(
-        &mut self,
-        sql: &str,
-    ) -> Result<(Vec<RecordBatch>, QueryStats), String> {
-        let (batches, handle) = self.run(sql).await?;
-        let query_id = handle.ok_or("no endpoint")?;
-        let action = Action {
-            r#type: actions::QUERY_STATS.to_string(),
-            body: QueryRef { query_id }.encode_to_vec().into(),
-        };
-        let mut results = self
-            .inner
-            .do_action(action)
-            .await
-            .map_err(|e| e.to_string())?;
-        let body = results
-            .try_next()
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("no stats")?
-            .body;
-        let stats = QueryStats::decode(body.as_ref()).map_err(|e| e.to_string())?;
-        Ok((batches, stats))
-    }
-
-    /// Runs a statement through `CommandStatementUpdate`.
-    pub async fn update(&mut self, sql: &str) -> Result<i64, String> {
-        self.inner
-            .execute_update(sql.to_string(), None)
-            .await
-            .map_err(|e| e.to_string())
-    }
-}
+pub use hayate_testkit::SqlClient as Client;
 
 /// A counter of a query's totals (0 when absent).
 pub fn total(stats: &QueryStats, name: &str) -> u64 {

@@ -1,0 +1,139 @@
+//! Workers lost while queries run: killed with SIGKILL, or cut off by the
+//! network. Every answer must still equal single-node DataFusion's, and the
+//! query's record must show that it ran again without the lost worker.
+
+use std::time::{Duration, Instant};
+
+use hayate_testkit::{SqlClient, TcpProxy};
+
+use crate::cluster::{ProcessCluster, free_port, tpch_dir};
+
+/// Small batches and a task per file: queries take long enough in a debug
+/// build for a worker to die under them, and every worker holds tasks.
+const SPREAD_AND_SLOW: [&str; 2] = [
+    "SET hayate.bytes_per_task = 1",
+    "SET datafusion.execution.batch_size = 64",
+];
+
+async fn tpch_session(url: &str) -> SqlClient {
+    let mut client = SqlClient::connect(url).await.expect("connect");
+    for ddl in hayate_tpch::create_table_statements(tpch_dir()) {
+        client.update(&ddl).await.expect("create table");
+    }
+    for s in SPREAD_AND_SLOW {
+        client.update(s).await.expect("setting applies");
+    }
+    client
+}
+
+async fn start_cluster(workers: usize) -> ProcessCluster {
+    tokio::task::spawn_blocking(move || ProcessCluster::start(workers))
+        .await
+        .expect("cluster starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tpch_answers_survive_a_worker_killed_mid_query() {
+    let mut cluster = start_cluster(3).await;
+    let mut client = tpch_session(&cluster.url).await;
+    let mut failures = Vec::new();
+    let mut retried = Vec::new();
+    let mut killed_mid_query = 0;
+    for (i, q) in [3usize, 5, 9, 10, 18].into_iter().enumerate() {
+        let expected = hayate_tpch::reference_answer(tpch_dir(), q, 2)
+            .await
+            .expect("DataFusion answers");
+        // A healthy run first, to know when "half-way" is.
+        let started = Instant::now();
+        client
+            .query(hayate_tpch::query(q))
+            .await
+            .expect("healthy run");
+        let healthy = started.elapsed();
+        let started = Instant::now();
+        let run = tokio::spawn(async move {
+            let answer = client.query_with_stats(hayate_tpch::query(q)).await;
+            (client, answer)
+        });
+        // Kill a different worker each time, half-way through the query,
+        // and start a replacement, as a Deployment would.
+        tokio::time::sleep(healthy / 2).await;
+        if !run.is_finished() {
+            killed_mid_query += 1;
+        }
+        let victim = cluster.workers.remove(i % cluster.workers.len());
+        drop(victim);
+        cluster.add_worker(&[]);
+        let (back, answer) = run.await.expect("query task");
+        client = back;
+        match answer {
+            Ok((batches, stats)) => {
+                if stats.attempts > 1 {
+                    retried.push(q);
+                }
+                eprintln!(
+                    "q{q}: {:?} healthy, {:?} with a kill; attempts {}, lost {:?}",
+                    healthy,
+                    started.elapsed(),
+                    stats.attempts,
+                    stats.lost_workers
+                );
+                if let Err(diff) =
+                    hayate_tpch::compare_results(&expected, &batches, hayate_tpch::is_ordered(q))
+                {
+                    failures.push(format!("q{q}: {diff}"));
+                }
+            }
+            Err(e) => failures.push(format!("q{q} failed: {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    assert!(
+        killed_mid_query >= 3,
+        "the kill landed during only {killed_mid_query} queries; the test did not test"
+    );
+    assert!(
+        !retried.is_empty(),
+        "no query ran again although workers were killed under {killed_mid_query} of them"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_cut_off_by_the_network_is_left_out() {
+    let mut cluster = start_cluster(2).await;
+    // A third worker that everyone reaches through a proxy; its heartbeats
+    // go straight to the coordinator and keep arriving.
+    let port = free_port();
+    let proxy = TcpProxy::start(([127, 0, 0, 1], port).into())
+        .await
+        .expect("proxy starts");
+    let proxied = format!("http://127.0.0.1:{}", proxy.port);
+    cluster.add_worker(&[
+        "--port",
+        &port.to_string(),
+        "--advertise-port",
+        &proxy.port.to_string(),
+    ]);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut client = tpch_session(&cluster.url).await;
+
+    let q = 9;
+    let expected = hayate_tpch::reference_answer(tpch_dir(), q, 2)
+        .await
+        .expect("DataFusion answers");
+    let run = tokio::spawn(async move { client.query_with_stats(hayate_tpch::query(q)).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!run.is_finished(), "q{q} ended before the cut");
+    let cut = Instant::now();
+    proxy.stall();
+    let (batches, stats) = run.await.expect("query task").expect("q9 answers");
+    eprintln!(
+        "q{q} answered {:?} after the cut; attempts {}, lost {:?}",
+        cut.elapsed(),
+        stats.attempts,
+        stats.lost_workers
+    );
+    hayate_tpch::compare_results(&expected, &batches, hayate_tpch::is_ordered(q))
+        .expect("the answer equals DataFusion's");
+    assert_eq!(stats.lost_workers, vec![proxied]);
+}

@@ -1,0 +1,260 @@
+//! Running a query again when a worker is lost under it.
+//!
+//! Exchanges are streamed, so a lost task cannot be re-run alone: its
+//! consumers have already read part of its output. Inputs are immutable
+//! files and tasks are pure, so the whole query can be: the coordinator
+//! abandons the run (cancelling its tasks everywhere), leaves out the lost
+//! worker and places the query again on the workers that remain.
+//!
+//! That is safe only while no row has reached the client. So the first
+//! `hayate.retry_buffer_bytes` of the result are held back: most
+//! interactive answers fit, and for them a lost worker costs a rerun and
+//! nothing else. A larger result is streamed once it outgrows the buffer;
+//! a worker lost after that fails the query with an error that says so,
+//! rather than send rows twice.
+//!
+//! A worker counts as lost when a call to it fails at the transport (killed,
+//! restarted, unreachable, HTTP/2 keep-alive timed out because it is cut off
+//! or stuck), when it no longer holds a task it was given, or when its
+//! heartbeats stop. Any other error (bad data, out of memory, a cancel) would
+//! happen again and fails the query at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::error::DataFusionError;
+use datafusion::prelude::SessionContext;
+use futures::{Stream, StreamExt};
+use hayate_planner::StageGraph;
+use hayate_worker::error::{from_status, to_status};
+use hayate_worker::lost_worker;
+use hayate_worker::peer_loss::mark_lost;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
+
+use crate::cleanup::CleanupGuard;
+use crate::history::QueryHistory;
+use crate::membership::Membership;
+use crate::scheduler::Scheduler;
+
+/// How often a run checks that its workers still heartbeat.
+const MEMBERSHIP_CHECK: Duration = Duration::from_millis(250);
+
+/// How many attempts a query gets and how much of its result is held back.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    pub max_attempts: usize,
+    pub hold_back_bytes: usize,
+}
+
+/// Everything a query's runs need.
+pub struct QueryRun {
+    pub query_id: String,
+    pub graph: Arc<StageGraph>,
+    pub ctx: SessionContext,
+    pub scheduler: Scheduler,
+    pub membership: Arc<Membership>,
+    pub history: Arc<QueryHistory>,
+    pub policy: RetryPolicy,
+}
+
+type Item = Result<RecordBatch, DataFusionError>;
+
+/// The query's result; runs it again (up to the policy's attempts) when a
+/// worker is lost before any row was sent. Dropping the stream ends the run
+/// on every worker.
+pub fn run_with_retries(run: QueryRun) -> impl Stream<Item = Item> + Send + 'static {
+    let (tx, rx) = mpsc::channel(2);
+    tokio::spawn(drive(run, tx));
+    ReceiverStream::new(rx)
+}
+
+enum RunEnd {
+    Done,
+    ClientGone,
+    Failed(DataFusionError),
+}
+
+/// Result batches not yet sent to the client.
+struct Output {
+    tx: mpsc::Sender<Item>,
+    held: Vec<RecordBatch>,
+    held_bytes: usize,
+    hold_back_bytes: usize,
+    /// Rows sent to the client (once non-zero, a rerun would repeat them).
+    sent_rows: usize,
+}
+
+impl Output {
+    /// Holds `batch` back or sends it; false if the client is gone.
+    async fn push(&mut self, batch: RecordBatch) -> bool {
+        let bytes = batch.get_array_memory_size();
+        if self.sent_rows == 0 && self.held_bytes + bytes <= self.hold_back_bytes {
+            self.held_bytes += bytes;
+            self.held.push(batch);
+            return true;
+        }
+        self.flush().await && self.send(batch).await
+    }
+
+    async fn flush(&mut self) -> bool {
+        for batch in std::mem::take(&mut self.held) {
+            if !self.send(batch).await {
+                return false;
+            }
+        }
+        self.held_bytes = 0;
+        true
+    }
+
+    async fn send(&mut self, batch: RecordBatch) -> bool {
+        let rows = batch.num_rows();
+        if self.tx.send(Ok(batch)).await.is_err() {
+            return false;
+        }
+        self.sent_rows += rows;
+        true
+    }
+
+    fn discard(&mut self) {
+        self.held.clear();
+        self.held_bytes = 0;
+    }
+}
+
+async fn drive(run: QueryRun, tx: mpsc::Sender<Item>) {
+    let mut out = Output {
+        tx,
+        held: Vec::new(),
+        held_bytes: 0,
+        hold_back_bytes: run.policy.hold_back_bytes,
+        sent_rows: 0,
+    };
+    let mut excluded: Vec<String> = Vec::new();
+    let mut attempt = 1;
+    loop {
+        let attempt_id = match attempt {
+            1 => run.query_id.clone(),
+            n => format!("{}.{n}", run.query_id),
+        };
+        let started = run
+            .scheduler
+            .start(&attempt_id, &run.graph, &run.ctx, &excluded)
+            .await;
+        let running = match started {
+            Ok(running) => running,
+            Err(e) => {
+                run.history.fail(&run.query_id);
+                run.history.finish(&run.query_id, Vec::new());
+                let _ = out.tx.send(Err(from_status(Status::from(e)))).await;
+                return;
+            }
+        };
+        let guard = CleanupGuard::new(
+            run.scheduler.channels().clone(),
+            Arc::clone(&run.history),
+            &run.query_id,
+            &attempt_id,
+            running.workers.clone(),
+        );
+        let end = pump(running.stream, &running.workers, &run.membership, &mut out).await;
+        let error = match end {
+            RunEnd::Done => {
+                if out.flush().await {
+                    drop(out);
+                    guard.finish_now().await;
+                }
+                return;
+            }
+            RunEnd::ClientGone => return,
+            RunEnd::Failed(error) => error,
+        };
+        let lost = lost_worker(&error);
+        match lost {
+            Some(lost) if out.sent_rows == 0 && attempt < run.policy.max_attempts => {
+                tracing::warn!(
+                    query_id = %run.query_id,
+                    attempt,
+                    worker = %lost,
+                    error = %error,
+                    "worker lost; running the query again without it"
+                );
+                out.discard();
+                guard.abandon(&lost).await;
+                run.membership.forget_address(&lost);
+                excluded.push(lost);
+                attempt += 1;
+            }
+            lost => {
+                run.history.fail(&run.query_id);
+                let error = explain_failure(error, lost.as_deref(), attempt, out.sent_rows);
+                let _ = out.tx.send(Err(error)).await;
+                return;
+            }
+        }
+    }
+}
+
+/// Reads one run's output into `out`, watching that its workers heartbeat.
+async fn pump(
+    mut stream: datafusion::execution::SendableRecordBatchStream,
+    workers: &[String],
+    membership: &Membership,
+    out: &mut Output,
+) -> RunEnd {
+    let mut check = tokio::time::interval(MEMBERSHIP_CHECK);
+    loop {
+        tokio::select! {
+            biased;
+            _ = out.tx.closed() => return RunEnd::ClientGone,
+            _ = check.tick() => {
+                if let Some(silent) = workers.iter().find(|w| membership.went_silent(w)) {
+                    let status = mark_lost(
+                        Status::unavailable(format!("worker {silent} stopped sending heartbeats")),
+                        silent,
+                    );
+                    return RunEnd::Failed(from_status(status));
+                }
+            }
+            item = stream.next() => match item {
+                None => return RunEnd::Done,
+                Some(Ok(batch)) => {
+                    if !out.push(batch).await {
+                        return RunEnd::ClientGone;
+                    }
+                }
+                Some(Err(e)) => return RunEnd::Failed(e),
+            },
+        }
+    }
+}
+
+/// The error a client sees when a query fails for good: for a lost worker,
+/// why it was not run again. The status code is kept.
+fn explain_failure(
+    error: DataFusionError,
+    lost: Option<&str>,
+    attempts: usize,
+    sent_rows: usize,
+) -> DataFusionError {
+    let Some(lost) = lost else {
+        return error;
+    };
+    let status = to_status(&error);
+    let why = if sent_rows > 0 {
+        format!(
+            "worker {lost} was lost after {sent_rows} rows had been sent, so the query \
+             cannot be run again without repeating them (raise hayate.retry_buffer_bytes \
+             to hold back more of a result)"
+        )
+    } else {
+        format!("query failed after {attempts} attempt(s); the last lost worker {lost}")
+    };
+    from_status(Status::with_metadata(
+        status.code(),
+        format!("{why}: {}", status.message()),
+        status.metadata().clone(),
+    ))
+}

@@ -1,0 +1,79 @@
+//! Ending one run of a query on its workers, whatever way it ends, and
+//! filing what the workers report about it.
+
+use std::sync::Arc;
+
+use hayate_worker::Channels;
+
+use crate::history::QueryHistory;
+use crate::scheduler::cancel_on;
+
+/// Ends a run (attempt) of a query on its workers when dropped, and files
+/// their reports under the query.
+pub struct CleanupGuard {
+    channels: Channels,
+    history: Arc<QueryHistory>,
+    /// The query, as clients and the history know it.
+    query_id: String,
+    /// The run's id on the workers (the query id, or a rerun's own id).
+    attempt_id: String,
+    workers: Vec<String>,
+}
+
+impl CleanupGuard {
+    pub fn new(
+        channels: Channels,
+        history: Arc<QueryHistory>,
+        query_id: &str,
+        attempt_id: &str,
+        workers: Vec<String>,
+    ) -> Self {
+        Self {
+            channels,
+            history,
+            query_id: query_id.to_string(),
+            attempt_id: attempt_id.to_string(),
+            workers,
+        }
+    }
+
+    /// Ends the run now, waits for the reports, and closes the record.
+    pub async fn finish_now(mut self) {
+        let (query_id, attempt_id, workers) = self.take();
+        let reports = cancel_on(&self.channels, &attempt_id, &workers).await;
+        self.history.finish(&query_id, reports);
+    }
+
+    /// Ends a run abandoned because `lost` went away; the query goes on in
+    /// another run, so its record stays open.
+    pub async fn abandon(mut self, lost: &str) {
+        let (query_id, attempt_id, workers) = self.take();
+        let reports = cancel_on(&self.channels, &attempt_id, &workers).await;
+        self.history.retried(&query_id, lost, reports);
+    }
+
+    fn take(&mut self) -> (String, String, Vec<String>) {
+        (
+            std::mem::take(&mut self.query_id),
+            std::mem::take(&mut self.attempt_id),
+            std::mem::take(&mut self.workers),
+        )
+    }
+}
+
+impl Drop for CleanupGuard {
+    fn drop(&mut self) {
+        if self.query_id.is_empty() {
+            return;
+        }
+        let (query_id, attempt_id, workers) = self.take();
+        let channels = self.channels.clone();
+        let history = Arc::clone(&self.history);
+        if let Ok(handle) = tokio::runtime::Handle::try_current() {
+            handle.spawn(async move {
+                let reports = cancel_on(&channels, &attempt_id, &workers).await;
+                history.finish(&query_id, reports);
+            });
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! A Flight SQL client for tests, built on arrow-flight's own client: runs
+//! statements, fetches every endpoint, and asks Hayate what a query did.
+
+use arrow_flight::Action;
+use arrow_flight::sql::TicketStatementQuery;
+use arrow_flight::sql::client::FlightSqlServiceClient;
+use datafusion::arrow::record_batch::RecordBatch;
+use futures::TryStreamExt;
+use hayate_protocol::headers::SESSION_HEADER;
+use hayate_protocol::{QueryRef, QueryStats, actions};
+use prost::Message;
+use tonic::transport::Channel;
+
+pub struct SqlClient {
+    pub inner: FlightSqlServiceClient<Channel>,
+}
+
+impl SqlClient {
+    /// Connects to the coordinator at `address` with a session of its own.
+    pub async fn connect(address: &str) -> Result<Self, String> {
+        let channel = Channel::from_shared(address.to_string())
+            .map_err(|e| e.to_string())?
+            .connect()
+            .await
+            .map_err(|e| format!("connect to {address}: {e}"))?;
+        Ok(Self::on(channel))
+    }
+
+    /// A client over an already configured channel (TLS, say).
+    pub fn on(channel: Channel) -> Self {
+        let mut inner = FlightSqlServiceClient::new(channel);
+        inner.set_header(SESSION_HEADER, uuid::Uuid::new_v4().to_string());
+        Self { inner }
+    }
+
+    /// Runs a query (GetFlightInfo + DoGet on every endpoint).
+    pub async fn query(&mut self, sql: &str) -> Result<Vec<RecordBatch>, String> {
+        Ok(self.run(sql).await?.0)
+    }
+
+    /// Runs a query; returns its rows and its statement handle (the query id).
+    pub async fn run(&mut self, sql: &str) -> Result<(Vec<RecordBatch>, Option<String>), String> {
+        let info = self
+            .inner
+            .execute(sql.to_string(), None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut batches = Vec::new();
+        let mut handle = None;
+        for endpoint in info.endpoint {
+            let ticket = endpoint.ticket.ok_or("endpoint without ticket")?;
+            let any = arrow_flight::sql::Any::decode(ticket.ticket.as_ref())
+                .map_err(|e| e.to_string())?;
+            let statement: Option<TicketStatementQuery> =
+                any.unpack().map_err(|e| e.to_string())?;
+            handle = statement.map(|s| String::from_utf8_lossy(&s.statement_handle).to_string());
+            let stream = self.inner.do_get(ticket).await.map_err(|e| e.to_string())?;
+            let mut part: Vec<RecordBatch> =
+                stream.try_collect().await.map_err(|e| e.to_string())?;
+            batches.append(&mut part);
+        }
+        Ok((batches, handle))
+    }
+
+    /// Runs a query and returns its rows and what it did (I/O, pruning,
+    /// cache hits, attempts), as the CLI shows after each query.
+    pub async fn query_with_stats(
+        &mut self,
+        sql: &str,
+    ) -> Result<(Vec<RecordBatch>, QueryStats), String> {
+        let (batches, handle) = self.run(sql).await?;
+        let query_id = handle.ok_or("no endpoint")?;
+        Ok((batches, self.stats(&query_id).await?))
+    }
+
+    /// What query `query_id` did.
+    pub async fn stats(&mut self, query_id: &str) -> Result<QueryStats, String> {
+        let action = Action {
+            r#type: actions::QUERY_STATS.to_string(),
+            body: QueryRef {
+                query_id: query_id.to_string(),
+            }
+            .encode_to_vec()
+            .into(),
+        };
+        let mut results = self
+            .inner
+            .do_action(action)
+            .await
+            .map_err(|e| e.to_string())?;
+        let body = results
+            .try_next()
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("no stats")?
+            .body;
+        QueryStats::decode(body.as_ref()).map_err(|e| e.to_string())
+    }
+
+    /// Runs a statement through `CommandStatementUpdate`.
+    pub async fn update(&mut self, sql: &str) -> Result<i64, String> {
+        self.inner
+            .execute_update(sql.to_string(), None)
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
