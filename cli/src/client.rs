@@ -2,11 +2,11 @@
 //! batches, keeping the server's error code and message intact.
 
 use arrow_flight::Action;
-use arrow_flight::FlightDescriptor;
 use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_client::FlightServiceClient;
 use arrow_flight::sql::{CommandStatementQuery, ProstMessageExt};
+use arrow_flight::{FlightDescriptor, HandshakeRequest};
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::{StreamExt, TryStreamExt};
 use hayate_coordinator::SESSION_HEADER;
@@ -14,7 +14,7 @@ use hayate_coordinator::flight_sql::statement_handle;
 use hayate_protocol::transport::{MAX_MESSAGE_BYTES, channel};
 use hayate_protocol::{QueryRef, QueryStats, actions};
 use prost::Message;
-use tonic::transport::Channel;
+use tonic::transport::{Channel, ClientTlsConfig};
 use tonic::{Code, Request, Status};
 
 /// A connection to a coordinator with one session (settings made with `SET`
@@ -22,8 +22,16 @@ use tonic::{Code, Request, Status};
 pub struct SqlClient {
     inner: FlightServiceClient<Channel>,
     session: String,
+    /// `Bearer <token>` once signed in.
+    bearer: Option<String>,
     /// The statement handle (query id) of the last statement run.
     last_query: Option<String>,
+}
+
+/// A user name and password to sign in with.
+pub struct Login {
+    pub user: String,
+    pub password: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,29 +52,76 @@ fn describe(status: &Status) -> String {
         Code::ResourceExhausted => "Resources exhausted",
         Code::Unimplemented => "Not supported",
         Code::Cancelled => "Cancelled",
+        Code::Unauthenticated => "Not signed in",
+        Code::PermissionDenied => "Permission denied",
         _ => "Execution error",
     };
     format!("{kind}: {}", status.message())
 }
 
 impl SqlClient {
-    pub async fn connect(address: &str) -> Result<Self, ClientError> {
-        let channel = channel(address)
+    /// Connects to `address` (`https://` is verified against `tls`, else
+    /// the public roots) and signs in when given a login.
+    pub async fn connect(
+        address: &str,
+        tls: Option<&ClientTlsConfig>,
+        login: Option<&Login>,
+    ) -> Result<Self, ClientError> {
+        let channel = channel(address, tls)
             .map_err(|e| ClientError::Connect(address.to_string(), e.to_string()))?;
         let inner = FlightServiceClient::new(channel)
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        Ok(Self {
+        let mut client = Self {
             inner,
             session: uuid::Uuid::new_v4().to_string(),
+            bearer: None,
             last_query: None,
-        })
+        };
+        if let Some(login) = login {
+            client.sign_in(login).await?;
+        }
+        Ok(client)
+    }
+
+    /// The Flight handshake with HTTP Basic credentials; keeps the bearer
+    /// token the coordinator answers with.
+    async fn sign_in(&mut self, login: &Login) -> Result<(), ClientError> {
+        use base64::Engine;
+        let credentials = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", login.user, login.password));
+        let mut request = self.request(futures::stream::iter([HandshakeRequest::default()]));
+        let basic = format!("Basic {credentials}")
+            .parse()
+            .map_err(|_| ClientError::Protocol("user name is not a valid header".into()))?;
+        request.metadata_mut().insert("authorization", basic);
+        let response = self
+            .inner
+            .handshake(request)
+            .await
+            .map_err(ClientError::Server)?;
+        let bearer = response
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| v.starts_with("Bearer "))
+            .map(str::to_string);
+        let _: Vec<_> = response
+            .into_inner()
+            .try_collect()
+            .await
+            .map_err(ClientError::Server)?;
+        self.bearer = bearer;
+        Ok(())
     }
 
     fn request<T>(&self, body: T) -> Request<T> {
         let mut request = Request::new(body);
         if let Ok(v) = self.session.parse() {
             request.metadata_mut().insert(SESSION_HEADER, v);
+        }
+        if let Some(Ok(v)) = self.bearer.as_ref().map(|b| b.parse()) {
+            request.metadata_mut().insert("authorization", v);
         }
         request
     }

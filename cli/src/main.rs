@@ -5,6 +5,7 @@ mod local;
 mod logs_gen;
 mod output;
 mod repl;
+mod security_args;
 mod statements;
 mod storage_args;
 
@@ -17,6 +18,7 @@ use hayate_coordinator::{CoordinatorConfig, QueryLimits, start_coordinator};
 use hayate_worker::{MemoryLimits, WorkerConfig, start_worker};
 
 use crate::client::SqlClient;
+use crate::security_args::{AuthArgs, ClientArgs, ClusterArgs};
 use crate::storage_args::StorageArgs;
 
 #[derive(Parser)]
@@ -45,6 +47,9 @@ enum Command {
     /// Generate web/application logs as Hive-partitioned Parquet, to a
     /// local directory or an s3:// location.
     LogsGen(LogsGenArgs),
+    /// Print the Argon2 hash of a password (read from the terminal or
+    /// stdin), for the coordinator's users file.
+    HashPassword,
 }
 
 #[derive(Args)]
@@ -72,6 +77,10 @@ struct CoordinatorArgs {
     query_timeout_secs: u64,
     #[command(flatten)]
     storage: StorageArgs,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+    #[command(flatten)]
+    auth: AuthArgs,
 }
 
 #[derive(Args)]
@@ -99,6 +108,8 @@ struct WorkerArgs {
     /// The most a session may ask for (0: no cap).
     #[arg(long, env = "HAYATE_MAX_QUERY_MEMORY_MB", default_value_t = 0)]
     max_query_memory_mb: usize,
+    #[command(flatten)]
+    cluster: ClusterArgs,
 }
 
 #[derive(Args)]
@@ -119,6 +130,8 @@ struct SqlArgs {
         default_value = "http://127.0.0.1:50051"
     )]
     coordinator: String,
+    #[command(flatten)]
+    client: ClientArgs,
     #[command(flatten)]
     statements: StatementArgs,
 }
@@ -208,6 +221,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     timeout: (args.query_timeout_secs > 0)
                         .then(|| Duration::from_secs(args.query_timeout_secs)),
                 },
+                secret: args.cluster.secret()?,
+                tls: args.cluster.tls()?,
+                auth: args.auth.config()?,
             })
             .await?;
             let token = handle.shutdown_token();
@@ -229,6 +245,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     max_per_query: (args.max_query_memory_mb > 0)
                         .then(|| args.max_query_memory_mb << 20),
                 },
+                secret: args.cluster.secret()?,
+                tls: args.cluster.tls()?,
             })
             .await?;
             println!("worker listening at {}", handle.address);
@@ -240,14 +258,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             handle.wait().await?;
         }
         Command::Sql(args) => {
-            let mut client = SqlClient::connect(&args.coordinator).await?;
+            let tls = args.client.tls()?;
+            let login = args.client.login()?;
+            let mut client =
+                SqlClient::connect(&args.coordinator, tls.client.as_ref(), login.as_ref()).await?;
             if !statements_or_repl(&mut client, &args.statements).await? {
                 std::process::exit(1);
             }
         }
         Command::Local(args) => {
             let cluster = local::start(args.workers, args.port, args.storage.config()).await?;
-            let mut client = SqlClient::connect(&cluster.coordinator.address).await?;
+            let mut client = SqlClient::connect(&cluster.coordinator.address, None, None).await?;
             if !args.no_sample {
                 local::load_sample(&mut client, args.sf).await?;
             }
@@ -266,6 +287,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 std::process::exit(1);
             }
         }
+        Command::HashPassword => security_args::hash_password()?,
         Command::LogsGen(args) => logs_gen::run(args.into_spec(), &args.out, &args.storage).await?,
         Command::TpchGen(args) => {
             hayate_tpch::generate(&args.out, args.sf)?;

@@ -14,7 +14,7 @@ use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use hayate_planner::{FetcherExtension, HayateOptions};
 use hayate_storage::StoreRegistry;
-use hayate_worker::FlightPartitionFetcher;
+use hayate_worker::{Channels, FlightPartitionFetcher};
 
 use crate::server::StorageConfig;
 
@@ -40,6 +40,7 @@ impl Catalog {
     pub fn new(
         defaults: SessionConfig,
         storage: &StorageConfig,
+        channels: Channels,
     ) -> datafusion::error::Result<Self> {
         let stores = Arc::new(StoreRegistry::new(storage.defaults.clone()));
         let caches = CacheManagerConfig::default()
@@ -58,7 +59,7 @@ impl Catalog {
             runtime,
             stores,
             defaults,
-            fetcher: FlightPartitionFetcher::default(),
+            fetcher: FlightPartitionFetcher::new(channels),
         })
     }
 

@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use hayate_protocol::ClusterSecret;
 use hayate_worker::{WorkerConfig, WorkerHandle, start_worker};
 
 use crate::server::{CoordinatorConfig, CoordinatorHandle, start_coordinator};
@@ -17,7 +18,15 @@ pub struct EmbeddedCluster {
 impl EmbeddedCluster {
     /// Starts a coordinator with `config` (its port may be 0) and `workers`
     /// workers on free loopback ports, and waits until all have registered.
-    pub async fn start(config: CoordinatorConfig, workers: usize) -> std::io::Result<Self> {
+    /// Without a cluster secret in `config`, one is made up: loopback ports
+    /// are reachable by every local user, who should not be able to make
+    /// the workers run plans.
+    pub async fn start(mut config: CoordinatorConfig, workers: usize) -> std::io::Result<Self> {
+        if !config.secret.is_set() {
+            config.secret = ClusterSecret::new(&uuid::Uuid::new_v4().simple().to_string());
+        }
+        let secret = config.secret.clone();
+        let tls = config.tls.clone();
         let coordinator = start_coordinator(config).await?;
         let mut handles = Vec::new();
         for _ in 0..workers {
@@ -28,6 +37,8 @@ impl EmbeddedCluster {
                     advertise_port: None,
                     coordinator: Some(coordinator.address.clone()),
                     memory: Default::default(),
+                    secret: secret.clone(),
+                    tls: tls.clone(),
                 })
                 .await?,
             );

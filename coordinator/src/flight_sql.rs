@@ -16,8 +16,8 @@ use arrow_flight::sql::{
     DoPutPreparedStatementResult, ProstMessageExt, SqlInfo, TicketStatementQuery,
 };
 use arrow_flight::{
-    Action, FlightData, FlightDescriptor, FlightEndpoint, FlightInfo, IpcMessage, SchemaAsIpc,
-    Ticket,
+    Action, FlightData, FlightDescriptor, FlightEndpoint, FlightInfo, HandshakeRequest,
+    HandshakeResponse, IpcMessage, SchemaAsIpc, Ticket,
 };
 use arrow_flight::{CancelFlightInfoRequest, CancelFlightInfoResult, CancelStatus};
 use datafusion::arrow::array::{RecordBatch, StringArray};
@@ -26,12 +26,15 @@ use datafusion::arrow::ipc::writer::IpcWriteOptions;
 use datafusion::datasource::TableType;
 use datafusion::prelude::SessionContext;
 use futures::{Stream, TryStreamExt};
+use hayate_protocol::cluster_secret::InternalCaller;
 use hayate_protocol::{MembershipAck, QueryRef, WorkerAnnouncement, actions};
+use hayate_worker::Channels;
 use hayate_worker::wire::flight_encode;
 use prost::Message;
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 
+use crate::auth::Authenticator;
 use crate::membership::Membership;
 use crate::planning::statement_schema;
 use crate::query::{QueryEngine, QueryLimits};
@@ -45,10 +48,21 @@ pub struct CoordinatorService {
     engine: QueryEngine,
     membership: Arc<Membership>,
     sql_info: SqlInfoData,
+    /// Signs users in; `None` when the coordinator is open.
+    auth: Option<Arc<Authenticator>>,
+    /// Whether worker announcements must carry the cluster secret.
+    secret_required: bool,
 }
 
 impl CoordinatorService {
-    pub fn new(sessions: Sessions, membership: Arc<Membership>, limits: QueryLimits) -> Self {
+    pub fn new(
+        sessions: Sessions,
+        membership: Arc<Membership>,
+        limits: QueryLimits,
+        channels: Channels,
+        auth: Option<Arc<Authenticator>>,
+        secret_required: bool,
+    ) -> Self {
         let stores = Arc::clone(sessions.catalog().stores());
         let mut info = SqlInfoDataBuilder::new();
         info.append(SqlInfo::FlightSqlServerName, "Hayate");
@@ -62,9 +76,11 @@ impl CoordinatorService {
         info.append(SqlInfo::SqlIdentifierQuoteChar, "\"");
         Self {
             sessions,
-            engine: QueryEngine::new(Arc::clone(&membership), stores, limits),
+            engine: QueryEngine::new(Arc::clone(&membership), stores, limits, channels),
             membership,
             sql_info: info.build().expect("static SQL info is well-formed"),
+            auth,
+            secret_required,
         }
     }
 
@@ -94,7 +110,12 @@ impl CoordinatorService {
         Ok(with_session_cookie(Response::new(info), &session_id))
     }
 
-    fn handle_membership(&self, action: &Action) -> Result<MembershipAck, Status> {
+    fn handle_membership(&self, action: &Action, internal: bool) -> Result<MembershipAck, Status> {
+        if self.secret_required && !internal {
+            return Err(Status::permission_denied(
+                "worker announcements need the cluster secret",
+            ));
+        }
         let w = WorkerAnnouncement::decode(action.body.as_ref())
             .map_err(|e| Status::invalid_argument(format!("malformed worker announcement: {e}")))?;
         // A worker must say who it is and where it is reached; anything
@@ -156,6 +177,39 @@ async fn reject_parameters(request: &mut Request<PeekableFlightDataStream>) -> R
 #[tonic::async_trait]
 impl FlightSqlService for CoordinatorService {
     type FlightService = CoordinatorService;
+
+    /// Signs a user in: HTTP Basic credentials in, a bearer token out (in
+    /// the `authorization` header and as the payload). An open coordinator
+    /// answers every handshake, for clients that always send one.
+    async fn do_handshake(
+        &self,
+        request: Request<tonic::Streaming<HandshakeRequest>>,
+    ) -> Result<
+        Response<Pin<Box<dyn Stream<Item = Result<HandshakeResponse, Status>> + Send>>>,
+        Status,
+    > {
+        let Some(auth) = &self.auth else {
+            let open = HandshakeResponse::default();
+            return Ok(Response::new(Box::pin(futures::stream::once(async {
+                Ok(open)
+            }))));
+        };
+        let header = request
+            .metadata()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
+        let token = auth.sign_in(header)?;
+        let bearer = MetadataValue::try_from(format!("Bearer {token}"))
+            .map_err(|_| Status::internal("token is not a valid header value"))?;
+        let answer = HandshakeResponse {
+            protocol_version: 0,
+            payload: token.into_bytes().into(),
+        };
+        let mut response: Response<Pin<Box<dyn Stream<Item = _> + Send>>> =
+            Response::new(Box::pin(futures::stream::once(async { Ok(answer) })));
+        response.metadata_mut().insert("authorization", bearer);
+        Ok(response)
+    }
 
     async fn get_flight_info_statement(
         &self,
@@ -407,10 +461,11 @@ impl FlightSqlService for CoordinatorService {
         &self,
         request: Request<Action>,
     ) -> Result<Response<<Self as FlightService>::DoActionStream>, Status> {
+        let internal = request.extensions().get::<InternalCaller>().is_some();
         let action = request.into_inner();
         match action.r#type.as_str() {
             actions::REGISTER | actions::HEARTBEAT => {
-                let ack = self.handle_membership(&action)?;
+                let ack = self.handle_membership(&action, internal)?;
                 let body = ack.encode_to_vec();
                 Ok(Response::new(Box::pin(futures::stream::once(async move {
                     Ok(arrow_flight::Result { body: body.into() })

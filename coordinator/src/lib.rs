@@ -6,11 +6,13 @@
 pub mod admission;
 pub mod analyze;
 pub mod attempts;
+pub mod auth;
 pub mod catalog;
 pub mod cleanup;
 pub mod embedded;
 pub mod error;
 pub mod flight_sql;
+pub mod gate;
 pub mod history;
 pub mod membership;
 pub mod planning;
@@ -24,5 +26,7 @@ pub mod time_partitions;
 pub use catalog::Catalog;
 pub use embedded::EmbeddedCluster;
 pub use query::QueryLimits;
-pub use server::{CoordinatorConfig, CoordinatorHandle, StorageConfig, start_coordinator};
+pub use server::{
+    AuthConfig, CoordinatorConfig, CoordinatorHandle, StorageConfig, start_coordinator,
+};
 pub use session::SESSION_HEADER;

@@ -29,6 +29,7 @@ use crate::planning::{Planned, PlannedStatement, plan_statement};
 use crate::running::RunningQueries;
 use crate::scheduler::Scheduler;
 use hayate_planner::{HayateOptions, StageGraph};
+use hayate_worker::Channels;
 
 /// Planned statements a client has not fetched within this time are dropped.
 const PENDING_TTL: Duration = Duration::from_secs(10 * 60);
@@ -78,9 +79,10 @@ impl QueryEngine {
         membership: Arc<Membership>,
         stores: Arc<StoreRegistry>,
         limits: QueryLimits,
+        channels: Channels,
     ) -> Self {
         Self {
-            scheduler: Scheduler::new(Arc::clone(&membership), Arc::clone(&stores)),
+            scheduler: Scheduler::new(Arc::clone(&membership), Arc::clone(&stores), channels),
             membership,
             stores,
             history: Arc::default(),

@@ -54,10 +54,14 @@ pub struct Scheduler {
 }
 
 impl Scheduler {
-    pub fn new(membership: Arc<Membership>, stores: Arc<StoreRegistry>) -> Self {
+    pub fn new(
+        membership: Arc<Membership>,
+        stores: Arc<StoreRegistry>,
+        channels: Channels,
+    ) -> Self {
         Self {
             membership,
-            channels: Channels::default(),
+            channels,
             stores,
         }
     }

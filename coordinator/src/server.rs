@@ -6,15 +6,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
-use hayate_protocol::transport::MAX_MESSAGE_BYTES;
+use hayate_protocol::ClusterSecret;
+use hayate_protocol::transport::{InternalTransport, MAX_MESSAGE_BYTES, Tls, server_builder};
+use hayate_worker::Channels;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
+use tonic::service::InterceptorLayer;
 
 use hayate_storage::StoreOptions;
 
+use crate::auth::{Authenticator, Users};
 use crate::catalog::Catalog;
 use crate::flight_sql::CoordinatorService;
+use crate::gate::{Gate, record_path};
 use crate::membership::Membership;
 use crate::query::QueryLimits;
 use crate::session::Sessions;
@@ -28,6 +33,21 @@ pub struct CoordinatorConfig {
     pub storage: StorageConfig,
     /// Concurrent and queued queries, and the default query timeout.
     pub limits: QueryLimits,
+    /// Shared with the workers: carried on every call to them, required on
+    /// their announcements.
+    pub secret: ClusterSecret,
+    /// TLS for the client endpoint, and how workers' `https://` endpoints
+    /// are verified.
+    pub tls: Tls,
+    /// Users who may sign in; `None` leaves the coordinator open.
+    pub auth: Option<AuthConfig>,
+}
+
+/// Who may sign in, and for how long a sign-in lasts.
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    pub users: Users,
+    pub token_ttl: Duration,
 }
 
 /// How the coordinator reaches object storage.
@@ -68,6 +88,9 @@ impl Default for CoordinatorConfig {
             worker_timeout: Duration::from_secs(5),
             storage: StorageConfig::default(),
             limits: QueryLimits::default(),
+            secret: ClusterSecret::default(),
+            tls: Tls::default(),
+            auth: None,
         }
     }
 }
@@ -109,7 +132,18 @@ impl CoordinatorHandle {
 }
 
 pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<CoordinatorHandle> {
-    let catalog = Catalog::new(Catalog::default_config(), &config.storage)
+    if config.auth.is_some() && !config.secret.is_set() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "authentication needs a cluster secret (HAYATE_CLUSTER_SECRET or --cluster-secret-file): \
+             without one, anyone who reaches a worker could run plans and read data around it",
+        ));
+    }
+    let channels = Channels::new(InternalTransport {
+        secret: config.secret.clone(),
+        tls: config.tls.client.clone(),
+    });
+    let catalog = Catalog::new(Catalog::default_config(), &config.storage, channels.clone())
         .map_err(|e| std::io::Error::other(e.to_string()))?;
     let listener = TcpListener::bind(config.bind).await?;
     let local = listener.local_addr()?;
@@ -118,18 +152,34 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
     } else {
         local.ip().to_string()
     };
-    let address = format!("http://{host}:{}", local.port());
+    let address = format!("{}://{host}:{}", config.tls.scheme(), local.port());
     let membership = Arc::new(Membership::new(
         config.heartbeat_interval,
         config.worker_timeout,
     ));
+    let authenticator = config
+        .auth
+        .as_ref()
+        .map(|a| Arc::new(Authenticator::new(a.users.clone(), a.token_ttl)));
     let service = CoordinatorService::new(
         Sessions::new(catalog.clone()),
         Arc::clone(&membership),
         config.limits.clone(),
+        channels,
+        authenticator.clone(),
+        config.secret.is_set(),
     );
+    let gate = Gate {
+        secret: config.secret.clone(),
+        auth: authenticator,
+    };
+    let front_door = tower::ServiceBuilder::new()
+        .map_request(record_path)
+        .layer(InterceptorLayer::new(move |request| gate.check(request)));
     let shutdown = CancellationToken::new();
-    let server = hayate_protocol::transport::server_builder()
+    let server = server_builder(config.tls.server.as_ref())
+        .map_err(|e| std::io::Error::other(format!("TLS: {e}")))?
+        .layer(front_door)
         .add_service(
             FlightServiceServer::new(service)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)

@@ -5,8 +5,10 @@
 //! processes set on calls are in [`headers`].
 
 pub mod actions;
+pub mod cluster_secret;
 pub mod headers;
 pub mod messages;
 pub mod transport;
 
+pub use cluster_secret::ClusterSecret;
 pub use messages::*;

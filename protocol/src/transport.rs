@@ -12,7 +12,12 @@ pub const MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
 /// are split before sending.
 pub const TARGET_FLIGHT_MESSAGE_BYTES: usize = 2 * 1024 * 1024;
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
+
+use crate::cluster_secret::ClusterSecret;
 
 /// While a call is open, each side pings the other this often...
 pub const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(3);
@@ -23,23 +28,104 @@ pub const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(3);
 /// about seven seconds; a killed one is noticed at once by its reset.
 pub const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(4);
 
-/// Builds a lazily connecting gRPC channel to `address` (`http://host:port`).
-pub fn channel(address: &str) -> Result<tonic::transport::Channel, tonic::transport::Error> {
-    Ok(
-        tonic::transport::Endpoint::from_shared(address.to_string())?
-            .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
-            .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
-            .connect_lazy(),
-    )
+/// Builds a lazily connecting gRPC channel to `address` (`http://host:port`,
+/// or `https://` with `tls`, else the public web roots).
+pub fn channel(
+    address: &str,
+    tls: Option<&ClientTlsConfig>,
+) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    let mut endpoint = tonic::transport::Endpoint::from_shared(address.to_string())?
+        .connect_timeout(Duration::from_secs(5))
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
+        .keep_alive_timeout(KEEP_ALIVE_TIMEOUT);
+    if address.starts_with("https://") {
+        let config = tls
+            .cloned()
+            .unwrap_or_else(|| ClientTlsConfig::new().with_webpki_roots());
+        endpoint = endpoint.tls_config(config)?;
+    }
+    Ok(endpoint.connect_lazy())
 }
 
-/// A gRPC server builder with Hayate's keep-alive, so that a server also
-/// notices a caller that vanished and stops work nobody will read.
-pub fn server_builder() -> tonic::transport::Server {
-    tonic::transport::Server::builder()
+/// A gRPC server builder with Hayate's keep-alive (so that a server also
+/// notices a caller that vanished and stops work nobody will read), serving
+/// TLS when given an identity.
+pub fn server_builder(
+    tls: Option<&ServerTlsConfig>,
+) -> Result<tonic::transport::Server, tonic::transport::Error> {
+    let builder = tonic::transport::Server::builder()
         .tcp_nodelay(true)
         .http2_keepalive_interval(Some(KEEP_ALIVE_INTERVAL))
-        .http2_keepalive_timeout(Some(KEEP_ALIVE_TIMEOUT))
+        .http2_keepalive_timeout(Some(KEEP_ALIVE_TIMEOUT));
+    match tls {
+        Some(config) => builder.tls_config(config.clone()),
+        None => Ok(builder),
+    }
+}
+
+/// Where a process's TLS certificates are: its own (PEM certificate chain
+/// and private key) and the authority it trusts for its peers.
+#[derive(Clone, Debug, Default)]
+pub struct TlsFiles {
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    /// CA certificate (PEM) that signed the other Hayate processes'
+    /// certificates; without it, the public web roots are trusted.
+    pub ca: Option<PathBuf>,
+}
+
+/// TLS as loaded from [`TlsFiles`].
+#[derive(Clone, Debug, Default)]
+pub struct Tls {
+    /// Present when this process serves TLS.
+    pub server: Option<ServerTlsConfig>,
+    /// How this process verifies the peers it calls over `https://`.
+    pub client: Option<ClientTlsConfig>,
+}
+
+impl Tls {
+    pub fn load(files: &TlsFiles) -> std::io::Result<Self> {
+        let read = |path: &PathBuf| {
+            std::fs::read(path).map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot read {}: {e}", path.display()))
+            })
+        };
+        let server = match (&files.cert, &files.key) {
+            (Some(cert), Some(key)) => {
+                Some(ServerTlsConfig::new().identity(Identity::from_pem(read(cert)?, read(key)?)))
+            }
+            (None, None) => None,
+            _ => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "TLS needs both a certificate (--tls-cert) and its key (--tls-key)",
+                ));
+            }
+        };
+        let client = match &files.ca {
+            Some(ca) => {
+                Some(ClientTlsConfig::new().ca_certificate(Certificate::from_pem(read(ca)?)))
+            }
+            None => None,
+        };
+        Ok(Self { server, client })
+    }
+
+    /// The URL scheme this process is reached by.
+    pub fn scheme(&self) -> &'static str {
+        if self.server.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+}
+
+/// How a Hayate process calls the others: the cluster secret every call
+/// carries, and how `https://` peers are verified.
+#[derive(Clone, Debug, Default)]
+pub struct InternalTransport {
+    pub secret: ClusterSecret,
+    pub tls: Option<ClientTlsConfig>,
 }

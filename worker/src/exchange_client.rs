@@ -14,14 +14,20 @@ use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::{StreamExt, TryStreamExt};
 use hayate_planner::{PartitionFetcher, PartitionSource};
+use hayate_protocol::ClusterSecret;
 use hayate_protocol::PartitionTicket;
-use hayate_protocol::transport::{MAX_MESSAGE_BYTES, channel};
+use hayate_protocol::transport::{InternalTransport, MAX_MESSAGE_BYTES, channel};
 use prost::Message;
 use tonic::Status;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::error::from_status;
 use crate::peer_loss::name_peer;
+
+/// A Flight client to another Hayate process: every call carries the
+/// cluster secret.
+pub type InternalClient = FlightServiceClient<InterceptedService<Channel, ClusterSecret>>;
 
 /// One shared HTTP/2 connection per peer, opened on first use: a new
 /// connection per request would add a TCP and HTTP/2 handshake to every
@@ -29,25 +35,30 @@ use crate::peer_loss::name_peer;
 #[derive(Debug, Default, Clone)]
 pub struct Channels {
     channels: Arc<DashMap<String, Channel>>,
+    transport: InternalTransport,
 }
 
 impl Channels {
-    pub fn get(&self, address: &str) -> std::result::Result<Channel, Status> {
+    pub fn new(transport: InternalTransport) -> Self {
+        Self {
+            channels: Arc::default(),
+            transport,
+        }
+    }
+
+    fn get(&self, address: &str) -> std::result::Result<Channel, Status> {
         if let Some(c) = self.channels.get(address) {
             return Ok(c.clone());
         }
-        let c = channel(address)
+        let c = channel(address, self.transport.tls.as_ref())
             .map_err(|e| Status::invalid_argument(format!("bad worker address {address}: {e}")))?;
         self.channels.insert(address.to_string(), c.clone());
         Ok(c)
     }
 
     /// A Flight client to `address` over the shared connection.
-    pub fn client(
-        &self,
-        address: &str,
-    ) -> std::result::Result<FlightServiceClient<Channel>, Status> {
-        Ok(flight_client(self.get(address)?))
+    pub fn client(&self, address: &str) -> std::result::Result<InternalClient, Status> {
+        Ok(flight_client(self.get(address)?, &self.transport.secret))
     }
 }
 
@@ -57,9 +68,16 @@ pub struct FlightPartitionFetcher {
     channels: Channels,
 }
 
-/// A Flight client with Hayate's message limits.
-pub fn flight_client(channel: Channel) -> FlightServiceClient<Channel> {
-    FlightServiceClient::new(channel)
+impl FlightPartitionFetcher {
+    pub fn new(channels: Channels) -> Self {
+        Self { channels }
+    }
+}
+
+/// A Flight client to a Hayate process, with Hayate's message limits and
+/// the cluster secret on every call.
+pub fn flight_client(channel: Channel, secret: &ClusterSecret) -> InternalClient {
+    FlightServiceClient::with_interceptor(channel, secret.clone())
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES)
 }
@@ -81,7 +99,7 @@ impl PartitionFetcher for FlightPartitionFetcher {
         source: &PartitionSource,
         schema: SchemaRef,
     ) -> Result<SendableRecordBatchStream> {
-        let channel = self.channels.get(&source.address).map_err(from_status)?;
+        let mut client = self.channels.client(&source.address).map_err(from_status)?;
         let address = source.address.clone();
         let ticket = PartitionTicket {
             query_id: source.query_id.clone(),
@@ -92,7 +110,6 @@ impl PartitionFetcher for FlightPartitionFetcher {
         }
         .encode_to_vec();
         let open = async move {
-            let mut client = flight_client(channel);
             let response = client
                 .do_get(Ticket {
                     ticket: ticket.into(),

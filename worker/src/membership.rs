@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use arrow_flight::Action;
 use futures::TryStreamExt;
-use hayate_protocol::transport::channel;
+use hayate_protocol::transport::{InternalTransport, channel};
 use hayate_protocol::{MembershipAck, WorkerAnnouncement, actions};
 use prost::Message;
 use tokio_util::sync::CancellationToken;
@@ -17,6 +17,7 @@ use crate::registry::TaskRegistry;
 /// Keeps this worker known to the coordinator until `shutdown` fires.
 pub async fn keep_membership(
     coordinator: String,
+    transport: InternalTransport,
     worker_id: String,
     address: String,
     registry: TaskRegistry,
@@ -39,7 +40,7 @@ pub async fn keep_membership(
         } else {
             actions::REGISTER
         };
-        match call(&coordinator, action, &announcement).await {
+        match call(&coordinator, &transport, action, &announcement).await {
             Ok(ack) => {
                 if !registered {
                     tracing::info!(%coordinator, %address, "registered with coordinator");
@@ -69,11 +70,12 @@ pub async fn keep_membership(
 
 async fn call(
     coordinator: &str,
+    transport: &InternalTransport,
     action: &str,
     body: &WorkerAnnouncement,
 ) -> Result<MembershipAck, String> {
-    let channel = channel(coordinator).map_err(|e| e.to_string())?;
-    let mut client = flight_client(channel);
+    let channel = channel(coordinator, transport.tls.as_ref()).map_err(|e| e.to_string())?;
+    let mut client = flight_client(channel, &transport.secret);
     let request = Action {
         r#type: action.to_string(),
         body: body.encode_to_vec().into(),

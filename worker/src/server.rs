@@ -7,14 +7,17 @@ use std::time::Duration;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
-use hayate_protocol::transport::MAX_MESSAGE_BYTES;
+use hayate_protocol::ClusterSecret;
+use hayate_protocol::transport::{InternalTransport, MAX_MESSAGE_BYTES, Tls, server_builder};
 use hayate_storage::StoreRegistry;
+use tonic::service::InterceptorLayer;
 
 use crate::memory::MemoryLimits;
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::exchange_client::Channels;
 use crate::membership::keep_membership;
 use crate::registry::TaskRegistry;
 use crate::service::WorkerService;
@@ -35,6 +38,11 @@ pub struct WorkerConfig {
     pub coordinator: Option<String>,
     /// Memory per query on this worker.
     pub memory: MemoryLimits,
+    /// Calls without this secret are refused, and calls to other Hayate
+    /// processes carry it.
+    pub secret: ClusterSecret,
+    /// TLS for this worker's endpoint and for the peers it calls.
+    pub tls: Tls,
 }
 
 /// A running worker.
@@ -75,7 +83,11 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
         }
     });
     let port = config.advertise_port.unwrap_or(local.port());
-    let address = format!("http://{}", join_host_port(&host, port));
+    let address = format!("{}://{}", config.tls.scheme(), join_host_port(&host, port));
+    let transport = InternalTransport {
+        secret: config.secret.clone(),
+        tls: config.tls.client.clone(),
+    };
     let worker_id = uuid::Uuid::new_v4().to_string();
     let registry = TaskRegistry::default();
     // Workers need no storage configuration: each task carries the options
@@ -90,10 +102,19 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
         Arc::clone(&runtime),
         stores,
         config.memory,
+        Channels::new(transport.clone()),
     );
     let shutdown = CancellationToken::new();
 
-    let server = hayate_protocol::transport::server_builder()
+    let secret = config.secret.clone();
+    let server = server_builder(config.tls.server.as_ref())
+        .map_err(|e| std::io::Error::other(format!("TLS: {e}")))?
+        .layer(InterceptorLayer::new(
+            move |mut request: tonic::Request<()>| {
+                secret.check(&mut request, true)?;
+                Ok(request)
+            },
+        ))
         .add_service(
             FlightServiceServer::new(service)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
@@ -108,6 +129,7 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
     if let Some(coordinator) = config.coordinator.clone() {
         tokio::spawn(keep_membership(
             coordinator,
+            transport,
             worker_id.clone(),
             address.clone(),
             registry.clone(),

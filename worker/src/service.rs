@@ -27,7 +27,7 @@ use prost::Message;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::error::{from_status, to_status};
-use crate::exchange_client::FlightPartitionFetcher;
+use crate::exchange_client::{Channels, FlightPartitionFetcher};
 use crate::peer_loss::task_missing;
 use crate::registry::TaskRegistry;
 use crate::task::{RunningTask, TaskKey};
@@ -61,13 +61,14 @@ impl WorkerService {
         runtime: Arc<RuntimeEnv>,
         stores: Arc<StoreRegistry>,
         memory: MemoryLimits,
+        channels: Channels,
     ) -> Self {
         Self {
             registry,
             runtime,
             stores,
             memory,
-            fetcher: FlightPartitionFetcher::default(),
+            fetcher: FlightPartitionFetcher::new(channels),
             contexts: Arc::default(),
         }
     }

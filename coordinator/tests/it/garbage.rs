@@ -2,17 +2,21 @@
 //! preface followed by noise, and well-formed Flight calls carrying
 //! malformed tickets and action bodies, sent to the coordinator and to
 //! every worker. Each gets an error or a closed connection, and the cluster
-//! then answers a distributed query as before.
+//! then answers a distributed query as before. The Flight calls carry the
+//! cluster secret, so that they reach the decoders behind the front door
+//! (as a buggy or compromised insider's would).
 
 use std::time::Duration;
 
-use arrow_flight::flight_service_client::FlightServiceClient;
 use arrow_flight::{Action, Ticket};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::io::AsyncWriteExt;
 
-use crate::support::{TestCluster, row_count};
+use hayate_protocol::ClusterSecret;
+use hayate_worker::flight_client;
+
+use crate::support::{TEST_SECRET, TestCluster, row_count};
 
 fn noise(rng: &mut ChaCha8Rng, max: usize) -> Vec<u8> {
     let n = rng.random_range(0..max);
@@ -39,7 +43,7 @@ async fn malformed_flight_calls(address: &str, rng: &mut ChaCha8Rng) {
         .connect()
         .await
         .expect("connect");
-    let mut client = FlightServiceClient::new(channel);
+    let mut client = flight_client(channel, &ClusterSecret::new(TEST_SECRET));
     for _ in 0..20 {
         let ticket = Ticket::new(noise(rng, 512));
         if let Ok(response) = client.do_get(ticket).await {
@@ -76,12 +80,13 @@ async fn random_bytes_and_malformed_calls_leave_every_server_serving() {
         malformed_flight_calls(address, &mut rng).await;
     }
     // An empty announcement (which decodes) registers nothing.
-    let mut coordinator = FlightServiceClient::new(
+    let mut coordinator = flight_client(
         tonic::transport::Channel::from_shared(cluster.coordinator.address.clone())
             .expect("address")
             .connect()
             .await
             .expect("connect"),
+        &ClusterSecret::new(TEST_SECRET),
     );
     let refused = coordinator
         .do_action(Action::new("hayate.register", Vec::<u8>::new()))

@@ -11,5 +11,6 @@ mod logs;
 mod membership;
 mod message_size;
 mod s3;
+mod security;
 mod support;
 mod tpch;

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use hayate_worker::{WorkerConfig, start_worker};
 
-use crate::support::TestCluster;
+use hayate_protocol::ClusterSecret;
+
+use crate::support::{TEST_SECRET, TestCluster};
 
 async fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) -> Duration {
     let started = Instant::now();
@@ -40,6 +42,8 @@ async fn silent_workers_are_forgotten_and_new_ones_join() {
         advertise_port: None,
         coordinator: Some(cluster.coordinator.address.clone()),
         memory: Default::default(),
+        secret: ClusterSecret::new(TEST_SECRET),
+        tls: Default::default(),
     })
     .await
     .unwrap();

@@ -1,8 +1,8 @@
 //! S3 for real: TPC-H from a SeaweedFS server with credentials given per
-//! table, credentials that never show, and `REFRESH TABLE`.
+//! table, credentials that never show, `REFRESH TABLE`, and a flaky S3.
 
 use hayate_logs::{LogSpec, create_table_sql, generate};
-use hayate_testkit::{S3Server, upload_dir};
+use hayate_testkit::{FlakyS3, S3Server, upload_dir};
 
 use crate::support::{TestCluster, row_count, tpch_dir};
 
@@ -201,5 +201,55 @@ async fn refresh_table_sees_new_files_before_the_listing_expires() {
     client.update("REFRESH TABLE t").await.expect("refresh");
     let after = count(client.query("SELECT count(*) FROM t").await.expect("count"));
     assert!(after.contains("1000"), "{after}");
+    cluster.stop().await;
+}
+
+/// S3 that throttles (503 SlowDown on one request in five) and drops
+/// connections in the middle of ranged reads: object_store's retries with
+/// backoff absorb it, and answers still equal DataFusion's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn throttling_and_dropped_connections_are_retried() {
+    let server = S3Server::start("flaky").await;
+    upload_dir(
+        server.store().as_ref(),
+        std::path::Path::new(tpch_dir()),
+        "sf",
+    )
+    .await
+    .expect("upload TPC-H");
+    let flaky = FlakyS3::start(&server.endpoint)
+        .await
+        .expect("proxy starts");
+    let cluster = TestCluster::start_on_s3_via(2, &server, &flaky.endpoint, true).await;
+    let mut client = cluster.client().await;
+    for ddl in hayate_tpch::create_table_statements(&format!("s3://{}/sf", server.bucket)) {
+        client.update(&ddl).await.expect("create S3 table");
+    }
+    client
+        .update("SET hayate.bytes_per_task = 1")
+        .await
+        .expect("set");
+    for q in [1, 3, 6, 12, 14] {
+        let expected = hayate_tpch::reference_answer(tpch_dir(), q, 2)
+            .await
+            .expect("DataFusion answers");
+        let actual = client
+            .query(hayate_tpch::query(q))
+            .await
+            .unwrap_or_else(|e| panic!("q{q} failed through the flaky S3: {e}"));
+        hayate_tpch::compare_results(&expected, &actual, hayate_tpch::is_ordered(q))
+            .unwrap_or_else(|diff| panic!("q{q}: {diff}"));
+    }
+    eprintln!(
+        "flaky S3: {} SlowDowns, {} cut bodies",
+        flaky.slow_downs(),
+        flaky.cuts()
+    );
+    assert!(
+        flaky.slow_downs() >= 10,
+        "only {} SlowDowns",
+        flaky.slow_downs()
+    );
+    assert!(flaky.cuts() >= 5, "only {} cut bodies", flaky.cuts());
     cluster.stop().await;
 }

@@ -11,11 +11,14 @@ use datafusion::arrow::record_batch::RecordBatch;
 use hayate_coordinator::{
     CoordinatorConfig, CoordinatorHandle, EmbeddedCluster, QueryLimits, StorageConfig,
 };
-use hayate_protocol::QueryStats;
+use hayate_protocol::{ClusterSecret, QueryStats};
 use hayate_testkit::S3Server;
 use hayate_worker::WorkerHandle;
 
 pub const SCALE_FACTOR: f64 = 0.01;
+
+/// The cluster secret of every test cluster.
+pub const TEST_SECRET: &str = "test-cluster-secret";
 
 /// TPC-H data shared by every test of this binary (generated once, kept in
 /// the target directory across runs).
@@ -52,6 +55,8 @@ impl TestCluster {
             worker_timeout: Duration::from_secs(2),
             storage,
             limits,
+            secret: ClusterSecret::new(TEST_SECRET),
+            ..Default::default()
         };
         let cluster = EmbeddedCluster::start(config, workers)
             .await
@@ -65,8 +70,18 @@ impl TestCluster {
     /// A cluster whose S3 stores point at `server` (with its keys, or with
     /// none so that tables must bring them).
     pub async fn start_on_s3(workers: usize, server: &S3Server, with_keys: bool) -> Self {
+        Self::start_on_s3_via(workers, server, &server.endpoint, with_keys).await
+    }
+
+    /// As [`Self::start_on_s3`], reaching the server at `endpoint` (a proxy).
+    pub async fn start_on_s3_via(
+        workers: usize,
+        server: &S3Server,
+        endpoint: &str,
+        with_keys: bool,
+    ) -> Self {
         let mut defaults = BTreeMap::from([
-            ("aws.endpoint".to_string(), server.endpoint.clone()),
+            ("aws.endpoint".to_string(), endpoint.to_string()),
             ("aws.region".to_string(), "us-east-1".to_string()),
         ]);
         if with_keys {
