@@ -102,12 +102,14 @@ struct WorkerArgs {
     #[arg(long, env = "HAYATE_ADVERTISE_PORT")]
     advertise_port: Option<u16>,
     /// Memory one query may hold on this worker unless its session sets
-    /// `hayate.query_memory_limit` (0: no limit).
-    #[arg(long, env = "HAYATE_QUERY_MEMORY_MB", default_value_t = 0)]
-    query_memory_mb: usize,
-    /// The most a session may ask for (0: no cap).
-    #[arg(long, env = "HAYATE_MAX_QUERY_MEMORY_MB", default_value_t = 0)]
-    max_query_memory_mb: usize,
+    /// `hayate.query_memory_limit` (default: half of the worker's memory,
+    /// its container's limit if it has one).
+    #[arg(long, env = "HAYATE_QUERY_MEMORY_MB")]
+    query_memory_mb: Option<usize>,
+    /// The most a session may ask for (default: four fifths of the
+    /// worker's memory).
+    #[arg(long, env = "HAYATE_MAX_QUERY_MEMORY_MB")]
+    max_query_memory_mb: Option<usize>,
     #[command(flatten)]
     cluster: ClusterArgs,
 }
@@ -239,11 +241,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 advertise_host: args.advertise_host,
                 advertise_port: args.advertise_port,
                 coordinator: Some(args.coordinator),
-                memory: MemoryLimits {
-                    default_per_query: (args.query_memory_mb > 0)
-                        .then(|| args.query_memory_mb << 20),
-                    max_per_query: (args.max_query_memory_mb > 0)
-                        .then(|| args.max_query_memory_mb << 20),
+                memory: {
+                    let sized = MemoryLimits::for_this_process().unwrap_or_default();
+                    MemoryLimits {
+                        default_per_query: args
+                            .query_memory_mb
+                            .map(|mb| mb << 20)
+                            .or(sized.default_per_query),
+                        max_per_query: args
+                            .max_query_memory_mb
+                            .map(|mb| mb << 20)
+                            .or(sized.max_per_query),
+                    }
                 },
                 secret: args.cluster.secret()?,
                 tls: args.cluster.tls()?,

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use hayate_protocol::ClusterSecret;
-use hayate_worker::{WorkerConfig, WorkerHandle, start_worker};
+use hayate_worker::{MemoryLimits, WorkerConfig, WorkerHandle, start_worker};
 
 use crate::server::{CoordinatorConfig, CoordinatorHandle, start_coordinator};
 
@@ -36,7 +36,7 @@ impl EmbeddedCluster {
                     advertise_host: None,
                     advertise_port: None,
                     coordinator: Some(coordinator.address.clone()),
-                    memory: Default::default(),
+                    memory: MemoryLimits::for_this_process().unwrap_or_default(),
                     secret: secret.clone(),
                     tls: tls.clone(),
                 })

@@ -2,6 +2,7 @@
 //! queried through a Flight SQL client. One test binary, one module a topic.
 
 mod cancel;
+mod concurrency;
 mod errors;
 mod flight_sql;
 mod garbage;
