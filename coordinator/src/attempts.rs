@@ -182,7 +182,7 @@ async fn drive(run: QueryRun, tx: mpsc::Sender<Item>) {
                     "worker lost; running the query again without it"
                 );
                 out.discard();
-                guard.abandon(&lost).await;
+                guard.abandon(&lost);
                 run.membership.forget_address(&lost);
                 excluded.push(lost);
                 attempt += 1;

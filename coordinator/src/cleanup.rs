@@ -45,11 +45,18 @@ impl CleanupGuard {
     }
 
     /// Ends a run abandoned because `lost` went away; the query goes on in
-    /// another run, so its record stays open.
-    pub async fn abandon(mut self, lost: &str) {
+    /// another run at once, so its record stays open. The cancels go out in
+    /// the background: a cut-off worker would hold up the rerun until its
+    /// cancel timed out.
+    pub fn abandon(mut self, lost: &str) {
         let (query_id, attempt_id, workers) = self.take();
-        let reports = cancel_on(&self.channels, &attempt_id, &workers).await;
-        self.history.retried(&query_id, lost, reports);
+        self.history.retried(&query_id, lost);
+        let channels = self.channels.clone();
+        let history = Arc::clone(&self.history);
+        tokio::spawn(async move {
+            let reports = cancel_on(&channels, &attempt_id, &workers).await;
+            history.add_reports(&query_id, reports);
+        });
     }
 
     fn take(&mut self) -> (String, String, Vec<String>) {

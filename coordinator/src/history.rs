@@ -56,13 +56,14 @@ impl QueryHistory {
         self.with(id, |r| r.failed = true);
     }
 
-    /// An attempt of the query was abandoned because `lost` went away;
-    /// `tasks` is what that attempt's tasks reported.
-    pub fn retried(&self, id: &str, lost: &str, tasks: Vec<TaskReport>) {
-        self.with(id, |r| {
-            r.lost_workers.push(lost.to_string());
-            r.tasks.extend(tasks);
-        });
+    /// A run of the query was abandoned because `lost` went away.
+    pub fn retried(&self, id: &str, lost: &str) {
+        self.with(id, |r| r.lost_workers.push(lost.to_string()));
+    }
+
+    /// What the tasks of an abandoned run reported.
+    pub fn add_reports(&self, id: &str, tasks: Vec<TaskReport>) {
+        self.with(id, |r| r.tasks.extend(tasks));
     }
 
     /// The query is over and `tasks` is everything its workers reported.

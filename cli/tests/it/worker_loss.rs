@@ -137,3 +137,33 @@ async fn a_worker_cut_off_by_the_network_is_left_out() {
         .expect("the answer equals DataFusion's");
     assert_eq!(stats.lost_workers, vec![proxied]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_attempts_left_the_error_names_the_lost_worker() {
+    let mut cluster = start_cluster(2).await;
+    let mut client = tpch_session(&cluster.url).await;
+    client
+        .update("SET hayate.query_attempts = 1")
+        .await
+        .expect("setting applies");
+    let q = 9;
+    let started = Instant::now();
+    client
+        .query(hayate_tpch::query(q))
+        .await
+        .expect("healthy run");
+    let healthy = started.elapsed();
+    let run = tokio::spawn(async move { client.query(hayate_tpch::query(q)).await });
+    tokio::time::sleep(healthy / 2).await;
+    assert!(!run.is_finished(), "q{q} ended before the kill");
+    drop(cluster.workers.remove(0));
+    let error = run
+        .await
+        .expect("query task")
+        .expect_err("no attempt was left");
+    assert!(
+        error.contains("query failed after 1 attempt(s)")
+            && error.contains("worker http://127.0.0.1:"),
+        "{error}"
+    );
+}
