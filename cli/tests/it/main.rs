@@ -4,4 +4,5 @@
 mod cluster;
 mod processes;
 mod s3;
+mod sign_in;
 mod worker_loss;
