@@ -24,11 +24,14 @@ pub struct SqlClient {
     session: String,
     /// `Bearer <token>` once signed in.
     bearer: Option<String>,
+    /// Kept to sign in again when the token expires.
+    login: Option<Login>,
     /// The statement handle (query id) of the last statement run.
     last_query: Option<String>,
 }
 
 /// A user name and password to sign in with.
+#[derive(Clone)]
 pub struct Login {
     pub user: String,
     pub password: String,
@@ -76,18 +79,21 @@ impl SqlClient {
             inner,
             session: uuid::Uuid::new_v4().to_string(),
             bearer: None,
+            login: login.cloned(),
             last_query: None,
         };
-        if let Some(login) = login {
-            client.sign_in(login).await?;
-        }
+        client.sign_in().await?;
         Ok(client)
     }
 
     /// The Flight handshake with HTTP Basic credentials; keeps the bearer
     /// token the coordinator answers with.
-    async fn sign_in(&mut self, login: &Login) -> Result<(), ClientError> {
+    async fn sign_in(&mut self) -> Result<(), ClientError> {
         use base64::Engine;
+        let Some(login) = self.login.clone() else {
+            return Ok(());
+        };
+        self.bearer = None;
         let credentials = base64::engine::general_purpose::STANDARD
             .encode(format!("{}:{}", login.user, login.password));
         let mut request = self.request(futures::stream::iter([HandshakeRequest::default()]));
@@ -137,12 +143,20 @@ impl SqlClient {
             transaction_id: None,
         };
         let descriptor = FlightDescriptor::new_cmd(command.as_any().encode_to_vec());
-        let info = self
+        let info = match self
             .inner
-            .get_flight_info(self.request(descriptor))
+            .get_flight_info(self.request(descriptor.clone()))
             .await
-            .map_err(ClientError::Server)?
-            .into_inner();
+        {
+            // A long session outlives its token: sign in again, once.
+            Err(status) if status.code() == Code::Unauthenticated && self.login.is_some() => {
+                self.sign_in().await?;
+                self.inner.get_flight_info(self.request(descriptor)).await
+            }
+            other => other,
+        }
+        .map_err(ClientError::Server)?
+        .into_inner();
         let mut streams = Vec::new();
         self.last_query = None;
         for endpoint in info.endpoint {

@@ -143,33 +143,30 @@ async fn drive(run: QueryRun, tx: mpsc::Sender<Item>) {
             .scheduler
             .start(&attempt_id, &run.graph, &run.ctx, &excluded)
             .await;
-        let running = match started {
-            Ok(running) => running,
-            Err(e) => {
-                run.history.fail(&run.query_id);
-                run.history.finish(&run.query_id, Vec::new());
-                let _ = out.tx.send(Err(from_status(Status::from(e)))).await;
-                return;
-            }
-        };
-        let guard = CleanupGuard::new(
-            run.scheduler.channels().clone(),
-            Arc::clone(&run.history),
-            &run.query_id,
-            &attempt_id,
-            running.workers.clone(),
-        );
-        let end = pump(running.stream, &running.workers, &run.membership, &mut out).await;
-        let error = match end {
-            RunEnd::Done => {
-                if out.flush().await {
-                    drop(out);
-                    guard.finish_now().await;
+        let (error, guard) = match started {
+            Ok(running) => {
+                let guard = CleanupGuard::new(
+                    run.scheduler.channels().clone(),
+                    Arc::clone(&run.history),
+                    &run.query_id,
+                    &attempt_id,
+                    running.workers.clone(),
+                );
+                match pump(running.stream, &running.workers, &run.membership, &mut out).await {
+                    RunEnd::Done => {
+                        if out.flush().await {
+                            drop(out);
+                            guard.finish_now().await;
+                        }
+                        return;
+                    }
+                    RunEnd::ClientGone => return,
+                    RunEnd::Failed(error) => (error, Some(guard)),
                 }
-                return;
             }
-            RunEnd::ClientGone => return,
-            RunEnd::Failed(error) => error,
+            // Launching failed: the scheduler already cancelled what it had
+            // launched.
+            Err(e) => (from_status(Status::from(e)), None),
         };
         let lost = lost_worker(&error);
         match lost {
@@ -182,13 +179,19 @@ async fn drive(run: QueryRun, tx: mpsc::Sender<Item>) {
                     "worker lost; running the query again without it"
                 );
                 out.discard();
-                guard.abandon(&lost);
+                match guard {
+                    Some(guard) => guard.abandon(&lost),
+                    None => run.history.retried(&run.query_id, &lost),
+                }
                 run.membership.forget_address(&lost);
                 excluded.push(lost);
                 attempt += 1;
             }
             lost => {
                 run.history.fail(&run.query_id);
+                if guard.is_none() {
+                    run.history.finish(&run.query_id, Vec::new());
+                }
                 let error = explain_failure(error, lost.as_deref(), attempt, out.sent_rows);
                 let _ = out.tx.send(Err(error)).await;
                 return;

@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{Array, RecordBatch, UInt64Array};
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::datasource::sink::DataSinkExec;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::memory::MemoryStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::prelude::SessionContext;
@@ -210,6 +212,12 @@ impl QueryEngine {
             .get::<HayateOptions>()
             .cloned()
             .unwrap_or_default();
+        // A write is not repeatable: a rerun would add its files again.
+        let max_attempts = if writes_output(&graph) {
+            1
+        } else {
+            options.query_attempts.max(1)
+        };
         run_with_retries(QueryRun {
             query_id: id.to_string(),
             graph,
@@ -218,7 +226,7 @@ impl QueryEngine {
             membership: Arc::clone(&self.membership),
             history: Arc::clone(&self.history),
             policy: RetryPolicy {
-                max_attempts: options.query_attempts.max(1),
+                max_attempts,
                 hold_back_bytes: options.retry_buffer_bytes as usize,
             },
         })
@@ -247,4 +255,13 @@ impl QueryEngine {
         }
         Ok(count)
     }
+}
+
+/// Whether any stage of `graph` writes files (`COPY`, `INSERT INTO` a
+/// listing table).
+fn writes_output(graph: &StageGraph) -> bool {
+    fn writes(plan: &Arc<dyn ExecutionPlan>) -> bool {
+        plan.downcast_ref::<DataSinkExec>().is_some() || plan.children().into_iter().any(writes)
+    }
+    graph.stages.iter().any(|stage| writes(&stage.plan))
 }

@@ -5,9 +5,10 @@
 //! waits for a slot held by one of its own blocked producers. All tasks are
 //! launched in one concurrent round before the root stage starts reading,
 //! so a consumer's `DoGet` always finds its producer.
-//! If a worker cannot be reached while launching, it is forgotten, whatever
-//! was launched is cancelled and the query is placed again on the workers
-//! that remain (nothing has reached the client yet, so this is invisible).
+//! If a worker cannot be reached while launching, whatever was launched is
+//! cancelled and the error names the worker as lost, so that the query is
+//! placed again without it (`attempts.rs`; nothing has reached the client
+//! yet, so this is invisible).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,13 +31,10 @@ use hayate_protocol::{
 use hayate_storage::StoreRegistry;
 use hayate_worker::{Channels, name_peer};
 use prost::Message;
-use tonic::{Code, Status};
+use tonic::Status;
 
 use crate::error::CoordinatorError;
 use crate::membership::Membership;
-
-/// How many times a query is placed again after workers vanished at launch.
-const LAUNCH_ATTEMPTS: usize = 3;
 
 /// A query whose tasks run on workers; the root stream feeds the client.
 pub struct RunningQuery {
@@ -81,66 +79,49 @@ impl Scheduler {
         excluded: &[String],
     ) -> Result<RunningQuery, CoordinatorError> {
         let settings = worker_settings(ctx);
-        let mut last_error = None;
-        for _ in 0..LAUNCH_ATTEMPTS {
-            let workers: Vec<String> = self
-                .membership
-                .live()
-                .into_iter()
-                .map(|w| w.address)
-                .filter(|a| !excluded.contains(a))
-                .collect();
-            if workers.is_empty() && graph.worker_task_count() > 0 {
-                return Err(CoordinatorError::NoWorkers);
-            }
-            let launch_started = std::time::Instant::now();
-            match self.launch_all(query_id, graph, &workers, &settings).await {
-                Ok(layouts) => {
-                    tracing::debug!(
-                        query_id,
-                        stages = graph.stages.len(),
-                        tasks = graph.worker_task_count(),
-                        elapsed_ms = launch_started.elapsed().as_secs_f64() * 1000.0,
-                        "tasks launched"
-                    );
-                    let root = graph.root();
-                    let plan = task_plan(root, 0, 1, &|reader| {
-                        layouts
-                            .get(&reader.input_stage())
-                            .map(|layout| reader_sources(reader, layout, 0))
-                            .ok_or_else(|| {
-                                DataFusionError::Internal("root reads an unknown stage".into())
-                            })
-                    })?;
-                    let stream = execute_stream(plan, ctx.task_ctx())?;
-                    let mut used: Vec<String> =
-                        layouts.values().flat_map(|l| l.addresses.clone()).collect();
-                    used.sort();
-                    used.dedup();
-                    return Ok(RunningQuery {
-                        stream,
-                        workers: used,
-                    });
-                }
-                Err(LaunchFailure {
-                    unreachable,
-                    error,
-                    launched,
-                }) => {
-                    cancel_on(&self.channels, query_id, &launched).await;
-                    match unreachable {
-                        Some(address) => {
-                            self.membership.forget_address(&address);
-                            last_error = Some(error);
-                        }
-                        None => return Err(CoordinatorError::Status(error)),
-                    }
-                }
-            }
+        let workers: Vec<String> = self
+            .membership
+            .live()
+            .into_iter()
+            .map(|w| w.address)
+            .filter(|a| !excluded.contains(a))
+            .collect();
+        if workers.is_empty() && graph.worker_task_count() > 0 {
+            return Err(CoordinatorError::NoWorkers);
         }
-        Err(CoordinatorError::Status(
-            last_error.unwrap_or_else(|| Status::unavailable("no workers")),
-        ))
+        let launch_started = std::time::Instant::now();
+        let layouts = match self.launch_all(query_id, graph, &workers, &settings).await {
+            Ok(layouts) => layouts,
+            Err(LaunchFailure { error, launched }) => {
+                // In the background: a worker that cannot be reached would
+                // hold up the rerun until its cancel timed out.
+                let (channels, query_id) = (self.channels.clone(), query_id.to_string());
+                tokio::spawn(async move { cancel_on(&channels, &query_id, &launched).await });
+                return Err(CoordinatorError::Status(error));
+            }
+        };
+        tracing::debug!(
+            query_id,
+            stages = graph.stages.len(),
+            tasks = graph.worker_task_count(),
+            elapsed_ms = launch_started.elapsed().as_secs_f64() * 1000.0,
+            "tasks launched"
+        );
+        let root = graph.root();
+        let plan = task_plan(root, 0, 1, &|reader| {
+            layouts
+                .get(&reader.input_stage())
+                .map(|layout| reader_sources(reader, layout, 0))
+                .ok_or_else(|| DataFusionError::Internal("root reads an unknown stage".into()))
+        })?;
+        let stream = execute_stream(plan, ctx.task_ctx())?;
+        let mut used: Vec<String> = layouts.values().flat_map(|l| l.addresses.clone()).collect();
+        used.sort();
+        used.dedup();
+        Ok(RunningQuery {
+            stream,
+            workers: used,
+        })
     }
 
     async fn launch_all(
@@ -152,20 +133,9 @@ impl Scheduler {
     ) -> Result<HashMap<usize, ProducerLayout>, LaunchFailure> {
         let mut layouts: HashMap<usize, ProducerLayout> = HashMap::new();
         let mut launched: Vec<String> = Vec::new();
-        let fail = |error: Status, launched: &[String]| {
-            let unreachable = match error.code() {
-                Code::Unavailable => error
-                    .metadata()
-                    .get("x-hayate-worker")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_string),
-                _ => None,
-            };
-            LaunchFailure {
-                unreachable,
-                error,
-                launched: launched.to_vec(),
-            }
+        let fail = |error: Status, launched: &[String]| LaunchFailure {
+            error,
+            launched: launched.to_vec(),
         };
         // Build every task's plan first (inputs before consumers, since a
         // consumer's readers name its producers' workers), then launch them
@@ -221,8 +191,7 @@ impl Scheduler {
 }
 
 struct LaunchFailure {
-    /// The worker that could not be reached, if that was the failure.
-    unreachable: Option<String>,
+    /// Marked with the worker when one could not be reached.
     error: Status,
     launched: Vec<String>,
 }
@@ -285,13 +254,7 @@ async fn launch_task(
         Ok::<_, Status>(())
     }
     .await;
-    result.map_err(|status| {
-        let mut status = name_peer(status, &address);
-        if let Ok(v) = address.parse() {
-            status.metadata_mut().insert("x-hayate-worker", v);
-        }
-        status
-    })
+    result.map_err(|status| name_peer(status, &address))
 }
 
 /// Tells every worker in `workers` to stop and forget the query's tasks,

@@ -145,6 +145,18 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
     });
     let catalog = Catalog::new(Catalog::default_config(), &config.storage, channels.clone())
         .map_err(|e| std::io::Error::other(e.to_string()))?;
+    if !config.bind.ip().is_loopback() {
+        if config.auth.is_none() {
+            tracing::warn!(
+                "no users configured: anyone who reaches this port can run queries (see --users-file)"
+            );
+        }
+        if !config.secret.is_set() {
+            tracing::warn!(
+                "no cluster secret: anyone who reaches this port can join as a worker (see HAYATE_CLUSTER_SECRET)"
+            );
+        }
+    }
     let listener = TcpListener::bind(config.bind).await?;
     let local = listener.local_addr()?;
     let host = if local.ip().is_unspecified() {

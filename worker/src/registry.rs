@@ -2,8 +2,8 @@
 //! stops all of them at once.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use std::num::NonZeroUsize;
@@ -49,6 +49,9 @@ impl Default for QueryTasks {
 pub struct TaskRegistry {
     queries: Arc<Mutex<HashMap<String, QueryTasks>>>,
     launched: Arc<AtomicU64>,
+    /// Every query pool still alive: a pool lives while any stream of its
+    /// query does, even after the query is cancelled.
+    pools: Arc<Mutex<Vec<Weak<dyn MemoryPool>>>>,
 }
 
 impl TaskRegistry {
@@ -69,11 +72,27 @@ impl TaskRegistry {
         let mut queries = self.queries.lock();
         let entry = queries.entry(query_id.to_string()).or_default();
         Arc::clone(entry.memory.get_or_insert_with(|| {
-            Arc::new(TrackConsumersPool::new(
+            let pool: Arc<dyn MemoryPool> = Arc::new(TrackConsumersPool::new(
                 FairSpillPool::new(limit),
                 NonZeroUsize::new(3).expect("non-zero"),
-            ))
+            ));
+            let mut pools = self.pools.lock();
+            pools.retain(|p| p.strong_count() > 0);
+            pools.push(Arc::downgrade(&pool));
+            pool
         }))
+    }
+
+    /// Bytes reserved by queries on this worker, counting queries that were
+    /// cancelled but whose operators have not let go yet: 0 once every
+    /// query's memory is back.
+    pub fn query_memory_in_use(&self) -> usize {
+        self.pools
+            .lock()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .map(|p| p.reserved())
+            .sum()
     }
 
     /// The task and its query's cancellation token.

@@ -73,6 +73,11 @@ impl WorkerHandle {
 }
 
 pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle> {
+    if !config.secret.is_set() && !config.bind.ip().is_loopback() {
+        tracing::warn!(
+            "no cluster secret: anyone who reaches this port can run tasks here (see HAYATE_CLUSTER_SECRET)"
+        );
+    }
     let listener = TcpListener::bind(config.bind).await?;
     let local = listener.local_addr()?;
     let host = config.advertise_host.clone().unwrap_or_else(|| {

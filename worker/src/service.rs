@@ -185,17 +185,24 @@ impl WorkerService {
             registry: self.registry.clone(),
             task,
         };
-        let cancelled = cancel.clone();
-        let tail = futures::stream::once(async move { cancelled.is_cancelled() })
-            .filter_map(|c| async move { c.then(|| Err(from_status(Status::cancelled("query was cancelled")))) });
-        let batches = stream
-            .take_until(cancel.cancelled_owned())
-            .chain(tail)
-            .map(move |item| {
-                let _alive = &guard;
-                item
-            });
-        Ok(flight_encode(schema, batches, DictionaryHandling::Resend))
+        // On cancel, the operators (and the memory they hold) are dropped at
+        // once, not when the response is: the consumer may be gone already.
+        let batches = futures::stream::unfold(Some((stream, guard, cancel)), |state| async move {
+            let (mut stream, guard, cancel) = state?;
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => {
+                    drop((stream, guard));
+                    Some((Err(from_status(Status::cancelled("query was cancelled"))), None))
+                }
+                item = stream.next() => item.map(|item| (item, Some((stream, guard, cancel)))),
+            }
+        });
+        Ok(flight_encode(
+            schema,
+            Box::pin(batches),
+            DictionaryHandling::Resend,
+        ))
     }
 }
 

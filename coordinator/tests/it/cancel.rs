@@ -38,6 +38,12 @@ async fn dropping_the_stream_stops_every_task() {
         .map(|w| w.registry.running_tasks())
         .sum();
     assert!(busy > 0, "tasks run while the query streams");
+    let held: usize = cluster
+        .workers
+        .iter()
+        .map(|w| w.registry.query_memory_in_use())
+        .sum();
+    assert!(held > 0, "the join's build side holds query memory");
 
     drop(stream);
     assert_workers_idle(&cluster, Duration::from_secs(1), "the client left").await;

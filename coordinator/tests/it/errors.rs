@@ -140,3 +140,98 @@ async fn a_worker_gone_before_the_query_is_routed_around() {
     assert_eq!(row_count(&client.query("SELECT 42").await.unwrap()), 1);
     cluster.coordinator.stop().await;
 }
+
+/// Files of one table whose schemas drifted apart: an added column reads as
+/// nulls from the older files; a column whose type changed is a clear error
+/// naming the column. The cluster keeps answering either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn schema_drift_across_files_is_merged_or_named() {
+    let cluster = TestCluster::start(2).await;
+    let mut client = cluster.client().await;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, select: &str, client_dir: &std::path::Path| {
+        format!(
+            "COPY ({select}) TO '{}/{name}' STORED AS PARQUET",
+            client_dir.display()
+        )
+    };
+
+    let added = dir.path().join("added");
+    std::fs::create_dir_all(&added).unwrap();
+    for (name, select) in [
+        (
+            "old.parquet",
+            "SELECT * FROM (VALUES (1, 'a'), (2, 'b')) AS v(id, name)",
+        ),
+        (
+            "new.parquet",
+            "SELECT * FROM (VALUES (3, 'c', 'eu'), (4, 'd', 'us')) AS v(id, name, region)",
+        ),
+    ] {
+        client
+            .update(&write(name, select, &added))
+            .await
+            .expect("copy");
+    }
+    client
+        .update(&format!(
+            "CREATE EXTERNAL TABLE added STORED AS PARQUET LOCATION '{}/'",
+            added.display()
+        ))
+        .await
+        .expect("a table over files with an added column");
+    client
+        .update("SET hayate.bytes_per_task = 1")
+        .await
+        .unwrap();
+    let rows = client
+        .query("SELECT count(*) AS n, count(region) AS with_region FROM added")
+        .await
+        .expect("the added column reads as nulls from the old file");
+    let batch = &rows[0];
+    let n = datafusion::arrow::array::cast::as_primitive_array::<
+        datafusion::arrow::datatypes::Int64Type,
+    >(batch.column(0))
+    .value(0);
+    let with_region = datafusion::arrow::array::cast::as_primitive_array::<
+        datafusion::arrow::datatypes::Int64Type,
+    >(batch.column(1))
+    .value(0);
+    assert_eq!((n, with_region), (4, 2));
+
+    let changed = dir.path().join("changed");
+    std::fs::create_dir_all(&changed).unwrap();
+    for (name, select) in [
+        (
+            "a.parquet",
+            "SELECT * FROM (VALUES (1, 10)) AS v(id, amount)",
+        ),
+        (
+            "b.parquet",
+            "SELECT * FROM (VALUES (2, 'ten')) AS v(id, amount)",
+        ),
+    ] {
+        client
+            .update(&write(name, select, &changed))
+            .await
+            .expect("copy");
+    }
+    let err = match client
+        .update(&format!(
+            "CREATE EXTERNAL TABLE changed STORED AS PARQUET LOCATION '{}/'",
+            changed.display()
+        ))
+        .await
+    {
+        Err(e) => e,
+        Ok(_) => client
+            .query("SELECT sum(amount) FROM changed")
+            .await
+            .expect_err("a column that changed type cannot be summed"),
+    };
+    assert!(err.contains("amount"), "the error names the column: {err}");
+
+    let rows = client.query("SELECT count(*) FROM added").await.unwrap();
+    assert_eq!(row_count(&rows), 1);
+    cluster.stop().await;
+}
