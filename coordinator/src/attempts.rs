@@ -261,3 +261,71 @@ fn explain_failure(
         status.metadata().clone(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+
+    fn batch(rows: i64) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        RecordBatch::try_new(
+            schema,
+            vec![Arc::new(Int64Array::from_iter_values(0..rows))],
+        )
+        .unwrap()
+    }
+
+    fn output(hold_back_bytes: usize) -> (Output, mpsc::Receiver<Item>) {
+        let (tx, rx) = mpsc::channel(16);
+        let out = Output {
+            tx,
+            held: Vec::new(),
+            held_bytes: 0,
+            hold_back_bytes,
+            sent_rows: 0,
+        };
+        (out, rx)
+    }
+
+    #[tokio::test]
+    async fn results_within_the_buffer_stay_back_until_the_end() {
+        let (mut out, mut rx) = output(1 << 20);
+        assert!(out.push(batch(10)).await);
+        assert!(out.push(batch(10)).await);
+        assert_eq!(
+            out.sent_rows, 0,
+            "nothing reached the client: a rerun is safe"
+        );
+        assert!(rx.try_recv().is_err());
+        out.discard();
+        assert!(out.push(batch(5)).await);
+        assert!(out.flush().await);
+        assert_eq!(out.sent_rows, 5, "only the rerun's rows were sent");
+    }
+
+    #[tokio::test]
+    async fn a_result_past_the_buffer_streams_and_cannot_be_rerun() {
+        let small = batch(10).get_array_memory_size();
+        let (mut out, mut rx) = output(small + small / 2);
+        assert!(out.push(batch(10)).await);
+        assert_eq!(out.sent_rows, 0);
+        assert!(out.push(batch(10)).await);
+        assert_eq!(
+            out.sent_rows, 20,
+            "the held batch went out first, then this one"
+        );
+        assert_eq!(rx.recv().await.unwrap().unwrap().num_rows(), 10);
+        let lost = explain_failure(
+            from_status(Status::unavailable("reset")),
+            Some("http://w:1"),
+            1,
+            out.sent_rows,
+        );
+        assert!(
+            lost.to_string().contains("after 20 rows had been sent"),
+            "{lost}"
+        );
+    }
+}
