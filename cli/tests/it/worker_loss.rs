@@ -26,6 +26,16 @@ async fn tpch_session(url: &str) -> SqlClient {
     client
 }
 
+/// How long TPC-H query `q` takes with every worker there.
+async fn healthy_run(client: &mut SqlClient, q: usize) -> Duration {
+    let started = Instant::now();
+    client
+        .query(hayate_tpch::query(q))
+        .await
+        .expect("healthy run");
+    started.elapsed()
+}
+
 async fn start_cluster(workers: usize) -> ProcessCluster {
     tokio::task::spawn_blocking(move || ProcessCluster::start(workers))
         .await
@@ -44,12 +54,7 @@ async fn tpch_answers_survive_a_worker_killed_mid_query() {
             .await
             .expect("DataFusion answers");
         // A healthy run first, to know when "half-way" is.
-        let started = Instant::now();
-        client
-            .query(hayate_tpch::query(q))
-            .await
-            .expect("healthy run");
-        let healthy = started.elapsed();
+        let healthy = healthy_run(&mut client, q).await;
         let started = Instant::now();
         let run = tokio::spawn(async move {
             let answer = client.query_with_stats(hayate_tpch::query(q)).await;
@@ -156,12 +161,7 @@ async fn without_attempts_left_the_error_names_the_lost_worker() {
         .await
         .expect("setting applies");
     let q = 9;
-    let started = Instant::now();
-    client
-        .query(hayate_tpch::query(q))
-        .await
-        .expect("healthy run");
-    let healthy = started.elapsed();
+    let healthy = healthy_run(&mut client, q).await;
     let run = tokio::spawn(async move { client.query(hayate_tpch::query(q)).await });
     tokio::time::sleep(healthy / 3).await;
     assert!(!run.is_finished(), "q{q} ended before the kill");

@@ -183,9 +183,11 @@ async fn beyond_the_slots_and_the_queue_a_query_is_told_the_server_is_busy() {
         .expect("task")
         .expect("answer");
     assert_eq!(row_count(&answer), 1);
+    // The slot came back at once (the queued query ran); the tasks may
+    // take a little longer on a machine busy with other tests.
     assert_workers_idle(
         &cluster,
-        Duration::from_secs(1),
+        Duration::from_secs(3),
         "the slow query was dropped",
     )
     .await;

@@ -6,9 +6,9 @@ use hayate_testkit::{FlakyS3, S3Server, upload_dir};
 
 use crate::support::{TestCluster, row_count, tpch_dir};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn tpch_from_s3_with_table_credentials_matches_datafusion() {
-    let server = S3Server::start("tpch").await;
+/// An S3 server with the TPC-H files under `s3://<bucket>/sf/`.
+async fn tpch_on_s3(bucket: &str) -> S3Server {
+    let server = S3Server::start(bucket).await;
     upload_dir(
         server.store().as_ref(),
         std::path::Path::new(tpch_dir()),
@@ -16,6 +16,12 @@ async fn tpch_from_s3_with_table_credentials_matches_datafusion() {
     )
     .await
     .expect("upload TPC-H");
+    server
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tpch_from_s3_with_table_credentials_matches_datafusion() {
+    let server = tpch_on_s3("tpch").await;
     // The coordinator knows only the endpoint; each table brings its keys.
     let cluster = TestCluster::start_on_s3(2, &server, false).await;
     let mut client = cluster.client().await;
@@ -209,14 +215,7 @@ async fn refresh_table_sees_new_files_before_the_listing_expires() {
 /// backoff absorb it, and answers still equal DataFusion's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn throttling_and_dropped_connections_are_retried() {
-    let server = S3Server::start("flaky").await;
-    upload_dir(
-        server.store().as_ref(),
-        std::path::Path::new(tpch_dir()),
-        "sf",
-    )
-    .await
-    .expect("upload TPC-H");
+    let server = tpch_on_s3("flaky").await;
     let flaky = FlakyS3::start(&server.endpoint)
         .await
         .expect("proxy starts");
