@@ -17,6 +17,7 @@ use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::cpu_runtime::CpuRuntime;
 use crate::exchange_client::Channels;
 use crate::membership::keep_membership;
 use crate::registry::TaskRegistry;
@@ -108,6 +109,7 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
         stores,
         config.memory,
         Channels::new(transport.clone()),
+        CpuRuntime::new()?,
     );
     let shutdown = CancellationToken::new();
 

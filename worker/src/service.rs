@@ -26,6 +26,7 @@ use crate::memory::MemoryLimits;
 use prost::Message;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::cpu_runtime::CpuRuntime;
 use crate::error::{from_status, to_status};
 use crate::exchange_client::{Channels, FlightPartitionFetcher};
 use crate::peer_loss::task_missing;
@@ -46,6 +47,8 @@ pub struct WorkerService {
     stores: Arc<StoreRegistry>,
     memory: MemoryLimits,
     fetcher: FlightPartitionFetcher,
+    /// Where fragments run, apart from the runtime that serves calls.
+    cpu: CpuRuntime,
     /// Task contexts by settings: building one registers every function
     /// DataFusion has, and the tasks of a query (and most queries) share
     /// their settings.
@@ -62,6 +65,7 @@ impl WorkerService {
         stores: Arc<StoreRegistry>,
         memory: MemoryLimits,
         channels: Channels,
+        cpu: CpuRuntime,
     ) -> Self {
         Self {
             registry,
@@ -69,6 +73,7 @@ impl WorkerService {
             stores,
             memory,
             fetcher: FlightPartitionFetcher::new(channels),
+            cpu,
             contexts: Arc::default(),
         }
     }
@@ -172,12 +177,15 @@ impl WorkerService {
             task_id: ticket.task_id,
         };
         let (task, cancel) = self.registry.get(&key).ok_or_else(|| task_missing(&key))?;
-        let stream = task
-            .execute(
-                ticket.partition as usize,
-                ticket.consumer as usize,
-                cancel.clone(),
-            )
+        let stream = self
+            .cpu
+            .run(|| {
+                task.execute(
+                    ticket.partition as usize,
+                    ticket.consumer as usize,
+                    cancel.clone(),
+                )
+            })
             .map_err(|e| to_status(&e))?;
         let schema = stream.schema();
         // Forget the task once all its output streams are done or dropped.
