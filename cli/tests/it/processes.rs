@@ -177,3 +177,52 @@ fn local_offers_the_tpch_sample() {
     assert!(out.status.success(), "{output}");
     assert!(output.contains("3 rows in"), "{output}");
 }
+
+/// Ctrl-C in `hayate sql` cancels the running statement and goes on with
+/// the next one: the cluster is free for it at once.
+#[test]
+fn ctrl_c_cancels_the_running_statement() {
+    let cluster = ProcessCluster::start(2);
+    let create: Vec<String> = hayate_tpch::create_table_statements(tpch_dir());
+    let create: Vec<&str> = create.iter().map(String::as_str).collect();
+    assert!(sql(&cluster.url, &create).status.success());
+    // Every pair of lineitem rows with the same supplier, each tested and
+    // dropped: far longer than this test waits.
+    let slow = "SELECT count(*) FROM lineitem a JOIN lineitem b \
+                ON a.l_suppkey = b.l_suppkey AND a.l_orderkey + b.l_partkey < 0";
+    let child = Command::new(HAYATE)
+        .args(["sql", "--coordinator", &cluster.url])
+        .args(["-e", "SET datafusion.execution.batch_size = 64"])
+        .args(["-e", slow])
+        .args([
+            "-e",
+            "SELECT count(*) AS nations FROM nation WHERE n_nationkey >= 0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let interrupted = std::time::Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let output = text(&out);
+    assert!(output.contains("Cancelled after"), "{output}");
+    assert!(
+        output.contains("| 25 "),
+        "the next statement answered: {output}"
+    );
+    assert!(
+        interrupted.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?} after Ctrl-C",
+        interrupted.elapsed()
+    );
+    eprintln!(
+        "Ctrl-C to the next answer and exit: {:?}",
+        interrupted.elapsed()
+    );
+}
