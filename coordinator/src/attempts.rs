@@ -35,6 +35,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use crate::cleanup::CleanupGuard;
+use crate::error::CoordinatorError;
 use crate::history::QueryHistory;
 use crate::membership::Membership;
 use crate::scheduler::Scheduler;
@@ -164,6 +165,14 @@ async fn drive(run: QueryRun, tx: mpsc::Sender<Item>) {
                     RunEnd::Failed(error) => (error, Some(guard)),
                 }
             }
+            // Every worker was lost: say so rather than ask for a first one.
+            Err(CoordinatorError::NoWorkers) if !excluded.is_empty() => (
+                from_status(Status::unavailable(format!(
+                    "no live workers left after losing {}",
+                    excluded.join(", ")
+                ))),
+                None,
+            ),
             // Launching failed: the scheduler already cancelled what it had
             // launched.
             Err(e) => (from_status(Status::from(e)), None),

@@ -176,3 +176,23 @@ async fn without_attempts_left_the_error_names_the_lost_worker() {
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_the_last_worker_says_so() {
+    let mut cluster = start_cluster(1).await;
+    let mut client = tpch_session(&cluster.url).await;
+    let q = 9;
+    let healthy = healthy_run(&mut client, q).await;
+    let run = tokio::spawn(async move { client.query(hayate_tpch::query(q)).await });
+    tokio::time::sleep(healthy / 3).await;
+    assert!(!run.is_finished(), "q{q} ended before the kill");
+    drop(cluster.workers.remove(0));
+    let error = run
+        .await
+        .expect("query task")
+        .expect_err("no worker is left");
+    assert!(
+        error.contains("no live workers left after losing http://127.0.0.1:"),
+        "{error}"
+    );
+}
