@@ -110,6 +110,10 @@ struct WorkerArgs {
     /// worker's memory).
     #[arg(long, env = "HAYATE_MAX_QUERY_MEMORY_MB")]
     max_query_memory_mb: Option<usize>,
+    /// On SIGTERM, how long running tasks get to finish before the worker
+    /// exits (keep it under Kubernetes' terminationGracePeriodSeconds).
+    #[arg(long, env = "HAYATE_DRAIN_GRACE_SECS", default_value_t = 30)]
+    drain_grace_secs: u64,
     #[command(flatten)]
     cluster: ClusterArgs,
 }
@@ -259,9 +263,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await?;
             println!("worker listening at {}", handle.address);
+            // SIGTERM (a pod being stopped) drains: no new tasks, the
+            // running ones finish within the grace period, then exit.
             let token = handle.shutdown_token();
+            let registry = handle.registry.clone();
+            let grace = Duration::from_secs(args.drain_grace_secs);
             tokio::spawn(async move {
                 shutdown_signal().await;
+                hayate_worker::server::drain(&registry, grace).await;
                 token.cancel();
             });
             handle.wait().await?;

@@ -131,10 +131,11 @@ impl CoordinatorService {
         }
         let known = if action.r#type == actions::REGISTER {
             self.membership
-                .register(&w.worker_id, &w.address, w.running_tasks);
+                .register(&w.worker_id, &w.address, w.running_tasks, w.draining);
             true
         } else {
-            self.membership.heartbeat(&w.worker_id, w.running_tasks)
+            self.membership
+                .heartbeat(&w.worker_id, w.running_tasks, w.draining)
         };
         Ok(MembershipAck {
             heartbeat_interval_ms: self.membership.heartbeat_interval.as_millis() as u64,

@@ -10,6 +10,8 @@ struct WorkerEntry {
     address: String,
     last_seen: Instant,
     running_tasks: u32,
+    /// Shutting down: gets no new tasks, still serves the ones it has.
+    draining: bool,
 }
 
 /// Who is in the cluster. A worker is live while its heartbeats arrive; one
@@ -46,7 +48,7 @@ impl Membership {
 
     /// Adds or refreshes a worker. A new process at an address that another
     /// worker id held replaces it.
-    pub fn register(&self, worker_id: &str, address: &str, running_tasks: u32) {
+    pub fn register(&self, worker_id: &str, address: &str, running_tasks: u32, draining: bool) {
         self.silent.write().remove(address);
         let mut workers = self.workers.write();
         workers.retain(|id, w| id == worker_id || w.address != address);
@@ -57,6 +59,7 @@ impl Membership {
                 address: address.to_string(),
                 last_seen: Instant::now(),
                 running_tasks,
+                draining,
             },
         );
         if fresh {
@@ -65,12 +68,16 @@ impl Membership {
     }
 
     /// Records a heartbeat; false if the worker is not (or no longer) known.
-    pub fn heartbeat(&self, worker_id: &str, running_tasks: u32) -> bool {
+    pub fn heartbeat(&self, worker_id: &str, running_tasks: u32, draining: bool) -> bool {
         let mut workers = self.workers.write();
         match workers.get_mut(worker_id) {
             Some(w) => {
+                if draining && !w.draining {
+                    tracing::info!(worker_id, address = %w.address, "worker draining");
+                }
                 w.last_seen = Instant::now();
                 w.running_tasks = running_tasks;
+                w.draining = draining;
                 true
             }
             None => false,
@@ -87,12 +94,14 @@ impl Membership {
         }
     }
 
-    /// Live workers, in a stable order (by address).
+    /// Live workers that take new tasks (not draining), in a stable order
+    /// (by address).
     pub fn live(&self) -> Vec<LiveWorker> {
         self.expire();
         let workers = self.workers.read();
         let mut live: Vec<LiveWorker> = workers
             .iter()
+            .filter(|(_, w)| !w.draining)
             .map(|(id, w)| LiveWorker {
                 worker_id: id.clone(),
                 address: w.address.clone(),

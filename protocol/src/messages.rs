@@ -102,6 +102,10 @@ pub struct WorkerAnnouncement {
     pub running_tasks: u32,
     #[prost(uint32, tag = "4")]
     pub cpus: u32,
+    /// The worker is shutting down: it finishes what it runs and takes no
+    /// new tasks.
+    #[prost(bool, tag = "5")]
+    pub draining: bool,
 }
 
 /// The coordinator's answer to a registration or heartbeat.

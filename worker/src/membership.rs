@@ -34,6 +34,7 @@ pub async fn keep_membership(
             address: address.clone(),
             running_tasks: registry.running_tasks() as u32,
             cpus,
+            draining: registry.is_draining(),
         };
         let action = if registered {
             actions::HEARTBEAT

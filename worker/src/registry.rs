@@ -2,7 +2,7 @@
 //! stops all of them at once.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -52,6 +52,8 @@ pub struct TaskRegistry {
     /// Every query pool still alive: a pool lives while any stream of its
     /// query does, even after the query is cancelled.
     pools: Arc<Mutex<Vec<Weak<dyn MemoryPool>>>>,
+    /// Set when the worker is shutting down: no new tasks are taken.
+    draining: Arc<AtomicBool>,
 }
 
 impl TaskRegistry {
@@ -151,6 +153,15 @@ impl TaskRegistry {
             }
         }
         stale.len()
+    }
+
+    /// Takes no new tasks from now on.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
     }
 
     /// Tasks this worker has accepted since it started.

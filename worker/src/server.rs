@@ -63,6 +63,14 @@ impl WorkerHandle {
         let _ = self.server.await;
     }
 
+    /// Stops taking tasks (the coordinator learns it with the next
+    /// heartbeat), waits up to `grace` for the running ones to finish, then
+    /// stops serving.
+    pub async fn drain(self, grace: Duration) {
+        drain(&self.registry, grace).await;
+        self.stop().await;
+    }
+
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
     }
@@ -165,6 +173,21 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
         shutdown,
         server,
     })
+}
+
+/// Stops taking tasks and waits up to `grace` until none runs.
+pub async fn drain(registry: &TaskRegistry, grace: Duration) {
+    registry.start_draining();
+    let started = std::time::Instant::now();
+    tracing::info!(running = registry.running_tasks(), "draining");
+    while registry.running_tasks() > 0 && started.elapsed() < grace {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tracing::info!(
+        left = registry.running_tasks(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "drained"
+    );
 }
 
 fn join_host_port(host: &str, port: u16) -> String {

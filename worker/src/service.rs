@@ -116,6 +116,12 @@ impl WorkerService {
     }
 
     fn launch(&self, launch: LaunchTask) -> Result<(), Status> {
+        if self.registry.is_draining() {
+            // Unavailable: the coordinator places the query again elsewhere.
+            return Err(Status::unavailable(
+                "worker is shutting down and takes no new tasks",
+            ));
+        }
         let started = std::time::Instant::now();
         let key = TaskKey {
             query_id: launch.query_id,

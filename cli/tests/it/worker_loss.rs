@@ -196,3 +196,51 @@ async fn losing_the_last_worker_says_so() {
         "{error}"
     );
 }
+
+/// SIGTERM is not a loss: the worker takes no new tasks, finishes the ones
+/// it runs, then exits; the query under it answers on its first attempt and
+/// the next one runs on the workers left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stopped_with_sigterm_drains() {
+    let mut cluster = start_cluster(2).await;
+    let mut client = tpch_session(&cluster.url).await;
+    let q = 9;
+    let expected = hayate_tpch::reference_answer(tpch_dir(), q, 2)
+        .await
+        .expect("DataFusion answers");
+    let healthy = healthy_run(&mut client, q).await;
+    let run = tokio::spawn(async move {
+        let answer = client.query_with_stats(hayate_tpch::query(q)).await;
+        (client, answer)
+    });
+    tokio::time::sleep(healthy / 3).await;
+    assert!(!run.is_finished(), "q{q} ended before the SIGTERM");
+    let mut stopping = cluster.workers.remove(0);
+    let sigterm = std::process::Command::new("kill")
+        .args(["-TERM", &stopping.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sigterm.success());
+    let (mut client, answer) = run.await.expect("query task");
+    let (batches, stats) = answer.expect("the query under the draining worker answers");
+    hayate_tpch::compare_results(&expected, &batches, hayate_tpch::is_ordered(q))
+        .expect("the answer equals DataFusion's");
+    assert_eq!(
+        stats.attempts, 1,
+        "drained, not lost: {:?}",
+        stats.lost_workers
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stopping.0.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the drained worker did not exit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (batches, stats) = client
+        .query_with_stats(hayate_tpch::query(q))
+        .await
+        .expect("the next query runs on the worker left");
+    hayate_tpch::compare_results(&expected, &batches, hayate_tpch::is_ordered(q))
+        .expect("the answer equals DataFusion's");
+    assert_eq!(stats.attempts, 1);
+}

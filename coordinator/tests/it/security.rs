@@ -128,6 +128,7 @@ async fn workers_serve_only_callers_with_the_cluster_secret() {
         address: worker.clone(),
         running_tasks: 0,
         cpus: 1,
+        draining: false,
     };
     let refused = impostor
         .do_action(Action {
