@@ -7,7 +7,6 @@
 //! `cargo run --release -p hayate-benches --bin chaos -- --hayate target/release/hayate`
 
 use std::collections::HashMap;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -17,7 +16,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use datafusion::arrow::record_batch::RecordBatch;
 use hayate_benches::median;
-use hayate_testkit::SqlClient;
+use hayate_testkit::{SqlClient, free_port};
 use parking_lot::Mutex;
 
 #[derive(Parser, Debug)]
@@ -47,14 +46,6 @@ impl Drop for Proc {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn spawn(bin: &PathBuf, args: &[&str]) -> Proc {

@@ -10,7 +10,7 @@ mod tcp_proxy;
 mod upload;
 
 pub use flaky_s3::FlakyS3;
-pub use s3_server::S3Server;
+pub use s3_server::{S3Server, free_port};
 pub use sql_client::SqlClient;
 pub use tcp_proxy::TcpProxy;
 pub use upload::upload_dir;

@@ -33,7 +33,8 @@ fn weed_binary() -> PathBuf {
     PathBuf::from("weed")
 }
 
-fn free_port() -> u16 {
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

@@ -37,16 +37,16 @@ pub fn task_missing(what: impl std::fmt::Display) -> Status {
 pub fn name_peer(status: Status, address: &str) -> Status {
     let already_marked = status.metadata().contains_key(LOST_WORKER_KEY);
     let lost = !already_marked && peer_gone(&status);
-    let message = match status.code() {
-        Code::Unavailable | Code::Unknown | Code::Cancelled | Code::DeadlineExceeded
-            if !status.message().contains(address) =>
-        {
-            format!("worker {address}: {}", status.message())
-        }
-        _ if lost && !status.message().contains(address) => {
-            format!("worker {address}: {}", status.message())
-        }
-        _ => status.message().to_string(),
+    // Errors about reaching the peer (and every loss) say which peer.
+    let about_the_call = lost
+        || matches!(
+            status.code(),
+            Code::Unavailable | Code::Unknown | Code::Cancelled | Code::DeadlineExceeded
+        );
+    let message = if about_the_call && !status.message().contains(address) {
+        format!("worker {address}: {}", status.message())
+    } else {
+        status.message().to_string()
     };
     let code = if lost {
         Code::Unavailable

@@ -1,7 +1,6 @@
 //! Real `hayate` processes on loopback ports: a coordinator and workers,
 //! started and killed as a test needs.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -19,13 +18,7 @@ impl Drop for Process {
     }
 }
 
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+pub(crate) use hayate_testkit::free_port;
 
 pub(crate) fn spawn(args: &[&str]) -> Process {
     Process(

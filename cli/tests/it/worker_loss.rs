@@ -36,6 +36,20 @@ async fn healthy_run(client: &mut SqlClient, q: usize) -> Duration {
     started.elapsed()
 }
 
+/// Kills the cluster's first worker a third of the way through q9 and
+/// returns the error the query must end with.
+async fn error_after_a_kill(cluster: &mut ProcessCluster, mut client: SqlClient) -> String {
+    let q = 9;
+    let healthy = healthy_run(&mut client, q).await;
+    let run = tokio::spawn(async move { client.query(hayate_tpch::query(q)).await });
+    tokio::time::sleep(healthy / 3).await;
+    assert!(!run.is_finished(), "q{q} ended before the kill");
+    drop(cluster.workers.remove(0));
+    run.await
+        .expect("query task")
+        .expect_err("the query cannot answer after the kill")
+}
+
 async fn start_cluster(workers: usize) -> ProcessCluster {
     tokio::task::spawn_blocking(move || ProcessCluster::start(workers))
         .await
@@ -160,16 +174,7 @@ async fn without_attempts_left_the_error_names_the_lost_worker() {
         .update("SET hayate.query_attempts = 1")
         .await
         .expect("setting applies");
-    let q = 9;
-    let healthy = healthy_run(&mut client, q).await;
-    let run = tokio::spawn(async move { client.query(hayate_tpch::query(q)).await });
-    tokio::time::sleep(healthy / 3).await;
-    assert!(!run.is_finished(), "q{q} ended before the kill");
-    drop(cluster.workers.remove(0));
-    let error = run
-        .await
-        .expect("query task")
-        .expect_err("no attempt was left");
+    let error = error_after_a_kill(&mut cluster, client).await;
     assert!(
         error.contains("query failed after 1 attempt(s)")
             && error.contains("worker http://127.0.0.1:"),
@@ -180,17 +185,8 @@ async fn without_attempts_left_the_error_names_the_lost_worker() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_the_last_worker_says_so() {
     let mut cluster = start_cluster(1).await;
-    let mut client = tpch_session(&cluster.url).await;
-    let q = 9;
-    let healthy = healthy_run(&mut client, q).await;
-    let run = tokio::spawn(async move { client.query(hayate_tpch::query(q)).await });
-    tokio::time::sleep(healthy / 3).await;
-    assert!(!run.is_finished(), "q{q} ended before the kill");
-    drop(cluster.workers.remove(0));
-    let error = run
-        .await
-        .expect("query task")
-        .expect_err("no worker is left");
+    let client = tpch_session(&cluster.url).await;
+    let error = error_after_a_kill(&mut cluster, client).await;
     assert!(
         error.contains("no live workers left after losing http://127.0.0.1:"),
         "{error}"
