@@ -169,6 +169,12 @@ impl TaskRegistry {
         self.launched.load(Ordering::Relaxed)
     }
 
+    /// Whether tasks of `query_id` were launched here (and not yet
+    /// cancelled).
+    pub fn holds_query(&self, query_id: &str) -> bool {
+        self.queries.lock().contains_key(query_id)
+    }
+
     pub fn running_tasks(&self) -> usize {
         self.queries.lock().values().map(|q| q.tasks.len()).sum()
     }

@@ -116,10 +116,12 @@ impl WorkerService {
     }
 
     fn launch(&self, launch: LaunchTask) -> Result<(), Status> {
-        if self.registry.is_draining() {
-            // Unavailable: the coordinator places the query again elsewhere.
+        // A draining worker still completes the queries it is part of (their
+        // tasks are launched in one concurrent round); a new query gets
+        // Unavailable and the coordinator places it elsewhere.
+        if self.registry.is_draining() && !self.registry.holds_query(&launch.query_id) {
             return Err(Status::unavailable(
-                "worker is shutting down and takes no new tasks",
+                "worker is shutting down and takes no new queries",
             ));
         }
         let started = std::time::Instant::now();

@@ -1,7 +1,7 @@
 //! Real `hayate` processes on loopback ports: a coordinator and workers,
 //! started and killed as a test needs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -21,14 +21,18 @@ impl Drop for Process {
 pub(crate) use hayate_testkit::free_port;
 
 pub(crate) fn spawn(args: &[&str]) -> Process {
-    Process(
-        Command::new(HAYATE)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("hayate starts"),
-    )
+    spawn_logging(args, None)
+}
+
+/// Starts `hayate` with `args`; with `log`, its worker debug log goes there.
+fn spawn_logging(args: &[&str], log: Option<&Path>) -> Process {
+    let mut cmd = Command::new(HAYATE);
+    cmd.args(args).stdout(Stdio::null()).stderr(Stdio::null());
+    if let Some(log) = log {
+        cmd.env("HAYATE_LOG", "hayate_worker=debug")
+            .stderr(std::fs::File::create(log).expect("log file"));
+    }
+    Process(cmd.spawn().expect("hayate starts"))
 }
 
 pub(crate) fn tpch_dir() -> &'static str {
@@ -61,7 +65,9 @@ impl ProcessCluster {
             "--worker-timeout-ms",
             "2000",
         ]);
-        let workers = (0..workers).map(|_| spawn_worker(&url, &[])).collect();
+        let workers = (0..workers)
+            .map(|_| spawn_worker(&url, &[], None))
+            .collect();
         let cluster = Self {
             url,
             _coordinator: coordinator,
@@ -96,12 +102,17 @@ impl ProcessCluster {
     /// Starts one more worker (with extra flags); it registers within a
     /// heartbeat.
     pub(crate) fn add_worker(&mut self, extra: &[&str]) {
-        self.workers.push(spawn_worker(&self.url, extra));
+        self.workers.push(spawn_worker(&self.url, extra, None));
+    }
+
+    /// Starts one more worker whose debug log goes to `log`.
+    pub(crate) fn add_logging_worker(&mut self, log: &Path) {
+        self.workers.push(spawn_worker(&self.url, &[], Some(log)));
     }
 }
 
 /// A worker process on a free port, with `extra` flags.
-fn spawn_worker(coordinator: &str, extra: &[&str]) -> Process {
+fn spawn_worker(coordinator: &str, extra: &[&str], log: Option<&Path>) -> Process {
     let mut args = vec![
         "worker",
         "--coordinator",
@@ -113,5 +124,5 @@ fn spawn_worker(coordinator: &str, extra: &[&str]) -> Process {
         args.extend(["--port", "0"]);
     }
     args.extend_from_slice(extra);
-    spawn(&args)
+    spawn_logging(&args, log)
 }

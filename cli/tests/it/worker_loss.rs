@@ -193,25 +193,44 @@ async fn losing_the_last_worker_says_so() {
     );
 }
 
-/// SIGTERM is not a loss: the worker takes no new tasks, finishes the ones
-/// it runs, then exits; the query under it answers on its first attempt and
-/// the next one runs on the workers left.
+/// SIGTERM is not a loss: the worker takes no new queries, finishes the
+/// ones it is part of, then exits; the query under it answers on its first
+/// attempt and the next one runs on the worker left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_stopped_with_sigterm_drains() {
-    let mut cluster = start_cluster(2).await;
+    let mut cluster = start_cluster(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("worker.log");
+    cluster.add_logging_worker(&log);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let launched = || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .matches("task launched")
+            .count()
+    };
     let mut client = tpch_session(&cluster.url).await;
     let q = 9;
     let expected = hayate_tpch::reference_answer(tpch_dir(), q, 2)
         .await
         .expect("DataFusion answers");
-    let healthy = healthy_run(&mut client, q).await;
+    healthy_run(&mut client, q).await;
+    let before = launched();
     let run = tokio::spawn(async move {
         let answer = client.query_with_stats(hayate_tpch::query(q)).await;
         (client, answer)
     });
-    tokio::time::sleep(healthy / 3).await;
+    // SIGTERM once the query has tasks on the worker.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while launched() == before {
+        assert!(
+            Instant::now() < deadline,
+            "q{q} placed nothing on the worker"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     assert!(!run.is_finished(), "q{q} ended before the SIGTERM");
-    let mut stopping = cluster.workers.remove(0);
+    let mut stopping = cluster.workers.pop().expect("the logging worker");
     let sigterm = std::process::Command::new("kill")
         .args(["-TERM", &stopping.0.id().to_string()])
         .status()
