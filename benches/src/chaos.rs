@@ -195,6 +195,8 @@ async fn main() -> anyhow::Result<()> {
             "coordinator",
             "--bind",
             "127.0.0.1",
+            "--status-port",
+            "0",
             "--port",
             &port.to_string(),
             "--heartbeat-ms",

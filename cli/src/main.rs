@@ -1,10 +1,12 @@
 //! The `hayate` binary: every role in one executable.
 
 mod client;
+mod drain;
 mod local;
 mod logs_gen;
 mod output;
 mod repl;
+mod sample_data;
 mod security_args;
 mod statements;
 mod storage_args;
@@ -47,6 +49,12 @@ enum Command {
     /// Generate web/application logs as Hive-partitioned Parquet, to a
     /// local directory or an s3:// location.
     LogsGen(LogsGenArgs),
+    /// Write the sample data (TPC-H and a week of logs) to a directory or
+    /// an s3:// location, e.g. to load an S3 bucket for a new cluster.
+    SampleData(SampleDataArgs),
+    /// Ask a worker to stop taking tasks and wait until its running tasks
+    /// finish (a Kubernetes preStop hook); SIGTERM then stops it at once.
+    Drain(DrainArgs),
     /// Print the Argon2 hash of a password (read from the terminal or
     /// stdin), for the coordinator's users file.
     HashPassword,
@@ -75,6 +83,14 @@ struct CoordinatorArgs {
     /// `hayate.query_timeout_secs`.
     #[arg(long, env = "HAYATE_QUERY_TIMEOUT_SECS", default_value_t = 0)]
     query_timeout_secs: u64,
+    /// Port of the HTTP status endpoint: /healthz, /readyz, /metrics
+    /// (0 picks a free one).
+    #[arg(long, env = "HAYATE_STATUS_PORT", default_value_t = 8080)]
+    status_port: u16,
+    /// SQL run at startup (e.g. CREATE EXTERNAL TABLE statements), so a
+    /// replaced coordinator comes back with its tables.
+    #[arg(long, env = "HAYATE_INIT_SQL")]
+    init_sql: Option<PathBuf>,
     #[command(flatten)]
     storage: StorageArgs,
     #[command(flatten)]
@@ -114,6 +130,37 @@ struct WorkerArgs {
     /// exits (keep it under Kubernetes' terminationGracePeriodSeconds).
     #[arg(long, env = "HAYATE_DRAIN_GRACE_SECS", default_value_t = 30)]
     drain_grace_secs: u64,
+    /// Port of the HTTP status endpoint: /healthz, /readyz, /metrics
+    /// (0 picks a free one, so many workers share a host).
+    #[arg(long, env = "HAYATE_STATUS_PORT", default_value_t = 0)]
+    status_port: u16,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+#[derive(Args)]
+struct SampleDataArgs {
+    /// A directory or s3://bucket/prefix.
+    #[arg(long, env = "HAYATE_SAMPLE_OUT")]
+    out: String,
+    /// TPC-H scale factor.
+    #[arg(long, default_value_t = 0.01)]
+    sf: f64,
+    /// Log lines (0: none).
+    #[arg(long, default_value_t = 100_000)]
+    logs: u64,
+    #[command(flatten)]
+    storage: StorageArgs,
+}
+
+#[derive(Args)]
+struct DrainArgs {
+    /// The worker's Flight URL.
+    #[arg(long, default_value = "http://127.0.0.1:50052")]
+    worker: String,
+    /// How long its running tasks get to finish.
+    #[arg(long, env = "HAYATE_DRAIN_GRACE_SECS", default_value_t = 30)]
+    grace_secs: u64,
     #[command(flatten)]
     cluster: ClusterArgs,
 }
@@ -230,6 +277,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 secret: args.cluster.secret()?,
                 tls: args.cluster.tls()?,
                 auth: args.auth.config()?,
+                status: Some(SocketAddr::new(args.bind, args.status_port)),
+                init_sql: match &args.init_sql {
+                    Some(path) => read_statements(path)?,
+                    None => Vec::new(),
+                },
             })
             .await?;
             let token = handle.shutdown_token();
@@ -260,6 +312,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
                 secret: args.cluster.secret()?,
                 tls: args.cluster.tls()?,
+                status: Some(SocketAddr::new(args.bind, args.status_port)),
             })
             .await?;
             println!("worker listening at {}", handle.address);
@@ -306,6 +359,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::HashPassword => security_args::hash_password()?,
+        Command::SampleData(args) => {
+            sample_data::run(&args.out, args.sf, args.logs, &args.storage).await?
+        }
+        Command::Drain(args) => {
+            let left = drain::drain_worker(
+                &args.worker,
+                &args.cluster.secret()?,
+                args.cluster.tls()?.client.as_ref(),
+                args.grace_secs,
+            )
+            .await?;
+            println!("{} drained; {left} tasks still running", args.worker);
+        }
         Command::LogsGen(args) => logs_gen::run(args.into_spec(), &args.out, &args.storage).await?,
         Command::TpchGen(args) => {
             hayate_tpch::generate(&args.out, args.sf)?;
@@ -334,15 +400,20 @@ async fn statements_or_repl(client: &mut SqlClient, args: &StatementArgs) -> any
         }
     }
     for f in &args.file {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?;
-        let (mut s, rest) = statements::split_statements(&text);
-        statements.append(&mut s);
-        if !rest.is_empty() {
-            statements.push(rest);
-        }
+        statements.append(&mut read_statements(f)?);
     }
     Ok(repl::run_statements(client, &statements).await)
+}
+
+/// The statements of a SQL file, split at semicolons.
+fn read_statements(path: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let (mut statements, rest) = statements::split_statements(&text);
+    if !rest.trim().is_empty() {
+        statements.push(rest);
+    }
+    Ok(statements)
 }
 
 async fn shutdown_signal() {

@@ -3,7 +3,13 @@
 //! (`AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, `AWS_PROFILE`, web
 //! identity, instance metadata) or a table's `OPTIONS`.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use datafusion::execution::object_store::ObjectStoreRegistry;
+use hayate_storage::StoreRegistry;
+use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
 
 use clap::Args;
 use hayate_coordinator::StorageConfig;
@@ -50,6 +56,30 @@ impl StorageArgs {
         StorageConfig {
             defaults,
             listing_cache_ttl: Duration::from_secs(self.listing_cache_ttl_secs),
+        }
+    }
+}
+
+impl StorageArgs {
+    /// The store and key prefix for an output location: an `s3://bucket/prefix`
+    /// URL (with these flags and the AWS credential chain), else a local
+    /// directory, created if missing.
+    pub fn output_store(&self, out: &str) -> anyhow::Result<(Arc<dyn ObjectStore>, String)> {
+        match url::Url::parse(out) {
+            Ok(url) if url.scheme() == "s3" => {
+                let stores = StoreRegistry::new(self.config().defaults);
+                Ok((
+                    stores.get_store(&url)?,
+                    url.path().trim_matches('/').to_string(),
+                ))
+            }
+            _ => {
+                std::fs::create_dir_all(out)?;
+                Ok((
+                    Arc::new(LocalFileSystem::new_with_prefix(out)?),
+                    String::new(),
+                ))
+            }
         }
     }
 }

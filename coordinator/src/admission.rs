@@ -31,6 +31,20 @@ impl Admission {
         }
     }
 
+    /// Queries holding a slot now.
+    pub fn running(&self) -> usize {
+        self.max_running - self.slots.available_permits()
+    }
+
+    /// Queries waiting for a slot now.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    pub fn max_running(&self) -> usize {
+        self.max_running
+    }
+
     /// A slot now, or after waiting in the queue; `Busy` when the queue is
     /// full too.
     pub async fn admit(&self) -> Result<Slot, CoordinatorError> {

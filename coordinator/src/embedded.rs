@@ -39,6 +39,7 @@ impl EmbeddedCluster {
                     memory: MemoryLimits::for_this_process().unwrap_or_default(),
                     secret: secret.clone(),
                     tls: tls.clone(),
+                    status: None,
                 })
                 .await?,
             );

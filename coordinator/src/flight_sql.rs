@@ -28,7 +28,6 @@ use datafusion::prelude::SessionContext;
 use futures::{Stream, TryStreamExt};
 use hayate_protocol::cluster_secret::InternalCaller;
 use hayate_protocol::{MembershipAck, QueryRef, WorkerAnnouncement, actions};
-use hayate_worker::Channels;
 use hayate_worker::wire::flight_encode;
 use prost::Message;
 use tonic::metadata::MetadataValue;
@@ -37,7 +36,7 @@ use tonic::{Request, Response, Status};
 use crate::auth::Authenticator;
 use crate::membership::Membership;
 use crate::planning::statement_schema;
-use crate::query::{QueryEngine, QueryLimits};
+use crate::query::QueryEngine;
 use crate::session::{SESSION_COOKIE, Sessions};
 
 type DoGetStream = Pin<Box<dyn Stream<Item = Result<FlightData, Status>> + Send + 'static>>;
@@ -45,7 +44,7 @@ type DoGetStream = Pin<Box<dyn Stream<Item = Result<FlightData, Status>> + Send 
 /// The coordinator's Flight SQL service.
 pub struct CoordinatorService {
     sessions: Sessions,
-    engine: QueryEngine,
+    engine: Arc<QueryEngine>,
     membership: Arc<Membership>,
     sql_info: SqlInfoData,
     /// Signs users in; `None` when the coordinator is open.
@@ -58,12 +57,10 @@ impl CoordinatorService {
     pub fn new(
         sessions: Sessions,
         membership: Arc<Membership>,
-        limits: QueryLimits,
-        channels: Channels,
+        engine: Arc<QueryEngine>,
         auth: Option<Arc<Authenticator>>,
         secret_required: bool,
     ) -> Self {
-        let stores = Arc::clone(sessions.catalog().stores());
         let mut info = SqlInfoDataBuilder::new();
         info.append(SqlInfo::FlightSqlServerName, "Hayate");
         info.append(SqlInfo::FlightSqlServerVersion, env!("CARGO_PKG_VERSION"));
@@ -76,7 +73,7 @@ impl CoordinatorService {
         info.append(SqlInfo::SqlIdentifierQuoteChar, "\"");
         Self {
             sessions,
-            engine: QueryEngine::new(Arc::clone(&membership), stores, limits, channels),
+            engine,
             membership,
             sql_info: info.build().expect("static SQL info is well-formed"),
             auth,
@@ -130,12 +127,10 @@ impl CoordinatorService {
             )));
         }
         let known = if action.r#type == actions::REGISTER {
-            self.membership
-                .register(&w.worker_id, &w.address, w.running_tasks, w.draining);
+            self.membership.register(&w);
             true
         } else {
-            self.membership
-                .heartbeat(&w.worker_id, w.running_tasks, w.draining)
+            self.membership.heartbeat(&w)
         };
         Ok(MembershipAck {
             heartbeat_interval_ms: self.membership.heartbeat_interval.as_millis() as u64,

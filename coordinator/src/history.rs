@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hayate_protocol::{QueryStats, StageStats, TaskReport};
@@ -31,6 +32,11 @@ struct Record {
 #[derive(Default)]
 pub struct QueryHistory {
     records: Mutex<VecDeque<Record>>,
+    /// Every query's metrics summed since the coordinator started (bytes
+    /// scanned, object-store requests, exchange bytes), for `/metrics`.
+    totals: Mutex<BTreeMap<String, u64>>,
+    /// Runs abandoned because a worker was lost.
+    reruns: AtomicU64,
 }
 
 impl QueryHistory {
@@ -58,21 +64,48 @@ impl QueryHistory {
 
     /// A run of the query was abandoned because `lost` went away.
     pub fn retried(&self, id: &str, lost: &str) {
+        self.reruns.fetch_add(1, Ordering::Relaxed);
         self.with(id, |r| r.lost_workers.push(lost.to_string()));
     }
 
     /// What the tasks of an abandoned run reported.
     pub fn add_reports(&self, id: &str, tasks: Vec<TaskReport>) {
+        self.add_to_totals(tasks.iter().map(|t| &t.metrics));
         self.with(id, |r| r.tasks.extend(tasks));
     }
 
     /// The query is over and `tasks` is everything its workers reported.
     pub fn finish(&self, id: &str, tasks: Vec<TaskReport>) {
+        self.add_to_totals(tasks.iter().map(|t| &t.metrics));
+        let mut planning = None;
         self.with(id, |r| {
+            planning = Some(r.planning.snapshot());
             r.elapsed = Some(r.started.elapsed());
             r.tasks.extend(tasks);
             r.done.send_replace(true);
         });
+        if let Some(planning) = planning {
+            let mut totals = self.totals.lock();
+            for (k, v) in planning {
+                *totals.entry(k.to_string()).or_default() += v;
+            }
+        }
+    }
+
+    fn add_to_totals<'a>(&self, reports: impl Iterator<Item = &'a BTreeMap<String, u64>>) {
+        let mut totals = self.totals.lock();
+        for metrics in reports {
+            add_all(&mut totals, metrics);
+        }
+    }
+
+    /// Metrics of every query so far, summed, and how many runs were
+    /// abandoned for a lost worker.
+    pub fn totals(&self) -> (BTreeMap<String, u64>, u64) {
+        (
+            self.totals.lock().clone(),
+            self.reruns.load(Ordering::Relaxed),
+        )
     }
 
     fn with(&self, id: &str, f: impl FnOnce(&mut Record)) {

@@ -15,12 +15,14 @@ pub mod flight_sql;
 pub mod gate;
 pub mod history;
 pub mod membership;
+pub mod metrics;
 pub mod planning;
 pub mod query;
 pub mod running;
 pub mod scheduler;
 pub mod server;
 pub mod session;
+pub mod status;
 pub mod time_partitions;
 
 pub use catalog::Catalog;

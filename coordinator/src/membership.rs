@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
+use hayate_protocol::WorkerAnnouncement;
 use parking_lot::RwLock;
 
 #[derive(Debug, Clone)]
@@ -12,6 +13,8 @@ struct WorkerEntry {
     running_tasks: u32,
     /// Shutting down: gets no new tasks, still serves the ones it has.
     draining: bool,
+    /// Tasks it runs at full speed at once (its CPUs).
+    slots: u32,
 }
 
 /// Who is in the cluster. A worker is live while its heartbeats arrive; one
@@ -36,6 +39,16 @@ pub struct LiveWorker {
     pub running_tasks: u32,
 }
 
+/// A worker as metrics and status pages show it.
+#[derive(Debug, Clone)]
+pub struct WorkerState {
+    pub worker_id: String,
+    pub address: String,
+    pub running_tasks: u32,
+    pub slots: u32,
+    pub draining: bool,
+}
+
 impl Membership {
     pub fn new(heartbeat_interval: Duration, timeout: Duration) -> Self {
         Self {
@@ -48,7 +61,8 @@ impl Membership {
 
     /// Adds or refreshes a worker. A new process at an address that another
     /// worker id held replaces it.
-    pub fn register(&self, worker_id: &str, address: &str, running_tasks: u32, draining: bool) {
+    pub fn register(&self, worker: &WorkerAnnouncement) {
+        let (worker_id, address) = (worker.worker_id.as_str(), worker.address.as_str());
         self.silent.write().remove(address);
         let mut workers = self.workers.write();
         workers.retain(|id, w| id == worker_id || w.address != address);
@@ -58,8 +72,9 @@ impl Membership {
             WorkerEntry {
                 address: address.to_string(),
                 last_seen: Instant::now(),
-                running_tasks,
-                draining,
+                running_tasks: worker.running_tasks,
+                draining: worker.draining,
+                slots: worker.cpus,
             },
         );
         if fresh {
@@ -68,16 +83,17 @@ impl Membership {
     }
 
     /// Records a heartbeat; false if the worker is not (or no longer) known.
-    pub fn heartbeat(&self, worker_id: &str, running_tasks: u32, draining: bool) -> bool {
+    pub fn heartbeat(&self, worker: &WorkerAnnouncement) -> bool {
         let mut workers = self.workers.write();
-        match workers.get_mut(worker_id) {
+        match workers.get_mut(&worker.worker_id) {
             Some(w) => {
-                if draining && !w.draining {
-                    tracing::info!(worker_id, address = %w.address, "worker draining");
+                if worker.draining && !w.draining {
+                    tracing::info!(worker_id = %worker.worker_id, address = %w.address, "worker draining");
                 }
                 w.last_seen = Instant::now();
-                w.running_tasks = running_tasks;
-                w.draining = draining;
+                w.running_tasks = worker.running_tasks;
+                w.draining = worker.draining;
+                w.slots = worker.cpus;
                 true
             }
             None => false,
@@ -110,6 +126,24 @@ impl Membership {
             .collect();
         live.sort_by(|a, b| a.address.cmp(&b.address));
         live
+    }
+
+    /// Every known worker, draining ones too, for metrics and status.
+    pub fn all(&self) -> Vec<WorkerState> {
+        self.expire();
+        let workers = self.workers.read();
+        let mut all: Vec<WorkerState> = workers
+            .iter()
+            .map(|(id, w)| WorkerState {
+                worker_id: id.clone(),
+                address: w.address.clone(),
+                running_tasks: w.running_tasks,
+                slots: w.slots,
+                draining: w.draining,
+            })
+            .collect();
+        all.sort_by(|a, b| a.address.cmp(&b.address));
+        all
     }
 
     /// Whether the worker at `address` stopped heartbeating (and has not

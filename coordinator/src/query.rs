@@ -26,6 +26,7 @@ use crate::analyze::analyze_rows;
 use crate::attempts::{QueryRun, RetryPolicy, run_with_retries};
 use crate::error::CoordinatorError;
 use crate::history::QueryHistory;
+use crate::metrics::QueryMetrics;
 use crate::membership::Membership;
 use crate::planning::{Planned, PlannedStatement, plan_statement};
 use crate::running::RunningQueries;
@@ -55,6 +56,14 @@ pub struct QueryEngine {
     admission: Admission,
     running: RunningQueries,
     limits: QueryLimits,
+    metrics: QueryMetrics,
+}
+
+/// What the engine is doing now, for `/metrics` and `/readyz`.
+pub struct EngineLoad {
+    pub running: usize,
+    pub queued: usize,
+    pub max_running: usize,
 }
 
 /// Server-wide limits on queries.
@@ -92,7 +101,24 @@ impl QueryEngine {
             admission: Admission::new(limits.max_running, limits.max_queued),
             running: RunningQueries::default(),
             limits,
+            metrics: QueryMetrics::default(),
         }
+    }
+
+    pub fn load(&self) -> EngineLoad {
+        EngineLoad {
+            running: self.admission.running(),
+            queued: self.admission.queued(),
+            max_running: self.admission.max_running(),
+        }
+    }
+
+    pub fn history(&self) -> &QueryHistory {
+        &self.history
+    }
+
+    pub fn query_metrics(&self) -> &QueryMetrics {
+        &self.metrics
     }
 
     /// Stops a streaming query (a client's `CancelFlightInfo`); false if
@@ -122,6 +148,17 @@ impl QueryEngine {
     /// Plans `sql`; returns the statement handle (also the query id) and
     /// the schema of its result.
     pub async fn plan(
+        &self,
+        ctx: &SessionContext,
+        sql: &str,
+    ) -> Result<(String, SchemaRef), CoordinatorError> {
+        // A statement that cannot be planned is a failed query too.
+        self.plan_statement(ctx, sql)
+            .await
+            .inspect_err(|_| self.metrics.start().fail())
+    }
+
+    async fn plan_statement(
         &self,
         ctx: &SessionContext,
         sql: &str,
@@ -162,25 +199,38 @@ impl QueryEngine {
         match pending.statement.planned {
             Planned::Rows(batches) => {
                 self.history.finish(id, Vec::new());
+                self.metrics.start().complete();
                 Ok(Box::pin(MemoryStream::try_new(batches, schema, None)?))
             }
             Planned::Stages(graph) => {
-                let slot = self.admission.admit().await?;
+                let outcome = self.metrics.start();
+                let slot = self.admission.admit().await.inspect_err(|_| outcome.fail())?;
                 let timeout = self.timeout(&pending.ctx);
                 let result = self.run(id, Arc::new(graph), pending.ctx);
                 let history = Arc::clone(&self.history);
                 let query_id = id.to_string();
-                let stream = self.running.track(id, timeout, result).map(move |batch| {
-                    let _slot = &slot;
-                    if batch.is_err() {
-                        history.fail(&query_id);
-                    }
-                    batch
-                });
+                let failed = Arc::clone(&outcome);
+                let stream = self
+                    .running
+                    .track(id, timeout, result)
+                    .map(move |batch| {
+                        let _slot = &slot;
+                        if batch.is_err() {
+                            history.fail(&query_id);
+                            failed.fail();
+                        }
+                        batch
+                    })
+                    // Reached only when the client has read to the end.
+                    .chain(
+                        futures::stream::once(async move { outcome.complete() })
+                            .filter_map(|()| futures::future::ready(None)),
+                    );
                 Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
             }
             Planned::Analyze(graph) => {
-                let _slot = self.admission.admit().await?;
+                let outcome = self.metrics.start();
+                let _slot = self.admission.admit().await.inspect_err(|_| outcome.fail())?;
                 let started = Instant::now();
                 let graph = Arc::new(graph);
                 let timeout = self.timeout(&pending.ctx);
@@ -190,7 +240,11 @@ impl QueryEngine {
                     .track(id, timeout, result)
                     .try_fold(0usize, |n, b| async move { Ok(n + b.num_rows()) })
                     .await
-                    .inspect_err(|_| self.history.fail(id))?;
+                    .inspect_err(|_| {
+                        self.history.fail(id);
+                        outcome.fail();
+                    })?;
+                outcome.complete();
                 let stats = self.stats(id).await.unwrap_or_default();
                 let batches = analyze_rows(&graph, &stats, rows, started.elapsed())?;
                 Ok(Box::pin(MemoryStream::try_new(batches, schema, None)?))

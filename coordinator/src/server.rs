@@ -18,10 +18,13 @@ use hayate_storage::StoreOptions;
 
 use crate::auth::{Authenticator, Users};
 use crate::catalog::Catalog;
+use crate::error::CoordinatorError;
+use futures::StreamExt;
 use crate::flight_sql::CoordinatorService;
 use crate::gate::{Gate, record_path};
 use crate::membership::Membership;
-use crate::query::QueryLimits;
+use crate::query::{QueryEngine, QueryLimits};
+use crate::status::CoordinatorStatus;
 use crate::session::Sessions;
 
 #[derive(Debug, Clone)]
@@ -41,6 +44,11 @@ pub struct CoordinatorConfig {
     pub tls: Tls,
     /// Users who may sign in; `None` leaves the coordinator open.
     pub auth: Option<AuthConfig>,
+    /// Where to serve `/healthz`, `/readyz` and `/metrics` over HTTP.
+    pub status: Option<SocketAddr>,
+    /// Statements run before serving (table definitions), so a coordinator
+    /// that is replaced comes back with the same tables.
+    pub init_sql: Vec<String>,
 }
 
 /// Who may sign in, and for how long a sign-in lasts.
@@ -91,6 +99,8 @@ impl Default for CoordinatorConfig {
             secret: ClusterSecret::default(),
             tls: Tls::default(),
             auth: None,
+            status: None,
+            init_sql: Vec::new(),
         }
     }
 }
@@ -98,6 +108,8 @@ impl Default for CoordinatorConfig {
 pub struct CoordinatorHandle {
     /// `http://host:port` of the Flight SQL endpoint.
     pub address: String,
+    /// The HTTP status endpoint, if one was asked for.
+    pub status_address: Option<SocketAddr>,
     pub membership: Arc<Membership>,
     pub catalog: Catalog,
     shutdown: CancellationToken,
@@ -173,11 +185,17 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
         .auth
         .as_ref()
         .map(|a| Arc::new(Authenticator::new(a.users.clone(), a.token_ttl)));
+    let engine = Arc::new(QueryEngine::new(
+        Arc::clone(&membership),
+        Arc::clone(catalog.stores()),
+        config.limits.clone(),
+        channels,
+    ));
+    run_init_sql(&engine, &catalog, &config.init_sql).await?;
     let service = CoordinatorService::new(
         Sessions::new(catalog.clone()),
         Arc::clone(&membership),
-        config.limits.clone(),
-        channels,
+        Arc::clone(&engine),
         authenticator.clone(),
         config.secret.is_set(),
     );
@@ -203,11 +221,55 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
         );
     let server = tokio::spawn(server);
     tracing::info!(%address, "coordinator listening on {local}");
+    let status_address = match config.status {
+        Some(bind) => {
+            let status = Arc::new(CoordinatorStatus {
+                engine,
+                membership: Arc::clone(&membership),
+            });
+            let bound = hayate_ops_http::serve(bind, status, shutdown.clone()).await?;
+            tracing::info!("status endpoint at http://{bound} (/healthz /readyz /metrics)");
+            Some(bound)
+        }
+        None => None,
+    };
     Ok(CoordinatorHandle {
         address,
+        status_address,
         membership,
         catalog,
         shutdown,
         server,
     })
+}
+
+/// Runs the startup statements through the same planner and engine as a
+/// client's; the first failure stops the coordinator with its statement.
+async fn run_init_sql(
+    engine: &QueryEngine,
+    catalog: &Catalog,
+    statements: &[String],
+) -> std::io::Result<()> {
+    if statements.is_empty() {
+        return Ok(());
+    }
+    let ctx = catalog.new_session();
+    for sql in statements {
+        let run = async {
+            let (id, _) = engine.plan(&ctx, sql).await?;
+            let mut stream = engine.execute(&id).await?;
+            while let Some(batch) = stream.next().await {
+                batch?;
+            }
+            Ok::<_, CoordinatorError>(())
+        };
+        run.await.map_err(|e| {
+            std::io::Error::other(format!(
+                "startup statement failed: {e}\n  {}",
+                hayate_storage::redact_sql(sql)
+            ))
+        })?;
+    }
+    tracing::info!(statements = statements.len(), "ran startup SQL");
+    Ok(())
 }

@@ -13,3 +13,8 @@ pub const HEARTBEAT: &str = "hayate.heartbeat";
 /// statement handle of its ticket); answers with a [`crate::QueryStats`]
 /// once the query's workers have reported, or after a few seconds.
 pub const QUERY_STATS: &str = "hayate.query_stats";
+/// Operator → worker (a Kubernetes preStop hook, `hayate drain`): stop
+/// taking tasks and answer once the running ones finish or the grace
+/// period (body: seconds as decimal text) ends; answers with the number of
+/// tasks still running, as text.
+pub const DRAIN: &str = "hayate.drain";

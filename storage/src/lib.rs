@@ -27,8 +27,8 @@ pub use registry::{Replaced, StoreRegistry, store_key};
 pub use runtime::{counting_runtime, counting_runtime_with_memory};
 pub use summary::{human_bytes, io_summary};
 
-/// Scan and pruning metric names (beside the I/O counters' names).
-/// What tasks report about their scans, beside the I/O counters.
+/// What tasks report about their scans and output, beside the I/O
+/// counters.
 pub mod scan_metric {
     pub const OUTPUT_ROWS: &str = "output_rows";
     pub const CPU_NANOS: &str = "cpu_nanos";
@@ -39,4 +39,6 @@ pub mod scan_metric {
     pub const ROW_GROUPS_TOTAL: &str = "row_groups_total";
     pub const ROW_GROUPS_PRUNED: &str = "row_groups_pruned";
     pub const PAGE_ROWS_PRUNED: &str = "page_index_rows_pruned";
+    /// Bytes of Flight messages the task's output streams sent.
+    pub const EXCHANGE_BYTES: &str = "exchange_bytes_sent";
 }

@@ -4,12 +4,14 @@
 //! does), run as a child process on loopback ports.
 
 mod flaky_s3;
+mod http;
 mod s3_server;
 mod sql_client;
 mod tcp_proxy;
 mod upload;
 
 pub use flaky_s3::FlakyS3;
+pub use http::{http_get, metric};
 pub use s3_server::{S3Server, free_port};
 pub use sql_client::SqlClient;
 pub use tcp_proxy::TcpProxy;

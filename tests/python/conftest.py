@@ -32,7 +32,8 @@ def hayate_bin():
 
 @contextlib.contextmanager
 def _run_cluster(hayate_bin, env=None, scheme="http"):
-    env = {**os.environ, **(env or {})}
+    # Status endpoints on free ports: several clusters may run at once.
+    env = {**os.environ, "HAYATE_STATUS_PORT": "0", **(env or {})}
     port = _free_port()
     url = f"{scheme}://127.0.0.1:{port}"
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}

@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
+use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::path::Path as ObjectPath;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
@@ -28,6 +30,8 @@ pub enum GenerateError {
     },
     #[error("cannot write Parquet: {0}")]
     Parquet(#[from] parquet::errors::ParquetError),
+    #[error("cannot store a file: {0}")]
+    Store(String),
     #[error("cannot generate data: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
 }
@@ -60,48 +64,83 @@ pub fn generate(dir: &Path, sf: f64) -> Result<(), GenerateError> {
         })?;
         for part in 1..=parts {
             let path = table_dir.join(format!("part-{part}.parquet"));
-            let (p, n) = (part as i32, parts as i32);
-            let (schema, batches): (
-                SchemaRef,
-                Box<dyn Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>>>,
-            ) = match table {
-                "nation" => (
-                    NationArrow::schema_ref(),
-                    Box::new(NationArrow::new(NationGenerator::new(sf, p, n))),
-                ),
-                "region" => (
-                    RegionArrow::schema_ref(),
-                    Box::new(RegionArrow::new(RegionGenerator::new(sf, p, n))),
-                ),
-                "part" => (
-                    PartArrow::schema_ref(),
-                    Box::new(PartArrow::new(PartGenerator::new(sf, p, n))),
-                ),
-                "supplier" => (
-                    SupplierArrow::schema_ref(),
-                    Box::new(SupplierArrow::new(SupplierGenerator::new(sf, p, n))),
-                ),
-                "partsupp" => (
-                    PartSuppArrow::schema_ref(),
-                    Box::new(PartSuppArrow::new(PartSuppGenerator::new(sf, p, n))),
-                ),
-                "customer" => (
-                    CustomerArrow::schema_ref(),
-                    Box::new(CustomerArrow::new(CustomerGenerator::new(sf, p, n))),
-                ),
-                "orders" => (
-                    OrderArrow::schema_ref(),
-                    Box::new(OrderArrow::new(OrderGenerator::new(sf, p, n))),
-                ),
-                _ => (
-                    LineItemArrow::schema_ref(),
-                    Box::new(LineItemArrow::new(LineItemGenerator::new(sf, p, n))),
-                ),
-            };
+            let (schema, batches) = table_part(table, sf, part, parts);
             write_parquet(&path, schema, batches)?;
         }
     }
     Ok(())
+}
+
+type Batches = Box<dyn Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>>>;
+
+/// Part `part` of `parts` of `table` at scale factor `sf`, generated lazily.
+fn table_part(table: &str, sf: f64, part: usize, parts: usize) -> (SchemaRef, Batches) {
+    let (p, n) = (part as i32, parts as i32);
+    match table {
+        "nation" => (
+            NationArrow::schema_ref(),
+            Box::new(NationArrow::new(NationGenerator::new(sf, p, n))),
+        ),
+        "region" => (
+            RegionArrow::schema_ref(),
+            Box::new(RegionArrow::new(RegionGenerator::new(sf, p, n))),
+        ),
+        "part" => (
+            PartArrow::schema_ref(),
+            Box::new(PartArrow::new(PartGenerator::new(sf, p, n))),
+        ),
+        "supplier" => (
+            SupplierArrow::schema_ref(),
+            Box::new(SupplierArrow::new(SupplierGenerator::new(sf, p, n))),
+        ),
+        "partsupp" => (
+            PartSuppArrow::schema_ref(),
+            Box::new(PartSuppArrow::new(PartSuppGenerator::new(sf, p, n))),
+        ),
+        "customer" => (
+            CustomerArrow::schema_ref(),
+            Box::new(CustomerArrow::new(CustomerGenerator::new(sf, p, n))),
+        ),
+        "orders" => (
+            OrderArrow::schema_ref(),
+            Box::new(OrderArrow::new(OrderGenerator::new(sf, p, n))),
+        ),
+        _ => (
+            LineItemArrow::schema_ref(),
+            Box::new(LineItemArrow::new(LineItemGenerator::new(sf, p, n))),
+        ),
+    }
+}
+
+/// Generates every table at scale factor `sf` into an object store under
+/// `prefix` (`prefix/<table>/part-N.parquet`), each file built in memory and
+/// written with one put: for loading sample data into S3 from a process
+/// with no local disk.
+pub async fn generate_to_store(
+    store: Arc<dyn ObjectStore>,
+    prefix: &str,
+    sf: f64,
+) -> Result<usize, GenerateError> {
+    let mut written = 0;
+    for table in crate::TABLES {
+        let parts = files_for(table, sf);
+        for part in 1..=parts {
+            let (schema, batches) = table_part(table, sf, part, parts);
+            let mut bytes = Vec::new();
+            encode_parquet(&mut bytes, schema, batches)?;
+            written += bytes.len();
+            let name = format!("{table}/part-{part}.parquet");
+            let path = match prefix.trim_matches('/') {
+                "" => ObjectPath::from(name),
+                prefix => ObjectPath::from(format!("{prefix}/{name}")),
+            };
+            store
+                .put(&path, bytes.into())
+                .await
+                .map_err(|e| GenerateError::Store(e.to_string()))?;
+        }
+    }
+    Ok(written)
 }
 
 /// Generates scale factor `sf` into `base/tpch-sf<sf>` (once) and returns
@@ -116,6 +155,23 @@ pub fn generate_dir(base: &Path, sf: f64) -> Result<String, GenerateError> {
     Ok(absolute.display().to_string())
 }
 
+fn encode_parquet<W: std::io::Write + Send>(
+    out: W,
+    schema: SchemaRef,
+    batches: impl Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>>,
+) -> Result<(), GenerateError> {
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
+        .set_max_row_group_row_count(Some(256 * 1024))
+        .build();
+    let mut writer = ArrowWriter::try_new(out, schema, Some(props))?;
+    for batch in batches {
+        writer.write(&batch?)?;
+    }
+    writer.close()?;
+    Ok(())
+}
+
 fn write_parquet(
     path: &Path,
     schema: SchemaRef,
@@ -128,15 +184,7 @@ fn write_parquet(
         path: tmp.display().to_string(),
         source,
     })?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1)?))
-        .set_max_row_group_row_count(Some(256 * 1024))
-        .build();
-    let mut writer = ArrowWriter::try_new(file, Arc::clone(&schema), Some(props))?;
-    for batch in batches {
-        writer.write(&batch?)?;
-    }
-    writer.close()?;
+    encode_parquet(file, schema, batches)?;
     std::fs::rename(&tmp, path).map_err(|source| GenerateError::Io {
         path: path.display().to_string(),
         source,

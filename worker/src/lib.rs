@@ -14,6 +14,7 @@ pub mod replay;
 pub mod report;
 pub mod server;
 pub mod service;
+pub mod status;
 pub mod task;
 pub mod wire;
 

@@ -25,9 +25,7 @@ pub async fn keep_membership(
 ) {
     let mut interval = Duration::from_secs(1);
     let mut registered = false;
-    let cpus = std::thread::available_parallelism()
-        .map(|n| n.get() as u32)
-        .unwrap_or(1);
+    let cpus = crate::server::cpus() as u32;
     loop {
         let announcement = WorkerAnnouncement {
             worker_id: worker_id.clone(),
@@ -62,6 +60,7 @@ pub async fn keep_membership(
                 registered = false;
             }
         }
+        registry.set_registered(registered);
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(interval) => {}

@@ -1,7 +1,7 @@
 //! The tasks this worker holds, grouped by query so that a cancel finds and
 //! stops all of them at once.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
@@ -54,6 +54,11 @@ pub struct TaskRegistry {
     pools: Arc<Mutex<Vec<Weak<dyn MemoryPool>>>>,
     /// Set when the worker is shutting down: no new tasks are taken.
     draining: Arc<AtomicBool>,
+    /// Whether the coordinator knows this worker (it answered our last
+    /// announcement).
+    registered: Arc<AtomicBool>,
+    /// Metrics of every task that ended here, summed, for `/metrics`.
+    totals: Arc<Mutex<BTreeMap<String, u64>>>,
 }
 
 impl TaskRegistry {
@@ -112,9 +117,31 @@ impl TaskRegistry {
         if let Some(q) = queries.get_mut(&key.query_id)
             && let Some(task) = q.tasks.remove(&(key.stage_id, key.task_id))
         {
-            q.finished.push(task.report());
+            let report = task.report();
+            self.add_to_totals(&report);
+            q.finished.push(report);
             q.last_finished = Instant::now();
         }
+    }
+
+    fn add_to_totals(&self, report: &TaskReport) {
+        let mut totals = self.totals.lock();
+        for (k, v) in &report.metrics {
+            *totals.entry(k.clone()).or_default() += v;
+        }
+    }
+
+    /// Metrics of every task that ended on this worker, summed.
+    pub fn totals(&self) -> BTreeMap<String, u64> {
+        self.totals.lock().clone()
+    }
+
+    pub fn set_registered(&self, registered: bool) {
+        self.registered.store(registered, Ordering::Relaxed);
+    }
+
+    pub fn is_registered(&self) -> bool {
+        self.registered.load(Ordering::Relaxed)
     }
 
     /// Stops every task of a query and forgets them; reports how many were
@@ -127,7 +154,11 @@ impl TaskRegistry {
         q.cancel.cancel();
         let stopped = q.tasks.len() as u32;
         let mut tasks = q.finished;
-        tasks.extend(q.tasks.values().map(|t| t.report()));
+        for task in q.tasks.values() {
+            let report = task.report();
+            self.add_to_totals(&report);
+            tasks.push(report);
+        }
         QueryTasksReport { stopped, tasks }
     }
 

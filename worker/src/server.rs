@@ -22,6 +22,7 @@ use crate::exchange_client::Channels;
 use crate::membership::keep_membership;
 use crate::registry::TaskRegistry;
 use crate::service::WorkerService;
+use crate::status::WorkerStatus;
 
 /// How to run one worker.
 #[derive(Debug, Clone)]
@@ -44,6 +45,8 @@ pub struct WorkerConfig {
     pub secret: ClusterSecret,
     /// TLS for this worker's endpoint and for the peers it calls.
     pub tls: Tls,
+    /// Where to serve `/healthz`, `/readyz` and `/metrics` over HTTP.
+    pub status: Option<SocketAddr>,
 }
 
 /// A running worker.
@@ -52,6 +55,8 @@ pub struct WorkerHandle {
     pub address: String,
     pub worker_id: String,
     pub registry: TaskRegistry,
+    /// The HTTP status endpoint, if one was asked for.
+    pub status_address: Option<SocketAddr>,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
 }
@@ -166,10 +171,24 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
         }
     });
     tracing::info!(%address, "worker listening on {local}");
+    let status_address = match config.status {
+        Some(bind) => {
+            let status = Arc::new(WorkerStatus {
+                registry: registry.clone(),
+                joins_coordinator: config.coordinator.is_some(),
+                slots: cpus(),
+            });
+            let bound = hayate_ops_http::serve(bind, status, shutdown.clone()).await?;
+            tracing::info!("status endpoint at http://{bound} (/healthz /readyz /metrics)");
+            Some(bound)
+        }
+        None => None,
+    };
     Ok(WorkerHandle {
         address,
         worker_id,
         registry,
+        status_address,
         shutdown,
         server,
     })
@@ -188,6 +207,11 @@ pub async fn drain(registry: &TaskRegistry, grace: Duration) {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "drained"
     );
+}
+
+/// CPUs this process may use: the tasks it runs at full speed at once.
+pub fn cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn join_host_port(host: &str, port: u16) -> String {

@@ -17,7 +17,9 @@ use datafusion::execution::TaskContext;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::SessionConfig;
-use futures::{Stream, StreamExt};
+use std::time::Duration;
+
+use futures::{Stream, StreamExt, TryStreamExt};
 use hayate_planner::{FetcherExtension, HayateOptions, decode_plan};
 use hayate_protocol::{LaunchTask, PartitionTicket, QueryRef, Setting, actions};
 use hayate_storage::{IoCounters, StoreRegistry, counting_runtime_with_memory};
@@ -196,6 +198,7 @@ impl WorkerService {
             })
             .map_err(|e| to_status(&e))?;
         let schema = stream.schema();
+        let counted = Arc::clone(&task);
         // Forget the task once all its output streams are done or dropped.
         let guard = StreamGuard {
             registry: self.registry.clone(),
@@ -214,11 +217,9 @@ impl WorkerService {
                 item = stream.next() => item.map(|item| (item, Some((stream, guard, cancel)))),
             }
         });
-        Ok(flight_encode(
-            schema,
-            Box::pin(batches),
-            DictionaryHandling::Resend,
-        ))
+        let encoded = flight_encode(schema, Box::pin(batches), DictionaryHandling::Resend)
+            .inspect_ok(move |data| counted.count_sent(data.data_header.len() + data.data_body.len()));
+        Ok(Box::pin(encoded))
     }
 }
 
@@ -341,6 +342,17 @@ impl FlightService for WorkerService {
                 }
                 Ok(Response::new(one_result(report.encode_to_vec())))
             }
+            actions::DRAIN => {
+                let grace = std::str::from_utf8(&action.body)
+                    .ok()
+                    .and_then(|s| s.trim().parse::<u64>().ok())
+                    .ok_or_else(|| {
+                        Status::invalid_argument("drain needs the grace period in seconds")
+                    })?;
+                crate::server::drain(&self.registry, Duration::from_secs(grace)).await;
+                let left = self.registry.running_tasks();
+                Ok(Response::new(one_result(left.to_string().into_bytes())))
+            }
             other => Err(Status::invalid_argument(format!(
                 "unknown action {other:?}"
             ))),
@@ -354,6 +366,7 @@ impl FlightService for WorkerService {
         let list = [
             (actions::LAUNCH_TASK, "run one task of a query"),
             (actions::CANCEL_QUERY, "stop every task of a query"),
+            (actions::DRAIN, "take no new tasks; answer when running ones end"),
         ]
         .map(|(t, d)| {
             Ok(ActionType {

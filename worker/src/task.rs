@@ -2,7 +2,7 @@
 //! in, and how many of its output streams are still to be read.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use datafusion::error::{DataFusionError, Result};
@@ -12,7 +12,7 @@ use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use tokio_util::sync::CancellationToken;
 
 use hayate_protocol::TaskReport;
-use hayate_storage::IoCounters;
+use hayate_storage::{IoCounters, scan_metric};
 
 use crate::replay::ReplayPartition;
 use crate::report::task_metrics;
@@ -52,6 +52,8 @@ pub struct RunningTask {
     pub started: Instant,
     /// The task's object-store requests, bytes and cache hits.
     io: Arc<IoCounters>,
+    /// Bytes of Flight messages its output streams sent.
+    sent_bytes: AtomicU64,
 }
 
 impl RunningTask {
@@ -80,6 +82,7 @@ impl RunningTask {
             open_streams: AtomicUsize::new(partitions * consumers),
             started: Instant::now(),
             io,
+            sent_bytes: AtomicU64::new(0),
         }
     }
 
@@ -117,8 +120,20 @@ impl RunningTask {
         TaskReport {
             stage_id: self.key.stage_id,
             task_id: self.key.task_id,
-            metrics: task_metrics(self.plan.as_ref(), &self.io),
+            metrics: {
+                let mut metrics = task_metrics(self.plan.as_ref(), &self.io);
+                metrics.insert(
+                    scan_metric::EXCHANGE_BYTES.to_string(),
+                    self.sent_bytes.load(Ordering::Relaxed),
+                );
+                metrics
+            },
         }
+    }
+
+    /// Counts a Flight message one of its output streams sent.
+    pub fn count_sent(&self, bytes: usize) {
+        self.sent_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     /// Marks one output stream finished; true when it was the last.

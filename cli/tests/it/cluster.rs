@@ -58,6 +58,8 @@ impl ProcessCluster {
             "coordinator",
             "--bind",
             "127.0.0.1",
+            "--status-port",
+            "0",
             "--port",
             &port.to_string(),
             "--heartbeat-ms",

@@ -53,6 +53,8 @@ fn logs_in_s3_through_processes_with_io_shown_and_secrets_kept() {
             "coordinator",
             "--bind",
             "127.0.0.1",
+            "--status-port",
+            "0",
             "--port",
             &port.to_string(),
             "--heartbeat-ms",

@@ -56,6 +56,8 @@ fn the_sql_cli_signs_in_with_a_password() {
             "coordinator",
             "--bind",
             "127.0.0.1",
+            "--status-port",
+            "0",
             "--port",
             &port.to_string(),
             "--heartbeat-ms",

@@ -13,5 +13,6 @@ mod membership;
 mod message_size;
 mod s3;
 mod security;
+mod status;
 mod support;
 mod tpch;

@@ -44,6 +44,7 @@ async fn silent_workers_are_forgotten_and_new_ones_join() {
         memory: Default::default(),
         secret: ClusterSecret::new(TEST_SECRET),
         tls: Default::default(),
+        status: None,
     })
     .await
     .unwrap();

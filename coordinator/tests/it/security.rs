@@ -148,6 +148,7 @@ async fn workers_serve_only_callers_with_the_cluster_secret() {
         memory: Default::default(),
         secret: ClusterSecret::new("guess"),
         tls: Default::default(),
+        status: None,
     })
     .await
     .unwrap();

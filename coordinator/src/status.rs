@@ -1,0 +1,143 @@
+//! What the coordinator shows on its HTTP status endpoint: ready once it
+//! serves Flight SQL, and its metrics, read from the live state at each
+//! scrape (queries by state, workers and their tasks, I/O totals).
+//!
+//! For an autoscaler: `hayate_queries_queued` (queries waiting for a slot)
+//! and `hayate_cluster_tasks_running` against `hayate_cluster_task_slots`
+//! (tasks on the workers against their CPUs) say when more workers help.
+
+use std::sync::Arc;
+
+use hayate_ops_http::prometheus_client::metrics::counter::Counter;
+use hayate_ops_http::prometheus_client::metrics::family::Family;
+use hayate_ops_http::prometheus_client::metrics::gauge::Gauge;
+use hayate_ops_http::prometheus_client::registry::Registry;
+use hayate_ops_http::{Readiness, StatusSource, encode};
+use hayate_storage::io_metric;
+use hayate_storage::scan_metric;
+
+use crate::membership::Membership;
+use crate::query::QueryEngine;
+
+pub struct CoordinatorStatus {
+    pub engine: Arc<QueryEngine>,
+    pub membership: Arc<Membership>,
+}
+
+type Labels = Vec<(String, String)>;
+
+impl StatusSource for CoordinatorStatus {
+    fn readiness(&self) -> Readiness {
+        let workers = self.membership.live().len();
+        // Ready even with no workers: clients get a clear "no live
+        // workers" error, and workers find the coordinator through the
+        // very Service this gates.
+        Readiness::Ready(format!("serving; {workers} live workers"))
+    }
+
+    fn metrics(&self) -> String {
+        let mut registry = Registry::with_prefix("hayate");
+        let load = self.engine.load();
+        gauge(&mut registry, "queries_running", "Queries running now", load.running);
+        gauge(&mut registry, "queries_queued", "Queries waiting for a slot", load.queued);
+        gauge(
+            &mut registry,
+            "queries_max_running",
+            "Queries that may run at once (--max-concurrent-queries)",
+            load.max_running,
+        );
+        self.engine.query_metrics().register(&mut registry);
+
+        let workers = self.membership.all();
+        let live: Vec<_> = workers.iter().filter(|w| !w.draining).collect();
+        gauge(&mut registry, "workers_live", "Workers taking tasks", live.len());
+        gauge(
+            &mut registry,
+            "workers_draining",
+            "Workers shutting down: finishing their tasks, taking no new ones",
+            workers.len() - live.len(),
+        );
+        gauge(
+            &mut registry,
+            "cluster_tasks_running",
+            "Tasks running on all workers, as of their last heartbeat",
+            workers.iter().map(|w| w.running_tasks as usize).sum(),
+        );
+        gauge(
+            &mut registry,
+            "cluster_task_slots",
+            "CPUs of the workers taking tasks",
+            live.iter().map(|w| w.slots as usize).sum(),
+        );
+        let per_worker = Family::<Labels, Gauge>::default();
+        for w in &workers {
+            per_worker
+                .get_or_create(&vec![
+                    ("worker".to_string(), w.address.clone()),
+                    ("draining".to_string(), w.draining.to_string()),
+                ])
+                .set(w.running_tasks as i64);
+        }
+        registry.register(
+            "worker_tasks_running",
+            "Tasks running per worker, as of its last heartbeat",
+            per_worker,
+        );
+
+        let (totals, reruns) = self.engine.history().totals();
+        let total = |key: &str| totals.get(key).copied().unwrap_or(0);
+        counter(
+            &mut registry,
+            "query_reruns",
+            "Query runs abandoned and started again because a worker was lost",
+            reruns,
+        );
+        counter(
+            &mut registry,
+            "bytes_scanned",
+            "Parquet bytes read by scans",
+            total(scan_metric::BYTES_SCANNED),
+        );
+        counter(
+            &mut registry,
+            "exchange_bytes",
+            "Bytes workers sent to other workers and to the coordinator",
+            total(scan_metric::EXCHANGE_BYTES),
+        );
+        counter(
+            &mut registry,
+            "object_store_bytes_fetched",
+            "Bytes fetched from object storage",
+            total(io_metric::BYTES_FETCHED),
+        );
+        let requests = Family::<Labels, Counter>::default();
+        for (kind, key) in [
+            ("get", io_metric::GET_REQUESTS),
+            ("list", io_metric::LIST_REQUESTS),
+            ("head", io_metric::HEAD_REQUESTS),
+            ("put", io_metric::PUT_REQUESTS),
+        ] {
+            requests
+                .get_or_create(&vec![("kind".to_string(), kind.to_string())])
+                .inc_by(total(key));
+        }
+        registry.register(
+            "object_store_requests",
+            "Requests to object storage by planning and tasks",
+            requests,
+        );
+        encode(&registry)
+    }
+}
+
+fn gauge(registry: &mut Registry, name: &str, help: &str, value: usize) {
+    let g = Gauge::<i64>::default();
+    g.set(value as i64);
+    registry.register(name, help, g);
+}
+
+fn counter(registry: &mut Registry, name: &str, help: &str, value: u64) {
+    let c = Counter::<u64>::default();
+    c.inc_by(value);
+    registry.register(name, help, c);
+}

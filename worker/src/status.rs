@@ -1,0 +1,114 @@
+//! What a worker shows on its HTTP status endpoint: ready while the
+//! coordinator knows it and it is not draining, and its metrics, read from
+//! the task registry at each scrape.
+
+use hayate_ops_http::prometheus_client::metrics::counter::Counter;
+use hayate_ops_http::prometheus_client::metrics::family::Family;
+use hayate_ops_http::prometheus_client::metrics::gauge::Gauge;
+use hayate_ops_http::prometheus_client::registry::Registry;
+use hayate_ops_http::{Readiness, StatusSource, encode};
+use hayate_storage::{io_metric, scan_metric};
+
+use crate::registry::TaskRegistry;
+
+pub struct WorkerStatus {
+    pub registry: TaskRegistry,
+    /// Whether this worker has a coordinator to register with.
+    pub joins_coordinator: bool,
+    pub slots: usize,
+}
+
+impl StatusSource for WorkerStatus {
+    fn readiness(&self) -> Readiness {
+        if self.registry.is_draining() {
+            Readiness::NotReady("draining: finishing its tasks, taking no new ones".into())
+        } else if self.joins_coordinator && !self.registry.is_registered() {
+            Readiness::NotReady("not registered with the coordinator".into())
+        } else {
+            Readiness::Ready(format!(
+                "taking tasks; {} running",
+                self.registry.running_tasks()
+            ))
+        }
+    }
+
+    fn metrics(&self) -> String {
+        let r = &self.registry;
+        let mut registry = Registry::with_prefix("hayate_worker");
+        gauge(&mut registry, "tasks_running", "Tasks running now", r.running_tasks() as u64);
+        gauge(
+            &mut registry,
+            "task_slots",
+            "CPUs this worker runs tasks on",
+            self.slots as u64,
+        );
+        gauge(
+            &mut registry,
+            "draining",
+            "1 while shutting down: finishing tasks, taking no new ones",
+            r.is_draining() as u64,
+        );
+        gauge(
+            &mut registry,
+            "registered",
+            "1 while the coordinator knows this worker",
+            r.is_registered() as u64,
+        );
+        gauge(
+            &mut registry,
+            "query_memory_bytes",
+            "Memory reserved by queries' operators now",
+            r.query_memory_in_use() as u64,
+        );
+        counter(&mut registry, "tasks_launched", "Tasks accepted", r.launched_total());
+        let totals = r.totals();
+        let total = |key: &str| totals.get(key).copied().unwrap_or(0);
+        counter(
+            &mut registry,
+            "bytes_scanned",
+            "Parquet bytes read by scans of tasks that ended",
+            total(scan_metric::BYTES_SCANNED),
+        );
+        counter(
+            &mut registry,
+            "exchange_bytes_sent",
+            "Bytes of Flight messages sent to other workers and the coordinator by tasks that ended",
+            total(scan_metric::EXCHANGE_BYTES),
+        );
+        counter(
+            &mut registry,
+            "object_store_bytes_fetched",
+            "Bytes fetched from object storage by tasks that ended",
+            total(io_metric::BYTES_FETCHED),
+        );
+        let requests = Family::<Vec<(String, String)>, Counter>::default();
+        for (kind, key) in [
+            ("get", io_metric::GET_REQUESTS),
+            ("list", io_metric::LIST_REQUESTS),
+            ("head", io_metric::HEAD_REQUESTS),
+            ("put", io_metric::PUT_REQUESTS),
+        ] {
+            requests
+                .get_or_create(&vec![("kind".to_string(), kind.to_string())])
+                .inc_by(total(key));
+        }
+        registry.register(
+            "object_store_requests",
+            "Requests to object storage by tasks that ended",
+            requests,
+        );
+        encode(&registry)
+    }
+}
+
+fn gauge(registry: &mut Registry, name: &str, help: &str, value: u64) {
+    let g = Gauge::<i64>::default();
+    g.set(value as i64);
+    registry.register(name, help, g);
+}
+
+fn counter(registry: &mut Registry, name: &str, help: &str, value: u64) {
+    let c = Counter::<u64>::default();
+    c.inc_by(value);
+    registry.register(name, help, c);
+}
