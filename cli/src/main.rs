@@ -109,8 +109,9 @@ struct WorkerArgs {
     /// Flight port; 0 picks a free one, so many workers share a host.
     #[arg(long, env = "HAYATE_PORT", default_value_t = 0)]
     port: u16,
-    /// Host name or IP other processes reach this worker at (defaults to
-    /// the bind address, or 127.0.0.1 when binding all interfaces).
+    /// Host name or IP other processes reach this worker at (default: the
+    /// bind address; when binding all interfaces, the local IP address
+    /// that routes to the coordinator, which is the container's or pod's).
     #[arg(long, env = "HAYATE_ADVERTISE_HOST")]
     advertise_host: Option<String>,
     /// Port other processes reach this worker at, when a proxy or port

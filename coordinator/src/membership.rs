@@ -15,6 +15,8 @@ struct WorkerEntry {
     draining: bool,
     /// Tasks it runs at full speed at once (its CPUs).
     slots: u32,
+    /// Tasks it has accepted since it started.
+    tasks_launched: u64,
 }
 
 /// Who is in the cluster. A worker is live while its heartbeats arrive; one
@@ -47,6 +49,7 @@ pub struct WorkerState {
     pub running_tasks: u32,
     pub slots: u32,
     pub draining: bool,
+    pub tasks_launched: u64,
 }
 
 impl Membership {
@@ -75,6 +78,7 @@ impl Membership {
                 running_tasks: worker.running_tasks,
                 draining: worker.draining,
                 slots: worker.cpus,
+                tasks_launched: worker.tasks_launched,
             },
         );
         if fresh {
@@ -94,6 +98,7 @@ impl Membership {
                 w.running_tasks = worker.running_tasks;
                 w.draining = worker.draining;
                 w.slots = worker.cpus;
+                w.tasks_launched = worker.tasks_launched;
                 true
             }
             None => false,
@@ -140,6 +145,7 @@ impl Membership {
                 running_tasks: w.running_tasks,
                 slots: w.slots,
                 draining: w.draining,
+                tasks_launched: w.tasks_launched,
             })
             .collect();
         all.sort_by(|a, b| a.address.cmp(&b.address));

@@ -83,6 +83,17 @@ impl StatusSource for CoordinatorStatus {
             "Tasks running per worker, as of its last heartbeat",
             per_worker,
         );
+        let launched = Family::<Labels, Counter>::default();
+        for w in &workers {
+            launched
+                .get_or_create(&vec![("worker".to_string(), w.address.clone())])
+                .inc_by(w.tasks_launched);
+        }
+        registry.register(
+            "worker_tasks_launched",
+            "Tasks each live worker has accepted since it started, as of its last heartbeat",
+            launched,
+        );
 
         let (totals, reruns) = self.engine.history().totals();
         let total = |key: &str| totals.get(key).copied().unwrap_or(0);

@@ -106,6 +106,9 @@ pub struct WorkerAnnouncement {
     /// new tasks.
     #[prost(bool, tag = "5")]
     pub draining: bool,
+    /// Tasks it has accepted since it started.
+    #[prost(uint64, tag = "6")]
+    pub tasks_launched: u64,
 }
 
 /// The coordinator's answer to a registration or heartbeat.

@@ -33,6 +33,7 @@ pub async fn keep_membership(
             running_tasks: registry.running_tasks() as u32,
             cpus,
             draining: registry.is_draining(),
+            tasks_launched: registry.launched_total(),
         };
         let action = if registered {
             actions::HEARTBEAT

@@ -1,7 +1,7 @@
 //! Starting a worker: bind its Flight port, serve, keep its membership, and
 //! stop cleanly.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -30,7 +30,8 @@ pub struct WorkerConfig {
     /// Address to listen on; port 0 picks a free port.
     pub bind: SocketAddr,
     /// Host other processes use to reach this worker. Defaults to the bind
-    /// address, or 127.0.0.1 when binding to all interfaces.
+    /// address; when binding all interfaces, to the local IP address that
+    /// routes to the coordinator.
     pub advertise_host: Option<String>,
     /// Port other processes use to reach this worker, when it differs from
     /// the one it listens on (a proxy, NAT or port mapping in between).
@@ -94,13 +95,15 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
     }
     let listener = TcpListener::bind(config.bind).await?;
     let local = listener.local_addr()?;
-    let host = config.advertise_host.clone().unwrap_or_else(|| {
-        if local.ip().is_unspecified() {
-            "127.0.0.1".to_string()
-        } else {
-            local.ip().to_string()
+    let host = match &config.advertise_host {
+        Some(host) => host.clone(),
+        None if local.ip().is_unspecified() => {
+            route_to(config.coordinator.as_deref())
+                .or_else(host_name)
+                .unwrap_or_else(|| "127.0.0.1".to_string())
         }
-    });
+        None => local.ip().to_string(),
+    };
     let port = config.advertise_port.unwrap_or(local.port());
     let address = format!("{}://{}", config.tls.scheme(), join_host_port(&host, port));
     let transport = InternalTransport {
@@ -207,6 +210,34 @@ pub async fn drain(registry: &TaskRegistry, grace: Duration) {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "drained"
     );
+}
+
+/// The local IP address this host uses to reach the coordinator: the one
+/// the coordinator and other workers can reach it at, in a container or a
+/// pod as on a laptop. Found by connecting a UDP socket, which sends
+/// nothing.
+fn route_to(coordinator: Option<&str>) -> Option<String> {
+    let url = url::Url::parse(coordinator?).ok()?;
+    let target = (url.host_str()?, url.port_or_known_default()?)
+        .to_socket_addrs()
+        .ok()?
+        .next()?;
+    let unspecified: SocketAddr = if target.is_ipv4() {
+        SocketAddr::from(([0, 0, 0, 0], 0))
+    } else {
+        SocketAddr::from(([0u16; 8], 0))
+    };
+    let socket = std::net::UdpSocket::bind(unspecified).ok()?;
+    socket.connect(target).ok()?;
+    Some(socket.local_addr().ok()?.ip().to_string())
+}
+
+/// This host's name (a container's or pod's own), when the coordinator
+/// cannot be resolved yet.
+fn host_name() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = name.trim();
+    (!name.is_empty()).then(|| name.to_string())
 }
 
 /// CPUs this process may use: the tasks it runs at full speed at once.

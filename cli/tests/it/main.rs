@@ -2,6 +2,7 @@
 //! processes on loopback ports, driven by `hayate sql` and `hayate local`.
 
 mod cluster;
+mod containers;
 mod processes;
 mod s3;
 mod sign_in;
