@@ -54,6 +54,7 @@ pub struct TaskRegistry {
     pools: Arc<Mutex<Vec<Weak<dyn MemoryPool>>>>,
     /// Set when the worker is shutting down: no new tasks are taken.
     draining: Arc<AtomicBool>,
+    drain_started: Arc<std::sync::OnceLock<Instant>>,
     /// Whether the coordinator knows this worker (it answered our last
     /// announcement).
     registered: Arc<AtomicBool>,
@@ -186,9 +187,11 @@ impl TaskRegistry {
         stale.len()
     }
 
-    /// Takes no new tasks from now on.
-    pub fn start_draining(&self) {
+    /// Takes no new tasks from now on; returns when draining began (the
+    /// first call), so a SIGTERM after a preStop drain keeps its deadline.
+    pub fn start_draining(&self) -> Instant {
         self.draining.store(true, Ordering::Relaxed);
+        *self.drain_started.get_or_init(Instant::now)
     }
 
     pub fn is_draining(&self) -> bool {

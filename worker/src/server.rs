@@ -197,10 +197,11 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
     })
 }
 
-/// Stops taking tasks and waits up to `grace` until none runs.
+/// Stops taking tasks and waits until none runs, or until `grace` after
+/// draining began (a second call, SIGTERM after a preStop drain, waits no
+/// longer than the first).
 pub async fn drain(registry: &TaskRegistry, grace: Duration) {
-    registry.start_draining();
-    let started = std::time::Instant::now();
+    let started = registry.start_draining();
     tracing::info!(running = registry.running_tasks(), "draining");
     while registry.running_tasks() > 0 && started.elapsed() < grace {
         tokio::time::sleep(Duration::from_millis(100)).await;
