@@ -26,3 +26,8 @@ pub fn metric(page: &str, name: &str, labels: &str) -> f64 {
         })
         .sum()
 }
+
+/// The status code of a GET to `url`, or `None` while nothing listens.
+pub async fn http_status(url: &str) -> Option<u16> {
+    Some(reqwest::get(url).await.ok()?.status().as_u16())
+}

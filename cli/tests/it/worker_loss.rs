@@ -259,3 +259,84 @@ async fn a_worker_stopped_with_sigterm_drains() {
         .expect("the answer equals DataFusion's");
     assert_eq!(stats.attempts, 1);
 }
+
+/// The Kubernetes preStop path: `hayate drain` returns once the worker's
+/// running tasks are done (the query under it answers on its first
+/// attempt), the worker reports itself not ready, and the SIGTERM that
+/// follows ends it at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_drain_command_finishes_running_tasks_before_sigterm() {
+    let mut cluster = start_cluster(1).await;
+    let (port, status_port) = (free_port(), free_port());
+    cluster.add_worker(&[
+        "--port",
+        &port.to_string(),
+        "--status-port",
+        &status_port.to_string(),
+    ]);
+    let status = format!("http://127.0.0.1:{status_port}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while hayate_testkit::http_status(&format!("{status}/readyz")).await != Some(200) {
+        assert!(Instant::now() < deadline, "the worker never became ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut client = tpch_session(&cluster.url).await;
+    let q = 9;
+    let expected = hayate_tpch::reference_answer(tpch_dir(), q, 2)
+        .await
+        .expect("DataFusion answers");
+    healthy_run(&mut client, q).await;
+    let run = tokio::spawn(async move {
+        let answer = client.query_with_stats(hayate_tpch::query(q)).await;
+        (client, answer)
+    });
+    // Drain once the query has tasks on the worker.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let page = hayate_testkit::http_get(&format!("{status}/metrics")).await.1;
+        if hayate_testkit::metric(&page, "hayate_worker_tasks_running", "") > 0.0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "q{q} placed nothing on the worker");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let worker = format!("http://127.0.0.1:{port}");
+    let drain = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(crate::processes::HAYATE)
+            .args(["drain", "--worker", &worker, "--grace-secs", "20"])
+            .output()
+            .expect("hayate drain runs")
+    });
+    let (mut client, answer) = run.await.expect("query task");
+    let (batches, stats) = answer.expect("the query under the drain answers");
+    hayate_tpch::compare_results(&expected, &batches, hayate_tpch::is_ordered(q))
+        .expect("the answer equals DataFusion's");
+    assert_eq!(stats.attempts, 1, "drained, not lost: {:?}", stats.lost_workers);
+    let drained = drain.await.unwrap();
+    let said = crate::processes::text(&drained);
+    assert!(drained.status.success(), "{said}");
+    assert!(said.contains("drained; 0 tasks still running"), "{said}");
+    assert_eq!(hayate_testkit::http_status(&format!("{status}/readyz")).await, Some(503));
+
+    let mut stopping = cluster.workers.pop().expect("the drained worker");
+    let sigterm_sent = Instant::now();
+    let sigterm = std::process::Command::new("kill")
+        .args(["-TERM", &stopping.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sigterm.success());
+    while stopping.0.try_wait().unwrap().is_none() {
+        assert!(
+            sigterm_sent.elapsed() < Duration::from_secs(2),
+            "a drained worker exits at once on SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (batches, _) = client
+        .query_with_stats(hayate_tpch::query(q))
+        .await
+        .expect("the next query runs on the worker left");
+    hayate_tpch::compare_results(&expected, &batches, hayate_tpch::is_ordered(q))
+        .expect("the answer equals DataFusion's");
+}
+
