@@ -288,8 +288,9 @@ async fn compose_cluster_answers_through_kills_scale_out_and_drain() {
     let page = http_get(&format!("{status}/metrics")).await.1;
     assert_eq!(metric(&page, "hayate_workers_live", ""), 3.0, "{page}");
 
-    // Scale in under a steady load: SIGTERM one worker while two clients
-    // keep querying; not one query may fail.
+    // Scale in under a steady load: two clients keep querying while one
+    // worker is stopped with SIGTERM (as a kubelet stops a pod), then
+    // compose scales the workers down to one; not one query may fail.
     let stop = Arc::new(AtomicBool::new(false));
     let answered = Arc::new(AtomicUsize::new(0));
     let mut load = Vec::new();
@@ -313,14 +314,6 @@ async fn compose_cluster_answers_through_kills_scale_out_and_drain() {
     let out = docker(&["stop", "--time", "40", &stopped]);
     assert!(out.status.success(), "docker stop: {}", text(&out));
     let drained_in = stop_started.elapsed();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    stop.store(true, Ordering::Relaxed);
-    for client in load {
-        client
-            .await
-            .expect("load task")
-            .expect("no query fails while a worker drains");
-    }
     let exit = docker(&["inspect", "-f", "{{.State.ExitCode}}", &stopped]);
     assert_eq!(
         String::from_utf8_lossy(&exit.stdout).trim(),
@@ -333,14 +326,29 @@ async fn compose_cluster_answers_through_kills_scale_out_and_drain() {
         .find(|l| l.contains("draining"))
         .unwrap_or_else(|| panic!("the worker logged no drain: {logs}"));
     assert!(logs.contains("drained"), "{logs}");
-    eprintln!("stopped worker: {drain_line}");
+    docker(&["rm", "-f", &stopped]);
+    let after_stop = answered.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    compose.run(&["up", "-d", "--no-recreate", "--scale", "worker=1"]);
+    assert_eq!(compose.containers("worker").len(), 1);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.store(true, Ordering::Relaxed);
+    for client in load {
+        client
+            .await
+            .expect("load task")
+            .expect("no query fails while workers drain");
+    }
     eprintln!(
-        "{} queries answered correctly around a SIGTERM; the worker drained and exited in {:.1}s",
+        "steady load: {} queries answered correctly ({after_stop} by the end of a SIGTERM, \
+         the rest through a scale-down to one worker); the stopped worker drained and \
+         exited in {:.1}s: {drain_line}",
         answered.load(Ordering::Relaxed),
         drained_in.as_secs_f64()
     );
     let page = http_get(&format!("{status}/metrics")).await.1;
     assert_eq!(metric(&page, "hayate_queries_failed_total", ""), 0.0, "{page}");
+    assert_eq!(metric(&page, "hayate_workers_live", ""), 1.0, "{page}");
     let size = docker(&["image", "inspect", "-f", "{{.Size}}", &image]);
     eprintln!(
         "image {image} is {} bytes (from a debug build)",
