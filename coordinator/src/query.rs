@@ -26,8 +26,8 @@ use crate::analyze::analyze_rows;
 use crate::attempts::{QueryRun, RetryPolicy, run_with_retries};
 use crate::error::CoordinatorError;
 use crate::history::QueryHistory;
-use crate::metrics::QueryMetrics;
 use crate::membership::Membership;
+use crate::metrics::QueryMetrics;
 use crate::planning::{Planned, PlannedStatement, plan_statement};
 use crate::running::RunningQueries;
 use crate::scheduler::Scheduler;
@@ -204,7 +204,11 @@ impl QueryEngine {
             }
             Planned::Stages(graph) => {
                 let outcome = self.metrics.start();
-                let slot = self.admission.admit().await.inspect_err(|_| outcome.fail())?;
+                let slot = self
+                    .admission
+                    .admit()
+                    .await
+                    .inspect_err(|_| outcome.fail())?;
                 let timeout = self.timeout(&pending.ctx);
                 let result = self.run(id, Arc::new(graph), pending.ctx);
                 let history = Arc::clone(&self.history);
@@ -230,7 +234,11 @@ impl QueryEngine {
             }
             Planned::Analyze(graph) => {
                 let outcome = self.metrics.start();
-                let _slot = self.admission.admit().await.inspect_err(|_| outcome.fail())?;
+                let _slot = self
+                    .admission
+                    .admit()
+                    .await
+                    .inspect_err(|_| outcome.fail())?;
                 let started = Instant::now();
                 let graph = Arc::new(graph);
                 let timeout = self.timeout(&pending.ctx);

@@ -19,13 +19,13 @@ use hayate_storage::StoreOptions;
 use crate::auth::{Authenticator, Users};
 use crate::catalog::Catalog;
 use crate::error::CoordinatorError;
-use futures::StreamExt;
 use crate::flight_sql::CoordinatorService;
 use crate::gate::{Gate, record_path};
 use crate::membership::Membership;
 use crate::query::{QueryEngine, QueryLimits};
-use crate::status::CoordinatorStatus;
 use crate::session::Sessions;
+use crate::status::CoordinatorStatus;
+use futures::StreamExt;
 
 #[derive(Debug, Clone)]
 pub struct CoordinatorConfig {
@@ -227,7 +227,11 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
                 engine,
                 membership: Arc::clone(&membership),
             });
-            let bound = hayate_ops_http::serve(bind, status, shutdown.clone()).await?;
+            let bound = hayate_ops_http::serve(bind, status, shutdown.clone())
+                .await
+                .map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("status endpoint on {bind}: {e}"))
+                })?;
             tracing::info!("status endpoint at http://{bound} (/healthz /readyz /metrics)");
             Some(bound)
         }

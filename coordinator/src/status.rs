@@ -38,8 +38,18 @@ impl StatusSource for CoordinatorStatus {
     fn metrics(&self) -> String {
         let mut registry = Registry::with_prefix("hayate");
         let load = self.engine.load();
-        gauge(&mut registry, "queries_running", "Queries running now", load.running);
-        gauge(&mut registry, "queries_queued", "Queries waiting for a slot", load.queued);
+        gauge(
+            &mut registry,
+            "queries_running",
+            "Queries running now",
+            load.running,
+        );
+        gauge(
+            &mut registry,
+            "queries_queued",
+            "Queries waiting for a slot",
+            load.queued,
+        );
         gauge(
             &mut registry,
             "queries_max_running",
@@ -50,7 +60,12 @@ impl StatusSource for CoordinatorStatus {
 
         let workers = self.membership.all();
         let live: Vec<_> = workers.iter().filter(|w| !w.draining).collect();
-        gauge(&mut registry, "workers_live", "Workers taking tasks", live.len());
+        gauge(
+            &mut registry,
+            "workers_live",
+            "Workers taking tasks",
+            live.len(),
+        );
         gauge(
             &mut registry,
             "workers_draining",

@@ -97,11 +97,9 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
     let local = listener.local_addr()?;
     let host = match &config.advertise_host {
         Some(host) => host.clone(),
-        None if local.ip().is_unspecified() => {
-            route_to(config.coordinator.as_deref())
-                .or_else(host_name)
-                .unwrap_or_else(|| "127.0.0.1".to_string())
-        }
+        None if local.ip().is_unspecified() => route_to(config.coordinator.as_deref())
+            .or_else(host_name)
+            .unwrap_or_else(|| "127.0.0.1".to_string()),
         None => local.ip().to_string(),
     };
     let port = config.advertise_port.unwrap_or(local.port());
@@ -181,7 +179,11 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
                 joins_coordinator: config.coordinator.is_some(),
                 slots: cpus(),
             });
-            let bound = hayate_ops_http::serve(bind, status, shutdown.clone()).await?;
+            let bound = hayate_ops_http::serve(bind, status, shutdown.clone())
+                .await
+                .map_err(|e| {
+                    std::io::Error::new(e.kind(), format!("status endpoint on {bind}: {e}"))
+                })?;
             tracing::info!("status endpoint at http://{bound} (/healthz /readyz /metrics)");
             Some(bound)
         }

@@ -218,7 +218,9 @@ impl WorkerService {
             }
         });
         let encoded = flight_encode(schema, Box::pin(batches), DictionaryHandling::Resend)
-            .inspect_ok(move |data| counted.count_sent(data.data_header.len() + data.data_body.len()));
+            .inspect_ok(move |data| {
+                counted.count_sent(data.data_header.len() + data.data_body.len())
+            });
         Ok(Box::pin(encoded))
     }
 }
@@ -366,7 +368,10 @@ impl FlightService for WorkerService {
         let list = [
             (actions::LAUNCH_TASK, "run one task of a query"),
             (actions::CANCEL_QUERY, "stop every task of a query"),
-            (actions::DRAIN, "take no new tasks; answer when running ones end"),
+            (
+                actions::DRAIN,
+                "take no new tasks; answer when running ones end",
+            ),
         ]
         .map(|(t, d)| {
             Ok(ActionType {

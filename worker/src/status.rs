@@ -35,7 +35,12 @@ impl StatusSource for WorkerStatus {
     fn metrics(&self) -> String {
         let r = &self.registry;
         let mut registry = Registry::with_prefix("hayate_worker");
-        gauge(&mut registry, "tasks_running", "Tasks running now", r.running_tasks() as u64);
+        gauge(
+            &mut registry,
+            "tasks_running",
+            "Tasks running now",
+            r.running_tasks() as u64,
+        );
         gauge(
             &mut registry,
             "task_slots",
@@ -60,7 +65,12 @@ impl StatusSource for WorkerStatus {
             "Memory reserved by queries' operators now",
             r.query_memory_in_use() as u64,
         );
-        counter(&mut registry, "tasks_launched", "Tasks accepted", r.launched_total());
+        counter(
+            &mut registry,
+            "tasks_launched",
+            "Tasks accepted",
+            r.launched_total(),
+        );
         let totals = r.totals();
         let total = |key: &str| totals.get(key).copied().unwrap_or(0);
         counter(

@@ -75,7 +75,9 @@ impl Compose {
 impl Drop for Compose {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let logs = self.command(&["logs", "--no-color", "--tail", "40"]).output();
+            let logs = self
+                .command(&["logs", "--no-color", "--tail", "40"])
+                .output();
             if let Ok(logs) = logs {
                 eprintln!("{}", String::from_utf8_lossy(&logs.stdout));
             }
@@ -174,7 +176,10 @@ async fn compose_cluster_answers_through_kills_scale_out_and_drain() {
         return;
     };
     let pid = std::process::id();
-    let (image, s3_image) = (format!("hayate:test-{pid}"), format!("hayate-s3:test-{pid}"));
+    let (image, s3_image) = (
+        format!("hayate:test-{pid}"),
+        format!("hayate-s3:test-{pid}"),
+    );
     let (port, status_port) = (free_port(), free_port());
     let compose = Compose {
         program,
@@ -211,25 +216,41 @@ async fn compose_cluster_answers_through_kills_scale_out_and_drain() {
             let mut client = SqlClient::connect(&url).await.ok()?;
             client.query("SELECT count(*) FROM nation").await.ok()
         };
-        if tokio::time::timeout(Duration::from_secs(5), ready).await.ok().flatten().is_some() {
+        if tokio::time::timeout(Duration::from_secs(5), ready)
+            .await
+            .ok()
+            .flatten()
+            .is_some()
+        {
             break;
         }
-        assert!(Instant::now() < deadline, "the compose cluster never became ready");
+        assert!(
+            Instant::now() < deadline,
+            "the compose cluster never became ready"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    eprintln!("compose cluster ready in {:.1}s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "compose cluster ready in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
 
     // Every TPC-H query through the containers.
     let mut client = session(&url).await;
     for q in 1..=22 {
-        checked(&mut client, q).await.expect("TPC-H answer equals DataFusion's");
+        checked(&mut client, q)
+            .await
+            .expect("TPC-H answer equals DataFusion's");
     }
 
     // A worker container killed (SIGKILL) half-way through q9.
     let q = 9;
     let healthy = {
         let t = Instant::now();
-        client.query(hayate_tpch::query(q)).await.expect("healthy q9");
+        client
+            .query(hayate_tpch::query(q))
+            .await
+            .expect("healthy q9");
         t.elapsed()
     };
     let expected = hayate_tpch::reference_answer(tpch_dir(), q, 2)
@@ -249,7 +270,11 @@ async fn compose_cluster_answers_through_kills_scale_out_and_drain() {
         .expect("q9 answers correctly after a worker container is killed");
     eprintln!(
         "q9 with a worker killed {}: correct, {} run(s), lost {:?}",
-        if mid_query { "mid-query" } else { "after it ended" },
+        if mid_query {
+            "mid-query"
+        } else {
+            "after it ended"
+        },
         stats.attempts,
         stats.lost_workers
     );
@@ -266,7 +291,10 @@ async fn compose_cluster_answers_through_kills_scale_out_and_drain() {
     let scaled = Instant::now();
     let mut first_task = None;
     while scaled.elapsed() < Duration::from_secs(60) {
-        client.query(hayate_tpch::query(3)).await.expect("q3 while scaling");
+        client
+            .query(hayate_tpch::query(3))
+            .await
+            .expect("q3 while scaling");
         let new: Vec<f64> = tasks_by_worker(&status)
             .await
             .into_iter()
@@ -347,7 +375,11 @@ async fn compose_cluster_answers_through_kills_scale_out_and_drain() {
         drained_in.as_secs_f64()
     );
     let page = http_get(&format!("{status}/metrics")).await.1;
-    assert_eq!(metric(&page, "hayate_queries_failed_total", ""), 0.0, "{page}");
+    assert_eq!(
+        metric(&page, "hayate_queries_failed_total", ""),
+        0.0,
+        "{page}"
+    );
     assert_eq!(metric(&page, "hayate_workers_live", ""), 1.0, "{page}");
     let size = docker(&["image", "inspect", "-f", "{{.Size}}", &image]);
     eprintln!(

@@ -293,11 +293,16 @@ async fn the_drain_command_finishes_running_tasks_before_sigterm() {
     // Drain once the query has tasks on the worker.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let page = hayate_testkit::http_get(&format!("{status}/metrics")).await.1;
+        let page = hayate_testkit::http_get(&format!("{status}/metrics"))
+            .await
+            .1;
         if hayate_testkit::metric(&page, "hayate_worker_tasks_running", "") > 0.0 {
             break;
         }
-        assert!(Instant::now() < deadline, "q{q} placed nothing on the worker");
+        assert!(
+            Instant::now() < deadline,
+            "q{q} placed nothing on the worker"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let worker = format!("http://127.0.0.1:{port}");
@@ -311,12 +316,19 @@ async fn the_drain_command_finishes_running_tasks_before_sigterm() {
     let (batches, stats) = answer.expect("the query under the drain answers");
     hayate_tpch::compare_results(&expected, &batches, hayate_tpch::is_ordered(q))
         .expect("the answer equals DataFusion's");
-    assert_eq!(stats.attempts, 1, "drained, not lost: {:?}", stats.lost_workers);
+    assert_eq!(
+        stats.attempts, 1,
+        "drained, not lost: {:?}",
+        stats.lost_workers
+    );
     let drained = drain.await.unwrap();
     let said = crate::processes::text(&drained);
     assert!(drained.status.success(), "{said}");
     assert!(said.contains("drained; 0 tasks still running"), "{said}");
-    assert_eq!(hayate_testkit::http_status(&format!("{status}/readyz")).await, Some(503));
+    assert_eq!(
+        hayate_testkit::http_status(&format!("{status}/readyz")).await,
+        Some(503)
+    );
 
     let mut stopping = cluster.workers.pop().expect("the drained worker");
     let sigterm_sent = Instant::now();
@@ -339,4 +351,3 @@ async fn the_drain_command_finishes_running_tasks_before_sigterm() {
     hayate_tpch::compare_results(&expected, &batches, hayate_tpch::is_ordered(q))
         .expect("the answer equals DataFusion's");
 }
-

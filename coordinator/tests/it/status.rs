@@ -56,7 +56,10 @@ async fn probes_and_metrics_follow_queries_and_drain() {
     })
     .await
     .expect("coordinator starts");
-    let status = format!("http://{}", coordinator.status_address.expect("status endpoint"));
+    let status = format!(
+        "http://{}",
+        coordinator.status_address.expect("status endpoint")
+    );
     let workers = [
         worker(&coordinator.address).await,
         worker(&coordinator.address).await,
@@ -66,12 +69,19 @@ async fn probes_and_metrics_follow_queries_and_drain() {
         .map(|w| format!("http://{}", w.status_address.expect("status endpoint")))
         .collect();
 
-    assert_eq!(http_get(&format!("{status}/healthz")).await, (200, "ok\n".into()));
+    assert_eq!(
+        http_get(&format!("{status}/healthz")).await,
+        (200, "ok\n".into())
+    );
     for w in &worker_status {
         assert_eq!(http_get(&format!("{w}/healthz")).await.0, 200);
         wait_for_status(&format!("{w}/readyz"), 200).await;
     }
-    assert!(coordinator.wait_for_workers(2, Duration::from_secs(5)).await);
+    assert!(
+        coordinator
+            .wait_for_workers(2, Duration::from_secs(5))
+            .await
+    );
     let (code, ready) = http_get(&format!("{status}/readyz")).await;
     assert_eq!(code, 200);
     assert!(ready.contains("2 live workers"), "{ready}");
@@ -80,9 +90,15 @@ async fn probes_and_metrics_follow_queries_and_drain() {
     for ddl in hayate_tpch::create_table_statements(tpch_dir()) {
         client.update(&ddl).await.unwrap();
     }
-    client.update("SET hayate.bytes_per_task = 1").await.unwrap();
+    client
+        .update("SET hayate.bytes_per_task = 1")
+        .await
+        .unwrap();
     for _ in 0..3 {
-        client.query(hayate_tpch::query(3)).await.expect("Q3 answers");
+        client
+            .query(hayate_tpch::query(3))
+            .await
+            .expect("Q3 answers");
     }
     client.query("SELEC oops").await.expect_err("bad SQL fails");
     client
@@ -93,15 +109,34 @@ async fn probes_and_metrics_follow_queries_and_drain() {
     let page = http_get(&format!("{status}/metrics")).await.1;
     // The three Q3s and the DDL statements finished; the bad SQL and the
     // bad cast failed.
-    assert!(metric(&page, "hayate_queries_finished_total", "") >= 3.0, "{page}");
-    assert_eq!(metric(&page, "hayate_queries_failed_total", ""), 2.0, "{page}");
-    assert!(metric(&page, "hayate_query_duration_seconds_count", "") >= 5.0, "{page}");
+    assert!(
+        metric(&page, "hayate_queries_finished_total", "") >= 3.0,
+        "{page}"
+    );
+    assert_eq!(
+        metric(&page, "hayate_queries_failed_total", ""),
+        2.0,
+        "{page}"
+    );
+    assert!(
+        metric(&page, "hayate_query_duration_seconds_count", "") >= 5.0,
+        "{page}"
+    );
     assert_eq!(metric(&page, "hayate_queries_running", ""), 0.0, "{page}");
     assert_eq!(metric(&page, "hayate_queries_queued", ""), 0.0, "{page}");
     assert_eq!(metric(&page, "hayate_workers_live", ""), 2.0, "{page}");
-    assert!(metric(&page, "hayate_cluster_task_slots", "") >= 2.0, "{page}");
-    assert!(metric(&page, "hayate_bytes_scanned_total", "") > 0.0, "{page}");
-    assert!(metric(&page, "hayate_exchange_bytes_total", "") > 0.0, "{page}");
+    assert!(
+        metric(&page, "hayate_cluster_task_slots", "") >= 2.0,
+        "{page}"
+    );
+    assert!(
+        metric(&page, "hayate_bytes_scanned_total", "") > 0.0,
+        "{page}"
+    );
+    assert!(
+        metric(&page, "hayate_exchange_bytes_total", "") > 0.0,
+        "{page}"
+    );
     assert!(
         metric(&page, "hayate_object_store_requests_total", "kind=\"get\"") > 0.0,
         "{page}"
@@ -116,7 +151,10 @@ async fn probes_and_metrics_follow_queries_and_drain() {
         launched += metric(&page, "hayate_worker_tasks_launched_total", "");
         sent += metric(&page, "hayate_worker_exchange_bytes_sent_total", "");
     }
-    assert!(launched >= 6.0, "each Q3 ran tasks on the workers: {launched}");
+    assert!(
+        launched >= 6.0,
+        "each Q3 ran tasks on the workers: {launched}"
+    );
     assert!(sent > 0.0);
 
     // A preStop drain: the worker stops being ready at once, and the
@@ -151,7 +189,10 @@ async fn probes_and_metrics_follow_queries_and_drain() {
     }
     assert_eq!(draining, 1.0);
     // Queries go on, on the other worker.
-    client.query(hayate_tpch::query(3)).await.expect("Q3 still answers");
+    client
+        .query(hayate_tpch::query(3))
+        .await
+        .expect("Q3 still answers");
 
     for w in workers {
         w.stop().await;
