@@ -227,13 +227,7 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
                 engine,
                 membership: Arc::clone(&membership),
             });
-            let bound = hayate_ops_http::serve(bind, status, shutdown.clone())
-                .await
-                .map_err(|e| {
-                    std::io::Error::new(e.kind(), format!("status endpoint on {bind}: {e}"))
-                })?;
-            tracing::info!("status endpoint at http://{bound} (/healthz /readyz /metrics)");
-            Some(bound)
+            Some(hayate_ops_http::serve(bind, status, shutdown.clone()).await?)
         }
         None => None,
     };

@@ -8,11 +8,10 @@
 
 use std::sync::Arc;
 
-use hayate_ops_http::prometheus_client::metrics::counter::Counter;
 use hayate_ops_http::prometheus_client::metrics::family::Family;
 use hayate_ops_http::prometheus_client::metrics::gauge::Gauge;
 use hayate_ops_http::prometheus_client::registry::Registry;
-use hayate_ops_http::{Readiness, StatusSource, encode};
+use hayate_ops_http::{Readiness, StatusSource, counter, encode, gauge, labelled_counter};
 use hayate_storage::io_metric;
 use hayate_storage::scan_metric;
 
@@ -42,19 +41,19 @@ impl StatusSource for CoordinatorStatus {
             &mut registry,
             "queries_running",
             "Queries running now",
-            load.running,
+            load.running as u64,
         );
         gauge(
             &mut registry,
             "queries_queued",
             "Queries waiting for a slot",
-            load.queued,
+            load.queued as u64,
         );
         gauge(
             &mut registry,
             "queries_max_running",
             "Queries that may run at once (--max-concurrent-queries)",
-            load.max_running,
+            load.max_running as u64,
         );
         self.engine.query_metrics().register(&mut registry);
 
@@ -64,25 +63,25 @@ impl StatusSource for CoordinatorStatus {
             &mut registry,
             "workers_live",
             "Workers taking tasks",
-            live.len(),
+            live.len() as u64,
         );
         gauge(
             &mut registry,
             "workers_draining",
             "Workers shutting down: finishing their tasks, taking no new ones",
-            workers.len() - live.len(),
+            (workers.len() - live.len()) as u64,
         );
         gauge(
             &mut registry,
             "cluster_tasks_running",
             "Tasks running on all workers, as of their last heartbeat",
-            workers.iter().map(|w| w.running_tasks as usize).sum(),
+            workers.iter().map(|w| u64::from(w.running_tasks)).sum(),
         );
         gauge(
             &mut registry,
             "cluster_task_slots",
             "CPUs of the workers taking tasks",
-            live.iter().map(|w| w.slots as usize).sum(),
+            live.iter().map(|w| u64::from(w.slots)).sum(),
         );
         let per_worker = Family::<Labels, Gauge>::default();
         for w in &workers {
@@ -98,16 +97,14 @@ impl StatusSource for CoordinatorStatus {
             "Tasks running per worker, as of its last heartbeat",
             per_worker,
         );
-        let launched = Family::<Labels, Counter>::default();
-        for w in &workers {
-            launched
-                .get_or_create(&vec![("worker".to_string(), w.address.clone())])
-                .inc_by(w.tasks_launched);
-        }
-        registry.register(
+        labelled_counter(
+            &mut registry,
             "worker_tasks_launched",
             "Tasks each live worker has accepted since it started, as of its last heartbeat",
-            launched,
+            "worker",
+            workers
+                .iter()
+                .map(|w| (w.address.clone(), w.tasks_launched)),
         );
 
         let (totals, reruns) = self.engine.history().totals();
@@ -136,34 +133,13 @@ impl StatusSource for CoordinatorStatus {
             "Bytes fetched from object storage",
             total(io_metric::BYTES_FETCHED),
         );
-        let requests = Family::<Labels, Counter>::default();
-        for (kind, key) in [
-            ("get", io_metric::GET_REQUESTS),
-            ("list", io_metric::LIST_REQUESTS),
-            ("head", io_metric::HEAD_REQUESTS),
-            ("put", io_metric::PUT_REQUESTS),
-        ] {
-            requests
-                .get_or_create(&vec![("kind".to_string(), kind.to_string())])
-                .inc_by(total(key));
-        }
-        registry.register(
+        labelled_counter(
+            &mut registry,
             "object_store_requests",
             "Requests to object storage by planning and tasks",
-            requests,
+            "kind",
+            io_metric::REQUEST_KINDS.map(|(kind, key)| (kind.to_string(), total(key))),
         );
         encode(&registry)
     }
-}
-
-fn gauge(registry: &mut Registry, name: &str, help: &str, value: usize) {
-    let g = Gauge::<i64>::default();
-    g.set(value as i64);
-    registry.register(name, help, g);
-}
-
-fn counter(registry: &mut Registry, name: &str, help: &str, value: u64) {
-    let c = Counter::<u64>::default();
-    c.inc_by(value);
-    registry.register(name, help, c);
 }

@@ -17,6 +17,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 pub use prometheus_client;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
 
 /// Whether a process should be sent work now, with a line saying why.
 pub enum Readiness {
@@ -38,13 +42,17 @@ pub async fn serve(
     source: Arc<dyn StatusSource>,
     shutdown: CancellationToken,
 ) -> std::io::Result<SocketAddr> {
-    let listener = TcpListener::bind(bind).await?;
-    let address = listener.local_addr()?;
+    let named = |e: std::io::Error| {
+        std::io::Error::new(e.kind(), format!("status endpoint on {bind}: {e}"))
+    };
+    let listener = TcpListener::bind(bind).await.map_err(named)?;
+    let address = listener.local_addr().map_err(named)?;
     let app = Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(source);
+    tracing::info!("status endpoint at http://{address} (/healthz /readyz /metrics)");
     tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
@@ -74,10 +82,41 @@ async fn metrics(State(source): State<Arc<dyn StatusSource>>) -> impl IntoRespon
 }
 
 /// A registry's metrics as OpenMetrics text.
-pub fn encode(registry: &prometheus_client::registry::Registry) -> String {
+pub fn encode(registry: &Registry) -> String {
     let mut out = String::new();
     if let Err(e) = prometheus_client::encoding::text::encode(&mut out, registry) {
         tracing::warn!(error = %e, "cannot encode metrics");
     }
     out
+}
+
+/// Registers a gauge read now.
+pub fn gauge(registry: &mut Registry, name: &str, help: &str, value: u64) {
+    let g = Gauge::<i64>::default();
+    g.set(value as i64);
+    registry.register(name, help, g);
+}
+
+/// Registers a counter whose running total is kept elsewhere.
+pub fn counter(registry: &mut Registry, name: &str, help: &str, value: u64) {
+    let c = Counter::<u64>::default();
+    c.inc_by(value);
+    registry.register(name, help, c);
+}
+
+/// Registers a counter with one label, a sample per label value.
+pub fn labelled_counter(
+    registry: &mut Registry,
+    name: &str,
+    help: &str,
+    label: &str,
+    values: impl IntoIterator<Item = (String, u64)>,
+) {
+    let family = Family::<Vec<(String, String)>, Counter>::default();
+    for (value, total) in values {
+        family
+            .get_or_create(&vec![(label.to_string(), value)])
+            .inc_by(total);
+    }
+    registry.register(name, help, family);
 }

@@ -27,6 +27,13 @@ pub mod io_metric {
     pub const HEAD_REQUESTS: &str = "head_requests";
     pub const PUT_REQUESTS: &str = "put_requests";
     pub const BYTES_FETCHED: &str = "bytes_fetched";
+    /// The request counters by the kind of request they count.
+    pub const REQUEST_KINDS: [(&str, &str); 4] = [
+        ("get", GET_REQUESTS),
+        ("list", LIST_REQUESTS),
+        ("head", HEAD_REQUESTS),
+        ("put", PUT_REQUESTS),
+    ];
     pub const METADATA_CACHE_HITS: &str = "metadata_cache_hits";
     pub const METADATA_CACHE_MISSES: &str = "metadata_cache_misses";
     pub const LISTING_CACHE_HITS: &str = "listing_cache_hits";

@@ -179,13 +179,7 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
                 joins_coordinator: config.coordinator.is_some(),
                 slots: cpus(),
             });
-            let bound = hayate_ops_http::serve(bind, status, shutdown.clone())
-                .await
-                .map_err(|e| {
-                    std::io::Error::new(e.kind(), format!("status endpoint on {bind}: {e}"))
-                })?;
-            tracing::info!("status endpoint at http://{bound} (/healthz /readyz /metrics)");
-            Some(bound)
+            Some(hayate_ops_http::serve(bind, status, shutdown.clone()).await?)
         }
         None => None,
     };

@@ -2,11 +2,8 @@
 //! coordinator knows it and it is not draining, and its metrics, read from
 //! the task registry at each scrape.
 
-use hayate_ops_http::prometheus_client::metrics::counter::Counter;
-use hayate_ops_http::prometheus_client::metrics::family::Family;
-use hayate_ops_http::prometheus_client::metrics::gauge::Gauge;
 use hayate_ops_http::prometheus_client::registry::Registry;
-use hayate_ops_http::{Readiness, StatusSource, encode};
+use hayate_ops_http::{Readiness, StatusSource, counter, encode, gauge, labelled_counter};
 use hayate_storage::{io_metric, scan_metric};
 
 use crate::registry::TaskRegistry;
@@ -91,34 +88,13 @@ impl StatusSource for WorkerStatus {
             "Bytes fetched from object storage by tasks that ended",
             total(io_metric::BYTES_FETCHED),
         );
-        let requests = Family::<Vec<(String, String)>, Counter>::default();
-        for (kind, key) in [
-            ("get", io_metric::GET_REQUESTS),
-            ("list", io_metric::LIST_REQUESTS),
-            ("head", io_metric::HEAD_REQUESTS),
-            ("put", io_metric::PUT_REQUESTS),
-        ] {
-            requests
-                .get_or_create(&vec![("kind".to_string(), kind.to_string())])
-                .inc_by(total(key));
-        }
-        registry.register(
+        labelled_counter(
+            &mut registry,
             "object_store_requests",
             "Requests to object storage by tasks that ended",
-            requests,
+            "kind",
+            io_metric::REQUEST_KINDS.map(|(kind, key)| (kind.to_string(), total(key))),
         );
         encode(&registry)
     }
-}
-
-fn gauge(registry: &mut Registry, name: &str, help: &str, value: u64) {
-    let g = Gauge::<i64>::default();
-    g.set(value as i64);
-    registry.register(name, help, g);
-}
-
-fn counter(registry: &mut Registry, name: &str, help: &str, value: u64) {
-    let c = Counter::<u64>::default();
-    c.inc_by(value);
-    registry.register(name, help, c);
 }

@@ -18,6 +18,17 @@ impl Drop for Process {
     }
 }
 
+impl Process {
+    /// Asks the process to stop, as a container runtime or kubelet does.
+    pub(crate) fn sigterm(&self) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success());
+    }
+}
+
 pub(crate) use hayate_testkit::free_port;
 
 pub(crate) fn spawn(args: &[&str]) -> Process {

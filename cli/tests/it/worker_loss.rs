@@ -231,20 +231,8 @@ async fn a_worker_stopped_with_sigterm_drains() {
     }
     assert!(!run.is_finished(), "q{q} ended before the SIGTERM");
     let mut stopping = cluster.workers.pop().expect("the logging worker");
-    let sigterm = std::process::Command::new("kill")
-        .args(["-TERM", &stopping.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sigterm.success());
-    let (mut client, answer) = run.await.expect("query task");
-    let (batches, stats) = answer.expect("the query under the draining worker answers");
-    hayate_tpch::compare_results(&expected, &batches, hayate_tpch::is_ordered(q))
-        .expect("the answer equals DataFusion's");
-    assert_eq!(
-        stats.attempts, 1,
-        "drained, not lost: {:?}",
-        stats.lost_workers
-    );
+    stopping.sigterm();
+    let mut client = answered_first_time(run, &expected, q).await;
 
     let deadline = Instant::now() + Duration::from_secs(10);
     while stopping.0.try_wait().unwrap().is_none() {
@@ -312,15 +300,7 @@ async fn the_drain_command_finishes_running_tasks_before_sigterm() {
             .output()
             .expect("hayate drain runs")
     });
-    let (mut client, answer) = run.await.expect("query task");
-    let (batches, stats) = answer.expect("the query under the drain answers");
-    hayate_tpch::compare_results(&expected, &batches, hayate_tpch::is_ordered(q))
-        .expect("the answer equals DataFusion's");
-    assert_eq!(
-        stats.attempts, 1,
-        "drained, not lost: {:?}",
-        stats.lost_workers
-    );
+    let mut client = answered_first_time(run, &expected, q).await;
     let drained = drain.await.unwrap();
     let said = crate::processes::text(&drained);
     assert!(drained.status.success(), "{said}");
@@ -332,11 +312,7 @@ async fn the_drain_command_finishes_running_tasks_before_sigterm() {
 
     let mut stopping = cluster.workers.pop().expect("the drained worker");
     let sigterm_sent = Instant::now();
-    let sigterm = std::process::Command::new("kill")
-        .args(["-TERM", &stopping.0.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sigterm.success());
+    stopping.sigterm();
     while stopping.0.try_wait().unwrap().is_none() {
         assert!(
             sigterm_sent.elapsed() < Duration::from_secs(2),
@@ -350,4 +326,34 @@ async fn the_drain_command_finishes_running_tasks_before_sigterm() {
         .expect("the next query runs on the worker left");
     hayate_tpch::compare_results(&expected, &batches, hayate_tpch::is_ordered(q))
         .expect("the answer equals DataFusion's");
+}
+
+type QueryRun = tokio::task::JoinHandle<(
+    SqlClient,
+    Result<
+        (
+            Vec<datafusion::arrow::array::RecordBatch>,
+            hayate_protocol::QueryStats,
+        ),
+        String,
+    >,
+)>;
+
+/// Waits for a query that ran under a draining worker: it must equal
+/// DataFusion's answer on its first attempt (drained, not lost).
+async fn answered_first_time(
+    run: QueryRun,
+    expected: &[datafusion::arrow::array::RecordBatch],
+    q: usize,
+) -> SqlClient {
+    let (client, answer) = run.await.expect("query task");
+    let (batches, stats) = answer.expect("the query under the draining worker answers");
+    hayate_tpch::compare_results(expected, &batches, hayate_tpch::is_ordered(q))
+        .expect("the answer equals DataFusion's");
+    assert_eq!(
+        stats.attempts, 1,
+        "drained, not lost: {:?}",
+        stats.lost_workers
+    );
+    client
 }
