@@ -1,14 +1,24 @@
 //! Reading the HTTP status endpoint (`/healthz`, `/readyz`, `/metrics`) of a
 //! Hayate process as a probe or Prometheus would.
 
-/// GETs `url`; returns the status code and body.
-pub async fn http_get(url: &str) -> (u16, String) {
-    let response = reqwest::get(url)
-        .await
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+/// GETs `url`; returns the status code and body, or `None` while nothing
+/// answers (not listening yet, connection reset).
+pub async fn try_http_get(url: &str) -> Option<(u16, String)> {
+    let response = reqwest::get(url).await.ok()?;
     let status = response.status().as_u16();
-    let body = response.text().await.unwrap_or_default();
-    (status, body)
+    Some((status, response.text().await.ok()?))
+}
+
+/// GETs `url`, which must answer; returns the status code and body.
+pub async fn http_get(url: &str) -> (u16, String) {
+    try_http_get(url)
+        .await
+        .unwrap_or_else(|| panic!("GET {url}: no answer"))
+}
+
+/// The status code of a GET to `url`, or `None` while nothing answers.
+pub async fn http_status(url: &str) -> Option<u16> {
+    try_http_get(url).await.map(|(status, _)| status)
 }
 
 /// The sum of every sample of metric `name` in a Prometheus text page
@@ -25,9 +35,4 @@ pub fn metric(page: &str, name: &str, labels: &str) -> f64 {
             (metric == name && label_set.contains(labels)).then(|| value.parse::<f64>().ok())?
         })
         .sum()
-}
-
-/// The status code of a GET to `url`, or `None` while nothing listens.
-pub async fn http_status(url: &str) -> Option<u16> {
-    Some(reqwest::get(url).await.ok()?.status().as_u16())
 }

@@ -11,7 +11,7 @@ mod tcp_proxy;
 mod upload;
 
 pub use flaky_s3::FlakyS3;
-pub use http::{http_get, http_status, metric};
+pub use http::{http_get, http_status, metric, try_http_get};
 pub use s3_server::{S3Server, free_port};
 pub use sql_client::SqlClient;
 pub use tcp_proxy::TcpProxy;

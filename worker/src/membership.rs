@@ -42,6 +42,9 @@ pub async fn keep_membership(
         };
         match call(&coordinator, &transport, action, &announcement).await {
             Ok(ack) => {
+                if announcement.draining {
+                    registry.draining_announced();
+                }
                 if !registered {
                     tracing::info!(%coordinator, %address, "registered with coordinator");
                 }
@@ -65,6 +68,8 @@ pub async fn keep_membership(
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(interval) => {}
+            // Draining began: tell the coordinator now, not a heartbeat later.
+            _ = registry.drain_begun(), if !announcement.draining => {}
         }
     }
 }

@@ -55,6 +55,10 @@ pub struct TaskRegistry {
     /// Set when the worker is shutting down: no new tasks are taken.
     draining: Arc<AtomicBool>,
     drain_started: Arc<std::sync::OnceLock<Instant>>,
+    /// Wakes the membership loop when draining begins.
+    drain_begun: Arc<tokio::sync::Notify>,
+    /// Set once the coordinator has acknowledged that we drain.
+    drain_known: Arc<tokio::sync::watch::Sender<bool>>,
     /// Whether the coordinator knows this worker (it answered our last
     /// announcement).
     registered: Arc<AtomicBool>,
@@ -191,7 +195,31 @@ impl TaskRegistry {
     /// first call), so a SIGTERM after a preStop drain keeps its deadline.
     pub fn start_draining(&self) -> Instant {
         self.draining.store(true, Ordering::Relaxed);
-        *self.drain_started.get_or_init(Instant::now)
+        *self.drain_started.get_or_init(|| {
+            self.drain_begun.notify_one();
+            Instant::now()
+        })
+    }
+
+    /// Resolves once draining has begun (for the membership loop).
+    pub async fn drain_begun(&self) {
+        if !self.is_draining() {
+            self.drain_begun.notified().await;
+        }
+    }
+
+    /// The coordinator has heard that this worker drains.
+    pub fn draining_announced(&self) {
+        self.drain_known.send_replace(true);
+    }
+
+    /// Waits until the coordinator has heard that this worker drains, or
+    /// `timeout`; false on timeout.
+    pub async fn wait_drain_known(&self, timeout: Duration) -> bool {
+        let mut known = self.drain_known.subscribe();
+        tokio::time::timeout(timeout, known.wait_for(|k| *k))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     pub fn is_draining(&self) -> bool {

@@ -198,6 +198,11 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
 /// longer than the first).
 pub async fn drain(registry: &TaskRegistry, grace: Duration) {
     let started = registry.start_draining();
+    // The coordinator hears it before this worker can go away, so it
+    // never places a task on a worker that has exited.
+    if registry.is_registered() && !registry.wait_drain_known(Duration::from_secs(3)).await {
+        tracing::warn!("the coordinator did not acknowledge the drain");
+    }
     tracing::info!(running = registry.running_tasks(), "draining");
     while registry.running_tasks() > 0 && started.elapsed() < grace {
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use hayate_testkit::{SqlClient, free_port, http_get, metric};
+use hayate_testkit::{SqlClient, free_port, http_get, metric, try_http_get};
 
 use crate::cluster::tpch_dir;
 use crate::processes::HAYATE;
@@ -209,7 +209,8 @@ async fn compose_cluster_answers_through_kills_scale_out_and_drain() {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let ready = async {
-            let page = http_get(&format!("{status}/metrics")).await.1;
+            // The published port may accept before the coordinator listens.
+            let (_, page) = try_http_get(&format!("{status}/metrics")).await?;
             if metric(&page, "hayate_workers_live", "") < 2.0 {
                 return None;
             }
