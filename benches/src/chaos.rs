@@ -1,6 +1,7 @@
 //! Chaos run: clients run TPC-H queries against real `hayate` processes
-//! while a worker is killed with SIGKILL every few seconds (and replaced,
-//! as a Deployment would). Every answer is checked against single-node
+//! while a worker is killed with SIGKILL (a crash) or stopped with SIGTERM
+//! (a scale-down: it drains, then exits) every few seconds, and replaced,
+//! as a Deployment would. Every answer is checked against single-node
 //! DataFusion. Reports the success rate, the errors, and the latency hit
 //! against a healthy phase of the same length in the same run.
 //!
@@ -37,6 +38,16 @@ struct Args {
     seconds: u64,
     #[arg(long, default_value_t = 5)]
     kill_every_secs: u64,
+    /// How a worker goes: `kill` (SIGKILL, a crash) or `term` (SIGTERM, a
+    /// drain as in a scale-down).
+    #[arg(long, value_enum, default_value_t = StopWith::Kill)]
+    stop_with: StopWith,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+enum StopWith {
+    Kill,
+    Term,
 }
 
 struct Proc(Child);
@@ -53,7 +64,15 @@ fn spawn(bin: &PathBuf, args: &[&str]) -> Proc {
         Command::new(bin)
             .args(args)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(match std::env::var_os("HAYATE_CHAOS_LOG") {
+                Some(path) => std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map(Stdio::from)
+                    .unwrap_or(Stdio::null()),
+                None => Stdio::null(),
+            })
             .spawn()
             .expect("hayate starts"),
     )
@@ -237,18 +256,37 @@ async fn main() -> anyhow::Result<()> {
             url.clone(),
         );
         let every = Duration::from_secs(args.kill_every_secs);
+        let stop_with = args.stop_with;
         tokio::spawn(async move {
             let started = Instant::now();
             let mut kills = 0usize;
+            // Workers told to stop with SIGTERM, draining until they exit.
+            let mut retiring = Vec::new();
             while started.elapsed() < phase {
                 tokio::time::sleep(every).await;
                 let mut w = workers.lock();
-                let victim = kills % w.len();
-                drop(w.remove(victim));
+                let index = kills % w.len();
+                let victim = w.remove(index);
+                match stop_with {
+                    StopWith::Kill => drop(victim),
+                    StopWith::Term => {
+                        let _ = Command::new("kill")
+                            .args(["-TERM", &victim.0.id().to_string()])
+                            .status();
+                        retiring.push(victim);
+                    }
+                }
                 w.push(worker(&bin, &url));
                 kills += 1;
             }
             stop.store(true, Ordering::Relaxed);
+            // Let draining workers finish and exit rather than kill them.
+            let deadline = Instant::now() + Duration::from_secs(40);
+            for mut w in retiring {
+                while w.0.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
             kills
         })
     };
@@ -256,8 +294,16 @@ async fn main() -> anyhow::Result<()> {
     let kills = killer.await?;
 
     println!(
-        "chaos run: {} workers, {} clients, {}s per phase, a worker killed (SIGKILL) every {}s ({kills} kills), TPC-H SF {}",
-        args.workers, args.clients, args.seconds, args.kill_every_secs, args.sf
+        "chaos run: {} workers, {} clients, {}s per phase, a worker stopped with {} every {}s ({kills} stops), TPC-H SF {}",
+        args.workers,
+        args.clients,
+        args.seconds,
+        match args.stop_with {
+            StopWith::Kill => "SIGKILL",
+            StopWith::Term => "SIGTERM",
+        },
+        args.kill_every_secs,
+        args.sf
     );
     report("healthy", &healthy);
     report("chaos  ", &chaos);

@@ -55,6 +55,9 @@ pub struct TaskRegistry {
     /// Set when the worker is shutting down: no new tasks are taken.
     draining: Arc<AtomicBool>,
     drain_started: Arc<std::sync::OnceLock<Instant>>,
+    /// Set once launches of new queries are refused (after the coordinator
+    /// has heard of the drain and launches already on their way arrived).
+    refusing: Arc<AtomicBool>,
     /// Wakes the membership loop when draining begins.
     drain_begun: Arc<tokio::sync::Notify>,
     /// Set once the coordinator has acknowledged that we drain.
@@ -220,6 +223,16 @@ impl TaskRegistry {
         tokio::time::timeout(timeout, known.wait_for(|k| *k))
             .await
             .is_ok_and(|r| r.is_ok())
+    }
+
+    /// From now on a task of a query this worker is not already part of
+    /// is refused (the coordinator places it elsewhere).
+    pub fn refuse_new_queries(&self) {
+        self.refusing.store(true, Ordering::Relaxed);
+    }
+
+    pub fn refuses_new_queries(&self) -> bool {
+        self.refusing.load(Ordering::Relaxed)
     }
 
     pub fn is_draining(&self) -> bool {

@@ -69,9 +69,8 @@ impl WorkerHandle {
         let _ = self.server.await;
     }
 
-    /// Stops taking tasks (the coordinator learns it with the next
-    /// heartbeat), waits up to `grace` for the running ones to finish, then
-    /// stops serving.
+    /// Stops taking tasks (telling the coordinator at once), waits up to
+    /// `grace` for the running ones to finish, then stops serving.
     pub async fn drain(self, grace: Duration) {
         drain(&self.registry, grace).await;
         self.stop().await;
@@ -193,16 +192,28 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
     })
 }
 
+/// How long launches the coordinator sent before it heard of a drain may
+/// take to arrive (a launch round is one concurrent set of calls).
+const LAUNCHES_IN_FLIGHT: Duration = Duration::from_millis(500);
+
 /// Stops taking tasks and waits until none runs, or until `grace` after
 /// draining began (a second call, SIGTERM after a preStop drain, waits no
 /// longer than the first).
 pub async fn drain(registry: &TaskRegistry, grace: Duration) {
     let started = registry.start_draining();
-    // The coordinator hears it before this worker can go away, so it
-    // never places a task on a worker that has exited.
-    if registry.is_registered() && !registry.wait_drain_known(Duration::from_secs(3)).await {
-        tracing::warn!("the coordinator did not acknowledge the drain");
+    // The coordinator hears of the drain first, and picks this worker for
+    // no new query from then on; launches it sent just before are still
+    // taken (and finished), so a drain makes no query run twice. Only then
+    // are new queries refused, and the worker can never exit under a task
+    // placed on it.
+    if registry.is_registered() {
+        if registry.wait_drain_known(Duration::from_secs(3)).await {
+            tokio::time::sleep(LAUNCHES_IN_FLIGHT).await;
+        } else {
+            tracing::warn!("the coordinator did not acknowledge the drain");
+        }
     }
+    registry.refuse_new_queries();
     tracing::info!(running = registry.running_tasks(), "draining");
     while registry.running_tasks() > 0 && started.elapsed() < grace {
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -119,9 +119,10 @@ impl WorkerService {
 
     fn launch(&self, launch: LaunchTask) -> Result<(), Status> {
         // A draining worker still completes the queries it is part of (their
-        // tasks are launched in one concurrent round); a new query gets
-        // Unavailable and the coordinator places it elsewhere.
-        if self.registry.is_draining() && !self.registry.holds_query(&launch.query_id) {
+        // tasks are launched in one concurrent round); once it refuses new
+        // queries, one gets Unavailable and the coordinator places it
+        // elsewhere.
+        if self.registry.refuses_new_queries() && !self.registry.holds_query(&launch.query_id) {
             return Err(Status::unavailable(
                 "worker is shutting down and takes no new queries",
             ));
