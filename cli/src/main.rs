@@ -55,6 +55,9 @@ enum Command {
     /// Ask a worker to stop taking tasks and wait until its running tasks
     /// finish (a Kubernetes preStop hook); SIGTERM then stops it at once.
     Drain(DrainArgs),
+    /// Exit 0 if a status URL answers 2xx (e.g. /readyz): a container
+    /// health check for images that have no curl.
+    Probe(ProbeArgs),
     /// Print the Argon2 hash of a password (read from the terminal or
     /// stdin), for the coordinator's users file.
     HashPassword,
@@ -152,6 +155,14 @@ struct SampleDataArgs {
     logs: u64,
     #[command(flatten)]
     storage: StorageArgs,
+}
+
+#[derive(Args)]
+struct ProbeArgs {
+    /// e.g. http://127.0.0.1:8080/readyz
+    url: String,
+    #[arg(long, default_value_t = 2)]
+    timeout_secs: u64,
 }
 
 #[derive(Args)]
@@ -364,6 +375,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::HashPassword => security_args::hash_password()?,
         Command::SampleData(args) => {
             sample_data::run(&args.out, args.sf, args.logs, &args.storage).await?
+        }
+        Command::Probe(args) => {
+            let answer = reqwest::Client::builder()
+                .timeout(Duration::from_secs(args.timeout_secs))
+                .build()?
+                .get(&args.url)
+                .send()
+                .await;
+            match answer {
+                Ok(r) if r.status().is_success() => {}
+                Ok(r) => {
+                    let status = r.status();
+                    anyhow::bail!(
+                        "{}: {status} {}",
+                        args.url,
+                        r.text().await.unwrap_or_default().trim()
+                    )
+                }
+                Err(e) => {
+                    return Err(
+                        anyhow::Error::new(e).context(format!("{} did not answer", args.url))
+                    );
+                }
+            }
         }
         Command::Drain(args) => {
             let left = drain::drain_worker(

@@ -201,6 +201,7 @@ const LAUNCHES_IN_FLIGHT: Duration = Duration::from_millis(500);
 /// longer than the first).
 pub async fn drain(registry: &TaskRegistry, grace: Duration) {
     let started = registry.start_draining();
+    tracing::info!(running = registry.running_tasks(), "draining");
     // The coordinator hears of the drain first, and picks this worker for
     // no new query from then on; launches it sent just before are still
     // taken (and finished), so a drain makes no query run twice. Only then
@@ -214,7 +215,6 @@ pub async fn drain(registry: &TaskRegistry, grace: Duration) {
         }
     }
     registry.refuse_new_queries();
-    tracing::info!(running = registry.running_tasks(), "draining");
     while registry.running_tasks() > 0 && started.elapsed() < grace {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

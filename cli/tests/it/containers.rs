@@ -235,6 +235,26 @@ async fn compose_cluster_answers_through_kills_scale_out_and_drain() {
         "compose cluster ready in {:.1}s",
         started.elapsed().as_secs_f64()
     );
+    // Docker's own health checks (`hayate probe .../readyz` inside the
+    // containers) agree.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for service in ["coordinator", "worker"] {
+        for container in compose.containers(service) {
+            loop {
+                let health = docker(&["inspect", "-f", "{{.State.Health.Status}}", &container]);
+                let health = String::from_utf8_lossy(&health.stdout).trim().to_string();
+                if health == "healthy" {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "{service} is {health}");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+    eprintln!(
+        "docker health checks healthy after {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
 
     // Every TPC-H query through the containers.
     let mut client = session(&url).await;
