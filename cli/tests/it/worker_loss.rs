@@ -239,13 +239,7 @@ async fn a_worker_stopped_with_sigterm_drains() {
         assert!(Instant::now() < deadline, "the drained worker did not exit");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let (batches, stats) = client
-        .query_with_stats(hayate_tpch::query(q))
-        .await
-        .expect("the next query runs on the worker left");
-    hayate_tpch::compare_results(&expected, &batches, hayate_tpch::is_ordered(q))
-        .expect("the answer equals DataFusion's");
-    assert_eq!(stats.attempts, 1);
+    next_query_on_the_worker_left(&mut client, &expected, q).await;
 }
 
 /// The Kubernetes preStop path: `hayate drain` returns once the worker's
@@ -320,12 +314,7 @@ async fn the_drain_command_finishes_running_tasks_before_sigterm() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let (batches, _) = client
-        .query_with_stats(hayate_tpch::query(q))
-        .await
-        .expect("the next query runs on the worker left");
-    hayate_tpch::compare_results(&expected, &batches, hayate_tpch::is_ordered(q))
-        .expect("the answer equals DataFusion's");
+    next_query_on_the_worker_left(&mut client, &expected, q).await;
 }
 
 type QueryRun = tokio::task::JoinHandle<(
@@ -356,4 +345,20 @@ async fn answered_first_time(
         stats.lost_workers
     );
     client
+}
+
+/// After a drained worker has gone, the next run of `q` answers correctly
+/// on the first attempt.
+async fn next_query_on_the_worker_left(
+    client: &mut SqlClient,
+    expected: &[datafusion::arrow::array::RecordBatch],
+    q: usize,
+) {
+    let (batches, stats) = client
+        .query_with_stats(hayate_tpch::query(q))
+        .await
+        .expect("the next query runs on the worker left");
+    hayate_tpch::compare_results(expected, &batches, hayate_tpch::is_ordered(q))
+        .expect("the answer equals DataFusion's");
+    assert_eq!(stats.attempts, 1);
 }
