@@ -52,8 +52,7 @@ pub struct TaskRegistry {
     /// Every query pool still alive: a pool lives while any stream of its
     /// query does, even after the query is cancelled.
     pools: Arc<Mutex<Vec<Weak<dyn MemoryPool>>>>,
-    /// Set when the worker is shutting down: no new tasks are taken.
-    draining: Arc<AtomicBool>,
+    /// When the worker began shutting down (draining), if it has.
     drain_started: Arc<std::sync::OnceLock<Instant>>,
     /// Set once launches of new queries are refused (after the coordinator
     /// has heard of the drain and launches already on their way arrived).
@@ -194,14 +193,18 @@ impl TaskRegistry {
         stale.len()
     }
 
-    /// Takes no new tasks from now on; returns when draining began (the
-    /// first call), so a SIGTERM after a preStop drain keeps its deadline.
+    /// Starts draining; returns when draining began (the first call), so
+    /// a SIGTERM after a preStop drain keeps its deadline.
     pub fn start_draining(&self) -> Instant {
-        self.draining.store(true, Ordering::Relaxed);
-        *self.drain_started.get_or_init(|| {
-            self.drain_begun.notify_one();
+        let mut first = false;
+        let started = *self.drain_started.get_or_init(|| {
+            first = true;
             Instant::now()
-        })
+        });
+        if first {
+            self.drain_begun.notify_one();
+        }
+        started
     }
 
     /// Resolves once draining has begun (for the membership loop).
@@ -236,7 +239,7 @@ impl TaskRegistry {
     }
 
     pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::Relaxed)
+        self.drain_started.get().is_some()
     }
 
     /// Tasks this worker has accepted since it started.
