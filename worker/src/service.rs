@@ -199,7 +199,8 @@ impl WorkerService {
             })
             .map_err(|e| to_status(&e))?;
         let schema = stream.schema();
-        let counted = Arc::clone(&task);
+        // Weak: counting must not keep a cancelled task's plan alive.
+        let counted = Arc::downgrade(&task);
         // Forget the task once all its output streams are done or dropped.
         let guard = StreamGuard {
             registry: self.registry.clone(),
@@ -220,7 +221,9 @@ impl WorkerService {
         });
         let encoded = flight_encode(schema, Box::pin(batches), DictionaryHandling::Resend)
             .inspect_ok(move |data| {
-                counted.count_sent(data.data_header.len() + data.data_body.len())
+                if let Some(task) = counted.upgrade() {
+                    task.count_sent(data.data_header.len() + data.data_body.len());
+                }
             });
         Ok(Box::pin(encoded))
     }
