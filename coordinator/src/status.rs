@@ -12,8 +12,8 @@ use hayate_ops_http::prometheus_client::metrics::family::Family;
 use hayate_ops_http::prometheus_client::metrics::gauge::Gauge;
 use hayate_ops_http::prometheus_client::registry::Registry;
 use hayate_ops_http::{Readiness, StatusSource, counter, encode, gauge, labelled_counter};
-use hayate_storage::io_metric;
-use hayate_storage::scan_metric;
+
+use hayate_worker::status::register_io_totals;
 
 use crate::membership::Membership;
 use crate::query::QueryEngine;
@@ -108,37 +108,17 @@ impl StatusSource for CoordinatorStatus {
         );
 
         let (totals, reruns) = self.engine.history().totals();
-        let total = |key: &str| totals.get(key).copied().unwrap_or(0);
         counter(
             &mut registry,
             "query_reruns",
             "Query runs abandoned and started again because a worker was lost",
             reruns,
         );
-        counter(
+        register_io_totals(
             &mut registry,
-            "bytes_scanned",
-            "Parquet bytes read by scans",
-            total(scan_metric::BYTES_SCANNED),
-        );
-        counter(
-            &mut registry,
+            &totals,
             "exchange_bytes",
-            "Bytes workers sent to other workers and to the coordinator",
-            total(scan_metric::EXCHANGE_BYTES),
-        );
-        counter(
-            &mut registry,
-            "object_store_bytes_fetched",
-            "Bytes fetched from object storage",
-            total(io_metric::BYTES_FETCHED),
-        );
-        labelled_counter(
-            &mut registry,
-            "object_store_requests",
-            "Requests to object storage by planning and tasks",
-            "kind",
-            io_metric::REQUEST_KINDS.map(|(kind, key)| (kind.to_string(), total(key))),
+            "by every query (planning and tasks)",
         );
         encode(&registry)
     }

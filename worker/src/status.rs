@@ -2,6 +2,8 @@
 //! coordinator knows it and it is not draining, and its metrics, read from
 //! the task registry at each scrape.
 
+use std::collections::BTreeMap;
+
 use hayate_ops_http::prometheus_client::registry::Registry;
 use hayate_ops_http::{Readiness, StatusSource, counter, encode, gauge, labelled_counter};
 use hayate_storage::{io_metric, scan_metric};
@@ -69,32 +71,49 @@ impl StatusSource for WorkerStatus {
             r.launched_total(),
         );
         let totals = r.totals();
-        let total = |key: &str| totals.get(key).copied().unwrap_or(0);
-        counter(
+        register_io_totals(
             &mut registry,
-            "bytes_scanned",
-            "Parquet bytes read by scans of tasks that ended",
-            total(scan_metric::BYTES_SCANNED),
-        );
-        counter(
-            &mut registry,
+            &totals,
             "exchange_bytes_sent",
-            "Bytes of Flight messages sent to other workers and the coordinator by tasks that ended",
-            total(scan_metric::EXCHANGE_BYTES),
-        );
-        counter(
-            &mut registry,
-            "object_store_bytes_fetched",
-            "Bytes fetched from object storage by tasks that ended",
-            total(io_metric::BYTES_FETCHED),
-        );
-        labelled_counter(
-            &mut registry,
-            "object_store_requests",
-            "Requests to object storage by tasks that ended",
-            "kind",
-            io_metric::REQUEST_KINDS.map(|(kind, key)| (kind.to_string(), total(key))),
+            "of tasks that ended here",
         );
         encode(&registry)
     }
+}
+
+/// Registers the I/O counters summed in `totals` (task and query metric
+/// names): bytes scanned, exchange bytes (as `exchange_name`), bytes
+/// fetched and requests by kind. `whose` ends each help text.
+pub fn register_io_totals(
+    registry: &mut Registry,
+    totals: &BTreeMap<String, u64>,
+    exchange_name: &str,
+    whose: &str,
+) {
+    let total = |key: &str| totals.get(key).copied().unwrap_or(0);
+    counter(
+        registry,
+        "bytes_scanned",
+        &format!("Parquet bytes read by scans {whose}"),
+        total(scan_metric::BYTES_SCANNED),
+    );
+    counter(
+        registry,
+        exchange_name,
+        &format!("Bytes of Flight messages sent to workers and the coordinator {whose}"),
+        total(scan_metric::EXCHANGE_BYTES),
+    );
+    counter(
+        registry,
+        "object_store_bytes_fetched",
+        &format!("Bytes fetched from object storage {whose}"),
+        total(io_metric::BYTES_FETCHED),
+    );
+    labelled_counter(
+        registry,
+        "object_store_requests",
+        &format!("Requests to object storage {whose}"),
+        "kind",
+        io_metric::REQUEST_KINDS.map(|(kind, key)| (kind.to_string(), total(key))),
+    );
 }
