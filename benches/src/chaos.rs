@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use datafusion::arrow::record_batch::RecordBatch;
 use hayate_benches::median;
-use hayate_testkit::{SqlClient, free_port};
+use hayate_testkit::{SqlClient, spawn_announced};
 use parking_lot::Mutex;
 
 #[derive(Parser, Debug)]
@@ -59,23 +59,25 @@ impl Drop for Proc {
     }
 }
 
+/// `bin` with `args`; its log goes to `HAYATE_CHAOS_LOG` when that is set.
+fn command(bin: &PathBuf, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.args(args)
+        .stdout(Stdio::null())
+        .stderr(match std::env::var_os("HAYATE_CHAOS_LOG") {
+            Some(path) => std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map(Stdio::from)
+                .unwrap_or(Stdio::null()),
+            None => Stdio::null(),
+        });
+    cmd
+}
+
 fn spawn(bin: &PathBuf, args: &[&str]) -> Proc {
-    Proc(
-        Command::new(bin)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(match std::env::var_os("HAYATE_CHAOS_LOG") {
-                Some(path) => std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .map(Stdio::from)
-                    .unwrap_or(Stdio::null()),
-                None => Stdio::null(),
-            })
-            .spawn()
-            .expect("hayate starts"),
-    )
+    Proc(command(bin, args).spawn().expect("hayate starts"))
 }
 
 fn worker(bin: &PathBuf, url: &str) -> Proc {
@@ -206,24 +208,30 @@ async fn main() -> anyhow::Result<()> {
     }
     let expected = Arc::new(expected);
 
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let _coordinator = spawn(
-        &args.hayate,
-        &[
-            "coordinator",
-            "--bind",
-            "127.0.0.1",
-            "--status-port",
-            "0",
-            "--port",
-            &port.to_string(),
-            "--heartbeat-ms",
-            "500",
-            "--worker-timeout-ms",
-            "3000",
-        ],
-    );
+    // The coordinator picks its own port and says which.
+    let (coordinator, urls) = spawn_announced(
+        &mut command(
+            &args.hayate,
+            &[
+                "coordinator",
+                "--bind",
+                "127.0.0.1",
+                "--status-port",
+                "0",
+                "--port",
+                "0",
+                "--heartbeat-ms",
+                "500",
+                "--worker-timeout-ms",
+                "3000",
+            ],
+        ),
+        &["coordinator listening"],
+        Duration::from_secs(60),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let _coordinator = Proc(coordinator);
+    let url = urls[0].clone();
     let workers = Arc::new(Mutex::new(
         (0..args.workers)
             .map(|_| worker(&args.hayate, &url))

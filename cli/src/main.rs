@@ -274,6 +274,15 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(run(cli))
 }
 
+/// Prints where a server listens on standard output: ports given as 0 are
+/// picked by the system, and whoever started the process reads them here.
+fn announce(role: &str, address: &str, status: Option<SocketAddr>) {
+    println!("{role} listening at {address}");
+    if let Some(status) = status {
+        println!("status at http://{status}");
+    }
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Coordinator(args) => {
@@ -298,6 +307,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
             })
             .await?;
+            announce("coordinator", &handle.address, handle.status_address);
             let token = handle.shutdown_token();
             tokio::spawn(async move {
                 shutdown_signal().await;
@@ -329,7 +339,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 status: Some(SocketAddr::new(args.bind, args.status_port)),
             })
             .await?;
-            println!("worker listening at {}", handle.address);
+            announce("worker", &handle.address, handle.status_address);
             // SIGTERM (a pod being stopped) drains: no new tasks, the
             // running ones finish within the grace period, then exit.
             let token = handle.shutdown_token();

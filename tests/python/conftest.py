@@ -5,8 +5,9 @@ HAYATE_BIN or target/debug."""
 
 import contextlib
 import os
-import socket
+import queue
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +17,37 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def start_server(args, env=None, labels=("listening",), timeout=30):
+    """Starts a `hayate coordinator` or `hayate worker` and waits until it has
+    printed "<label> at <url>" for every label, with ports given as 0 picked
+    by the system (a port chosen ahead can be taken before the server binds
+    it). Returns the process and the URLs, in the order of `labels`."""
+    proc = subprocess.Popen(
+        args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True
+    )
+    lines = queue.Queue()
+
+    def read():  # to the end, so the server never blocks on a full pipe
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    urls = {}
+    deadline = time.time() + timeout
+    while len(urls) < len(labels):
+        try:
+            line = lines.get(timeout=max(0.0, deadline - time.time()))
+        except queue.Empty:
+            line = None
+        if line is None:
+            proc.kill()
+            raise RuntimeError(f"{args[:2]} did not announce {labels} (exit {proc.wait()})")
+        for label in labels:
+            marker = f"{label} at "
+            if marker in line:
+                urls[label] = line.split(marker, 1)[1].strip()
+    return proc, [urls[label] for label in labels]
 
 
 @pytest.fixture(scope="session")
@@ -34,33 +62,21 @@ def hayate_bin():
 def _run_cluster(hayate_bin, env=None, scheme="http"):
     # Status endpoints on free ports: several clusters may run at once.
     env = {**os.environ, "HAYATE_STATUS_PORT": "0", **(env or {})}
-    port = _free_port()
+    coordinator, (address,) = start_server(
+        [hayate_bin, "coordinator", "--bind", "127.0.0.1", "--port", "0", "--heartbeat-ms", "200"],
+        env,
+    )
+    procs = [coordinator]
+    port = int(address.rsplit(":", 1)[1])
     url = f"{scheme}://127.0.0.1:{port}"
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "env": env}
-    procs = [
-        subprocess.Popen(
-            [hayate_bin, "coordinator", "--bind", "127.0.0.1", "--port", str(port), "--heartbeat-ms", "200"],
-            **quiet,
-        )
-    ]
-    for _ in range(2):
-        procs.append(
-            subprocess.Popen(
-                [hayate_bin, "worker", "--coordinator", url, "--bind", "127.0.0.1", "--port", "0"],
-                **quiet,
-            )
-        )
-    deadline = time.time() + 30
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            if procs[0].poll() is not None or time.time() > deadline:
-                raise RuntimeError("the coordinator did not start")
-            time.sleep(0.1)
-    time.sleep(1.0)  # workers register on their first heartbeat
     try:
+        for _ in range(2):
+            worker, _ = start_server(
+                [hayate_bin, "worker", "--coordinator", url, "--bind", "127.0.0.1", "--port", "0"],
+                env,
+            )
+            procs.append(worker)
+        time.sleep(1.0)  # workers register on their first heartbeat
         yield port
     finally:
         for p in procs:

@@ -14,7 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from conftest import _free_port
+from conftest import start_server
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 K8S = ROOT / "k8s"
@@ -120,27 +120,24 @@ def metric_names_served(hayate_bin):
     """Metric names a real coordinator and worker serve on /metrics."""
     import urllib.request
 
-    flight, coordinator_status, worker_status = (_free_port() for _ in range(3))
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    procs = [
-        subprocess.Popen(
-            [hayate_bin, "coordinator", "--bind", "127.0.0.1", "--port", str(flight),
-             "--status-port", str(coordinator_status)],
-            **quiet,
-        ),
-        subprocess.Popen(
-            [hayate_bin, "worker", "--coordinator", f"http://127.0.0.1:{flight}",
-             "--bind", "127.0.0.1", "--status-port", str(worker_status)],
-            **quiet,
-        ),
-    ]
+    coordinator, (flight, coordinator_status) = start_server(
+        [hayate_bin, "coordinator", "--bind", "127.0.0.1", "--port", "0", "--status-port", "0"],
+        labels=("listening", "status"),
+    )
+    procs = [coordinator]
     try:
+        worker, (_, worker_status) = start_server(
+            [hayate_bin, "worker", "--coordinator", flight, "--bind", "127.0.0.1",
+             "--port", "0", "--status-port", "0"],
+            labels=("listening", "status"),
+        )
+        procs.append(worker)
         names = set()
-        for port in [coordinator_status, worker_status]:
+        for status in [coordinator_status, worker_status]:
             deadline = time.time() + 30
             while True:
                 try:
-                    url = f"http://127.0.0.1:{port}/readyz"
+                    url = f"{status}/readyz"
                     with urllib.request.urlopen(url, timeout=1) as r:
                         if r.status == 200:
                             break
@@ -148,7 +145,7 @@ def metric_names_served(hayate_bin):
                     pass
                 assert time.time() < deadline, f"{url} never became ready"
                 time.sleep(0.2)
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            with urllib.request.urlopen(f"{status}/metrics", timeout=5) as r:
                 page = r.read().decode()
             names |= set(re.findall(r"^# TYPE (\S+) ", page, re.M))
         return names

@@ -31,8 +31,26 @@ impl Process {
 
 pub(crate) use hayate_testkit::free_port;
 
-pub(crate) fn spawn(args: &[&str]) -> Process {
-    spawn_logging(args, None)
+/// Starts `cmd` (a `hayate coordinator` or `hayate worker` given
+/// `--port 0 --status-port 0`) and returns it once it has said where it
+/// listens: the process, its address and its status URL.
+pub(crate) fn start_server(cmd: &mut Command, role: &str) -> (Process, String, String) {
+    let listening = format!("{role} listening");
+    let (child, urls) =
+        hayate_testkit::spawn_announced(cmd, &[&listening, "status"], Duration::from_secs(60))
+            .unwrap_or_else(|e| panic!("{e}"));
+    let [address, status] = <[String; 2]>::try_from(urls).expect("two URLs");
+    (Process(child), address, status)
+}
+
+/// `hayate coordinator` on loopback ports the system picks, with `extra`
+/// flags; returns it with its Flight SQL URL.
+pub(crate) fn start_coordinator(cmd: &mut Command, extra: &[&str]) -> (Process, String) {
+    cmd.args(["coordinator", "--bind", "127.0.0.1", "--port", "0"])
+        .args(["--status-port", "0"])
+        .args(extra);
+    let (process, url, _) = start_server(cmd, "coordinator");
+    (process, url)
 }
 
 /// Starts `hayate` with `args`; with `log`, its worker debug log goes there.
@@ -63,21 +81,10 @@ pub(crate) struct ProcessCluster {
 
 impl ProcessCluster {
     pub(crate) fn start(workers: usize) -> Self {
-        let port = free_port();
-        let url = format!("http://127.0.0.1:{port}");
-        let coordinator = spawn(&[
-            "coordinator",
-            "--bind",
-            "127.0.0.1",
-            "--status-port",
-            "0",
-            "--port",
-            &port.to_string(),
-            "--heartbeat-ms",
-            "200",
-            "--worker-timeout-ms",
-            "2000",
-        ]);
+        let (coordinator, url) = start_coordinator(
+            Command::new(HAYATE).stderr(Stdio::null()),
+            &["--heartbeat-ms", "200", "--worker-timeout-ms", "2000"],
+        );
         let workers = (0..workers)
             .map(|_| spawn_worker(&url, &[], None))
             .collect();
@@ -87,11 +94,11 @@ impl ProcessCluster {
             workers,
         };
         // Ready when a distributed query over every worker answers.
-        let deadline = Instant::now() + Duration::from_secs(30);
         let ddl = format!(
             "CREATE EXTERNAL TABLE IF NOT EXISTS nation STORED AS PARQUET LOCATION '{}/nation/'",
             tpch_dir()
         );
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let out = sql(
                 &cluster.url,
@@ -116,6 +123,19 @@ impl ProcessCluster {
     /// heartbeat.
     pub(crate) fn add_worker(&mut self, extra: &[&str]) {
         self.workers.push(spawn_worker(&self.url, extra, None));
+    }
+
+    /// Starts one more worker on ports the system picks, with `extra` flags;
+    /// returns its address and status URL once it listens.
+    pub(crate) fn add_announced_worker(&mut self, extra: &[&str]) -> (String, String) {
+        let mut cmd = Command::new(HAYATE);
+        cmd.args(["worker", "--coordinator", &self.url, "--bind", "127.0.0.1"])
+            .args(["--port", "0", "--status-port", "0"])
+            .args(extra)
+            .stderr(Stdio::null());
+        let (process, address, status) = start_server(&mut cmd, "worker");
+        self.workers.push(process);
+        (address, status)
     }
 
     /// Starts one more worker whose debug log goes to `log`.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use hayate_testkit::S3Server;
 
-use crate::cluster::{Process, free_port};
+use crate::cluster::{Process, start_coordinator};
 use crate::processes::{HAYATE, sql, text};
 
 fn hayate(server: &S3Server) -> Command {
@@ -38,8 +38,6 @@ fn logs_in_s3_through_processes_with_io_shown_and_secrets_kept() {
         text(&out)
     );
 
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
     let spawn = |cmd: &mut Command, log: &str| {
         Process(
             cmd.stdout(Stdio::null())
@@ -48,21 +46,10 @@ fn logs_in_s3_through_processes_with_io_shown_and_secrets_kept() {
                 .expect("hayate starts"),
         )
     };
-    let _coordinator = spawn(
-        hayate(&server).args([
-            "coordinator",
-            "--bind",
-            "127.0.0.1",
-            "--status-port",
-            "0",
-            "--port",
-            &port.to_string(),
-            "--heartbeat-ms",
-            "200",
-            "--s3-endpoint",
-            &server.endpoint,
-        ]),
-        "coordinator.log",
+    let (_coordinator, url) = start_coordinator(
+        hayate(&server)
+            .stderr(std::fs::File::create(logs.path().join("coordinator.log")).expect("log file")),
+        &["--heartbeat-ms", "200", "--s3-endpoint", &server.endpoint],
     );
     let _workers: Vec<Process> = (0..2)
         .map(|i| {

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::cluster::{Process, free_port, tpch_dir};
+use crate::cluster::{Process, start_coordinator, tpch_dir};
 use crate::processes::{HAYATE, text};
 
 const SECRET: &str = "cli-test-cluster-secret";
@@ -24,15 +24,12 @@ fn hash(password: &str) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
-fn spawn_with_secret(args: &[&str], users: Option<&str>) -> Process {
+fn spawn_with_secret(args: &[&str]) -> Process {
     let mut cmd = Command::new(HAYATE);
     cmd.args(args)
         .env("HAYATE_CLUSTER_SECRET", SECRET)
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    if let Some(users) = users {
-        cmd.env("HAYATE_USERS", users);
-    }
     Process(cmd.spawn().unwrap())
 }
 
@@ -49,34 +46,21 @@ fn sql_as(url: &str, user: &str, password: &str, statements: &[&str]) -> Output 
 #[test]
 fn the_sql_cli_signs_in_with_a_password() {
     let users = format!("analyst:{}", hash("s3cret pass"));
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let _coordinator = spawn_with_secret(
-        &[
-            "coordinator",
-            "--bind",
-            "127.0.0.1",
-            "--status-port",
-            "0",
-            "--port",
-            &port.to_string(),
-            "--heartbeat-ms",
-            "200",
-        ],
-        Some(&users),
-    );
-    let _worker = spawn_with_secret(
-        &[
-            "worker",
-            "--coordinator",
-            &url,
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            "0",
-        ],
-        None,
-    );
+    let mut coordinator = Command::new(HAYATE);
+    coordinator
+        .env("HAYATE_CLUSTER_SECRET", SECRET)
+        .env("HAYATE_USERS", &users)
+        .stderr(Stdio::null());
+    let (_coordinator, url) = start_coordinator(&mut coordinator, &["--heartbeat-ms", "200"]);
+    let _worker = spawn_with_secret(&[
+        "worker",
+        "--coordinator",
+        &url,
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        "0",
+    ]);
     let create = format!(
         "CREATE EXTERNAL TABLE IF NOT EXISTS nation STORED AS PARQUET LOCATION '{}/nation/'",
         tpch_dir()

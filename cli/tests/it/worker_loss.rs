@@ -249,14 +249,7 @@ async fn a_worker_stopped_with_sigterm_drains() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_drain_command_finishes_running_tasks_before_sigterm() {
     let mut cluster = start_cluster(1).await;
-    let (port, status_port) = (free_port(), free_port());
-    cluster.add_worker(&[
-        "--port",
-        &port.to_string(),
-        "--status-port",
-        &status_port.to_string(),
-    ]);
-    let status = format!("http://127.0.0.1:{status_port}");
+    let (worker, status) = cluster.add_announced_worker(&[]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while hayate_testkit::http_status(&format!("{status}/readyz")).await != Some(200) {
         assert!(Instant::now() < deadline, "the worker never became ready");
@@ -287,7 +280,6 @@ async fn the_drain_command_finishes_running_tasks_before_sigterm() {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let worker = format!("http://127.0.0.1:{port}");
     let drain = tokio::task::spawn_blocking(move || {
         std::process::Command::new(crate::processes::HAYATE)
             .args(["drain", "--worker", &worker, "--grace-secs", "20"])
