@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use hayate_testkit::{SqlClient, free_port, http_get, metric, try_http_get};
+use hayate_testkit::{SqlClient, http_get, metric, try_http_get};
 
 use crate::cluster::tpch_dir;
 use crate::processes::HAYATE;
@@ -53,6 +53,13 @@ impl Compose {
             text(&out)
         );
         out
+    }
+
+    /// The host address (`127.0.0.1:port`) that `service`'s `port` is
+    /// published on.
+    fn published(&self, service: &str, port: u16) -> String {
+        let out = self.run(&["port", service, &port.to_string()]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
     /// Running containers of `service`.
@@ -180,7 +187,6 @@ async fn compose_cluster_answers_through_kills_scale_out_and_drain() {
         format!("hayate:test-{pid}"),
         format!("hayate-s3:test-{pid}"),
     );
-    let (port, status_port) = (free_port(), free_port());
     let compose = Compose {
         program,
         project: format!("hayateit{pid}"),
@@ -188,8 +194,10 @@ async fn compose_cluster_answers_through_kills_scale_out_and_drain() {
         env: vec![
             ("HAYATE_IMAGE".into(), image.clone()),
             ("HAYATE_S3_IMAGE".into(), s3_image.clone()),
-            ("HAYATE_HOST_PORT".into(), port.to_string()),
-            ("HAYATE_STATUS_HOST_PORT".into(), status_port.to_string()),
+            // Host ports Docker picks: one chosen ahead could be taken
+            // while the images build.
+            ("HAYATE_HOST_PORT".into(), "0".into()),
+            ("HAYATE_STATUS_HOST_PORT".into(), "0".into()),
         ],
         images: vec![image.clone(), s3_image.clone()],
     };
@@ -202,8 +210,8 @@ async fn compose_cluster_answers_through_kills_scale_out_and_drain() {
 
     let started = Instant::now();
     compose.run(&["up", "-d", "--build"]);
-    let url = format!("http://127.0.0.1:{port}");
-    let status = format!("http://127.0.0.1:{status_port}");
+    let url = format!("http://{}", compose.published("coordinator", 50051));
+    let status = format!("http://{}", compose.published("coordinator", 8080));
 
     // Ready when both workers have registered and the sample tables answer.
     let deadline = Instant::now() + Duration::from_secs(120);
