@@ -169,7 +169,9 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
             );
         }
     }
-    let listener = TcpListener::bind(config.bind).await?;
+    let listener = TcpListener::bind(config.bind).await.map_err(|e| {
+        std::io::Error::new(e.kind(), format!("Flight SQL on {}: {e}", config.bind))
+    })?;
     let local = listener.local_addr()?;
     let host = if local.ip().is_unspecified() {
         "127.0.0.1".to_string()

@@ -92,7 +92,12 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
             "no cluster secret: anyone who reaches this port can run tasks here (see HAYATE_CLUSTER_SECRET)"
         );
     }
-    let listener = TcpListener::bind(config.bind).await?;
+    let listener = TcpListener::bind(config.bind).await.map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("the worker's Flight endpoint on {}: {e}", config.bind),
+        )
+    })?;
     let local = listener.local_addr()?;
     let host = match &config.advertise_host {
         Some(host) => host.clone(),

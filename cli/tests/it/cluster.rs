@@ -77,12 +77,16 @@ pub(crate) struct ProcessCluster {
     pub(crate) url: String,
     _coordinator: Process,
     pub(crate) workers: Vec<Process>,
+    /// The coordinator's log, shown when the cluster does not start.
+    logs: tempfile::TempDir,
 }
 
 impl ProcessCluster {
     pub(crate) fn start(workers: usize) -> Self {
+        let logs = tempfile::tempdir().expect("log dir");
+        let log = std::fs::File::create(logs.path().join("coordinator.log")).expect("log file");
         let (coordinator, url) = start_coordinator(
-            Command::new(HAYATE).stderr(Stdio::null()),
+            Command::new(HAYATE).stderr(log),
             &["--heartbeat-ms", "200", "--worker-timeout-ms", "2000"],
         );
         let workers = (0..workers)
@@ -92,6 +96,7 @@ impl ProcessCluster {
             url,
             _coordinator: coordinator,
             workers,
+            logs,
         };
         // Ready when a distributed query over every worker answers.
         let ddl = format!(
@@ -109,8 +114,9 @@ impl ProcessCluster {
             }
             assert!(
                 Instant::now() < deadline,
-                "cluster never became ready: {}",
-                text(&out)
+                "cluster never became ready: {}\ncoordinator log:\n{}",
+                text(&out),
+                cluster.coordinator_log()
             );
             std::thread::sleep(Duration::from_millis(200));
         }
@@ -123,6 +129,14 @@ impl ProcessCluster {
     /// heartbeat.
     pub(crate) fn add_worker(&mut self, extra: &[&str]) {
         self.workers.push(spawn_worker(&self.url, extra, None));
+    }
+
+    /// The last lines the coordinator logged.
+    fn coordinator_log(&self) -> String {
+        let log =
+            std::fs::read_to_string(self.logs.path().join("coordinator.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
     /// Starts one more worker on ports the system picks, with `extra` flags;
