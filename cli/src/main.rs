@@ -153,6 +153,10 @@ struct SampleDataArgs {
     /// Log lines (0: none).
     #[arg(long, default_value_t = 100_000)]
     logs: u64,
+    /// Write the data even where a complete set is already found (by
+    /// default a second run changes nothing).
+    #[arg(long)]
+    force: bool,
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -384,7 +388,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::HashPassword => security_args::hash_password()?,
         Command::SampleData(args) => {
-            sample_data::run(&args.out, args.sf, args.logs, &args.storage).await?
+            let sample = sample_data::SampleData {
+                out: &args.out,
+                sf: args.sf,
+                log_rows: args.logs,
+                force: args.force,
+            };
+            sample_data::run(sample, &args.storage).await?
         }
         Command::Probe(args) => {
             let answer = reqwest::Client::builder()

@@ -178,6 +178,61 @@ fn local_offers_the_tpch_sample() {
     assert!(output.contains("3 rows in"), "{output}");
 }
 
+/// `hayate sample-data` (the compose loader, which `docker compose up`
+/// starts again each time) writes the set once: a second run finds it
+/// complete and touches no file that queries may be reading; other
+/// settings over a complete set are refused unless forced.
+#[test]
+fn sample_data_is_written_once() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = out_dir.path().to_str().unwrap();
+    let load = |extra: &[&str]| {
+        Command::new(HAYATE)
+            .args(["sample-data", "--out", out, "--sf", "0.001"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let modified = || {
+        let path = out_dir.path().join("tpch/nation");
+        let file = std::fs::read_dir(&path).unwrap().next().unwrap().unwrap();
+        file.metadata().unwrap().modified().unwrap()
+    };
+    let first = load(&["--logs", "200"]);
+    assert!(first.status.success(), "{}", text(&first));
+    assert!(
+        text(&first).contains("Sample data ready"),
+        "{}",
+        text(&first)
+    );
+    let written = modified();
+
+    let again = load(&["--logs", "200"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(
+        text(&again).contains("already complete"),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(modified(), written, "a second run rewrote the data");
+
+    let other = load(&["--logs", "300"]);
+    assert!(!other.status.success());
+    assert!(
+        text(&other).contains("holds other sample data"),
+        "{}",
+        text(&other)
+    );
+
+    let forced = load(&["--logs", "300", "--force"]);
+    assert!(forced.status.success(), "{}", text(&forced));
+    assert!(
+        text(&forced).contains("Sample data ready"),
+        "{}",
+        text(&forced)
+    );
+}
+
 /// Ctrl-C in `hayate sql` cancels the running statement and goes on with
 /// the next one: the cluster is free for it at once.
 #[test]
