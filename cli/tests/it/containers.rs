@@ -316,8 +316,17 @@ async fn compose_cluster_answers_through_kills_scale_out_and_drain() {
         .into_iter()
         .map(|(a, _)| a)
         .collect();
+    let coordinator = compose.containers("coordinator");
     compose.run(&["up", "-d", "--no-recreate", "--scale", "worker=3"]);
     let scaled = Instant::now();
+    // Scaling replaced nothing, and the loader that compose started again
+    // found the sample data complete and rewrote nothing under the queries.
+    assert_eq!(compose.containers("coordinator"), coordinator);
+    let loader = text(&compose.run(&["logs", "--no-color", "loader"]));
+    assert!(
+        loader.contains("Sample data ready") && loader.contains("already complete"),
+        "{loader}"
+    );
     let mut first_task = None;
     while scaled.elapsed() < Duration::from_secs(60) {
         client
