@@ -110,7 +110,8 @@ impl S3Server {
                 Err(e) => {
                     let log = std::fs::read_to_string(server._dir.path().join("weed.log"))
                         .unwrap_or_default();
-                    let tail: Vec<&str> = log.lines().rev().take(5).collect();
+                    let lines: Vec<&str> = log.lines().collect();
+                    let tail = &lines[lines.len().saturating_sub(5)..];
                     failures.push(format!("{e}; log ends: {tail:?}"));
                     let _ = server.child.kill();
                     let _ = server.child.wait();
