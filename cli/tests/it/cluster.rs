@@ -53,17 +53,6 @@ pub(crate) fn start_coordinator(cmd: &mut Command, extra: &[&str]) -> (Process, 
     (process, url)
 }
 
-/// Starts `hayate` with `args`; with `log`, its worker debug log goes there.
-fn spawn_logging(args: &[&str], log: Option<&Path>) -> Process {
-    let mut cmd = Command::new(HAYATE);
-    cmd.args(args).stdout(Stdio::null()).stderr(Stdio::null());
-    if let Some(log) = log {
-        cmd.env("HAYATE_LOG", "hayate_worker=debug")
-            .stderr(std::fs::File::create(log).expect("log file"));
-    }
-    Process(cmd.spawn().expect("hayate starts"))
-}
-
 pub(crate) fn tpch_dir() -> &'static str {
     static DIR: OnceLock<String> = OnceLock::new();
     DIR.get_or_init(|| {
@@ -90,7 +79,7 @@ impl ProcessCluster {
             &["--heartbeat-ms", "200", "--worker-timeout-ms", "2000"],
         );
         let workers = (0..workers)
-            .map(|_| spawn_worker(&url, &[], None))
+            .map(|_| spawn_worker(&url, &[], None).0)
             .collect();
         let cluster = Self {
             url,
@@ -125,10 +114,12 @@ impl ProcessCluster {
         cluster
     }
 
-    /// Starts one more worker (with extra flags); it registers within a
-    /// heartbeat.
-    pub(crate) fn add_worker(&mut self, extra: &[&str]) {
-        self.workers.push(spawn_worker(&self.url, extra, None));
+    /// Starts one more worker (with extra flags); returns its address and
+    /// status URL once it listens. It registers within a heartbeat.
+    pub(crate) fn add_worker(&mut self, extra: &[&str]) -> (String, String) {
+        let (process, address, status) = spawn_worker(&self.url, extra, None);
+        self.workers.push(process);
+        (address, status)
     }
 
     /// The last lines the coordinator logged.
@@ -139,37 +130,36 @@ impl ProcessCluster {
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
-    /// Starts one more worker on ports the system picks, with `extra` flags;
-    /// returns its address and status URL once it listens.
-    pub(crate) fn add_announced_worker(&mut self, extra: &[&str]) -> (String, String) {
-        let mut cmd = Command::new(HAYATE);
-        cmd.args(["worker", "--coordinator", &self.url, "--bind", "127.0.0.1"])
-            .args(["--port", "0", "--status-port", "0"])
-            .args(extra)
-            .stderr(Stdio::null());
-        let (process, address, status) = start_server(&mut cmd, "worker");
-        self.workers.push(process);
-        (address, status)
-    }
-
     /// Starts one more worker whose debug log goes to `log`.
     pub(crate) fn add_logging_worker(&mut self, log: &Path) {
-        self.workers.push(spawn_worker(&self.url, &[], Some(log)));
+        self.workers.push(spawn_worker(&self.url, &[], Some(log)).0);
     }
 }
 
-/// A worker process on a free port, with `extra` flags.
-fn spawn_worker(coordinator: &str, extra: &[&str], log: Option<&Path>) -> Process {
-    let mut args = vec![
+/// A worker on ports the system picks (unless `extra` gives `--port`), with
+/// `extra` flags; with `log`, its debug log goes there. Returns once it
+/// listens: the process, its address and its status URL.
+fn spawn_worker(
+    coordinator: &str,
+    extra: &[&str],
+    log: Option<&Path>,
+) -> (Process, String, String) {
+    let mut cmd = Command::new(HAYATE);
+    cmd.args([
         "worker",
         "--coordinator",
         coordinator,
         "--bind",
         "127.0.0.1",
-    ];
+    ])
+    .args(["--status-port", "0"]);
     if !extra.contains(&"--port") {
-        args.extend(["--port", "0"]);
+        cmd.args(["--port", "0"]);
     }
-    args.extend_from_slice(extra);
-    spawn_logging(&args, log)
+    cmd.args(extra).stderr(Stdio::null());
+    if let Some(log) = log {
+        cmd.env("HAYATE_LOG", "hayate_worker=debug")
+            .stderr(std::fs::File::create(log).expect("log file"));
+    }
+    start_server(&mut cmd, "worker")
 }

@@ -249,7 +249,7 @@ async fn a_worker_stopped_with_sigterm_drains() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_drain_command_finishes_running_tasks_before_sigterm() {
     let mut cluster = start_cluster(1).await;
-    let (worker, status) = cluster.add_announced_worker(&[]);
+    let (worker, status) = cluster.add_worker(&[]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while hayate_testkit::http_status(&format!("{status}/readyz")).await != Some(200) {
         assert!(Instant::now() < deadline, "the worker never became ready");
