@@ -17,7 +17,7 @@ pub struct S3Server {
     /// A bucket created at start.
     pub bucket: String,
     child: Child,
-    _dir: tempfile::TempDir,
+    _dir: Arc<tempfile::TempDir>,
 }
 
 /// Where the `weed` binary is: `$HAYATE_WEED`, the project's `.venv`, or
@@ -45,7 +45,8 @@ impl S3Server {
     /// Starts SeaweedFS with one identity and bucket `bucket`; panics with
     /// how to install it when `weed` is missing.
     pub async fn start(bucket: &str) -> Self {
-        let mut dir = tempfile::tempdir().expect("temp dir");
+        // Shared by the attempts below; the last one keeps it.
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
         let (access_key, secret_key) = (
             "hayate-test-key".to_string(),
             "hayate-test-secret".to_string(),
@@ -103,20 +104,17 @@ impl S3Server {
                 secret_key: secret_key.clone(),
                 bucket: bucket.to_string(),
                 child,
-                _dir: dir,
+                _dir: Arc::clone(&dir),
             };
+            // A server that does not come up is dropped, which stops it.
             match server.wait_ready().await {
                 Ok(()) => return server,
                 Err(e) => {
-                    let log = std::fs::read_to_string(server._dir.path().join("weed.log"))
-                        .unwrap_or_default();
+                    let log =
+                        std::fs::read_to_string(dir.path().join("weed.log")).unwrap_or_default();
                     let lines: Vec<&str> = log.lines().collect();
                     let tail = &lines[lines.len().saturating_sub(5)..];
                     failures.push(format!("{e}; log ends: {tail:?}"));
-                    let _ = server.child.kill();
-                    let _ = server.child.wait();
-                    dir =
-                        std::mem::replace(&mut server._dir, tempfile::tempdir().expect("temp dir"));
                 }
             }
         }
