@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
 use hayate_protocol::ClusterSecret;
-use hayate_protocol::transport::{InternalTransport, MAX_MESSAGE_BYTES, Tls, server_builder};
+use hayate_protocol::transport::{
+    InternalTransport, MAX_MESSAGE_BYTES, Tls, incoming, server_builder,
+};
 use hayate_worker::Channels;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 use tonic::service::InterceptorLayer;
 
@@ -218,7 +219,7 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )
         .serve_with_incoming_shutdown(
-            TcpListenerStream::new(listener),
+            incoming(listener),
             shutdown.clone().cancelled_owned(),
         );
     let server = tokio::spawn(server);

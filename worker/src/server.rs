@@ -8,13 +8,14 @@ use std::time::Duration;
 use arrow_flight::flight_service_server::FlightServiceServer;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use hayate_protocol::ClusterSecret;
-use hayate_protocol::transport::{InternalTransport, MAX_MESSAGE_BYTES, Tls, server_builder};
+use hayate_protocol::transport::{
+    InternalTransport, MAX_MESSAGE_BYTES, Tls, incoming, server_builder,
+};
 use hayate_storage::StoreRegistry;
 use tonic::service::InterceptorLayer;
 
 use crate::memory::MemoryLimits;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::cpu_runtime::CpuRuntime;
@@ -146,7 +147,7 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )
         .serve_with_incoming_shutdown(
-            TcpListenerStream::new(listener),
+            incoming(listener),
             shutdown.clone().cancelled_owned(),
         );
     let server = tokio::spawn(server);
