@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use datafusion::arrow::record_batch::RecordBatch;
-use hayate_benches::median;
+use hayate_benches::stats::median;
 use hayate_testkit::{SqlClient, spawn_announced};
 use parking_lot::Mutex;
 

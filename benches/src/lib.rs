@@ -1,24 +1,14 @@
-//! What the benchmark binaries share: how long to run and how to summarize.
+//! Hayate's benchmarks: the pieces `hayate-bench` is made of (engines,
+//! workloads, measurements, reports) and what the chaos run shares with it.
 
-use std::time::Duration;
-
-use clap::Args;
-
-/// Cluster size and repetitions, the same flags for every benchmark.
-#[derive(Args, Debug, Clone)]
-pub struct RunArgs {
-    #[arg(long, default_value_t = 2)]
-    pub workers: usize,
-    /// Timed runs per query and engine (after one warm-up run).
-    #[arg(long, default_value_t = 3)]
-    pub runs: usize,
-    /// DataFusion target partitions, for both engines.
-    #[arg(long, default_value_t = 2)]
-    pub partitions: usize,
-}
-
-/// The median of `v` (the upper one of an even count).
-pub fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
+pub mod cluster;
+pub mod concurrency;
+pub mod duckdb;
+pub mod engine;
+pub mod exchange;
+pub mod floor;
+pub mod process;
+pub mod report;
+pub mod stats;
+pub mod suite;
+pub mod workload;

@@ -222,6 +222,10 @@ struct LocalArgs {
     /// register them as table `logs`.
     #[arg(long, default_value_t = 0)]
     logs: u64,
+    /// Serve Flight SQL (for other clients) until interrupted, instead
+    /// of opening a prompt; prints where it listens, like `coordinator`.
+    #[arg(long, conflicts_with_all = ["execute", "file"])]
+    serve: bool,
     #[command(flatten)]
     storage: StorageArgs,
     #[command(flatten)]
@@ -373,6 +377,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if args.logs > 0 {
                 local::load_logs(&mut client, args.logs).await?;
+            }
+            if args.serve {
+                announce("coordinator", &cluster.coordinator.address, None);
+                shutdown_signal().await;
+                cluster.stop().await;
+                return Ok(());
             }
             if args.statements.execute.is_empty() && args.statements.file.is_empty() {
                 eprintln!(

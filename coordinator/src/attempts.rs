@@ -20,7 +20,7 @@
 //! happen again and fails the query at once.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::error::DataFusionError;
@@ -86,11 +86,14 @@ struct Output {
     hold_back_bytes: usize,
     /// Rows sent to the client (once non-zero, a rerun would repeat them).
     sent_rows: usize,
+    /// When the run's first batch arrived.
+    first_batch: Option<Instant>,
 }
 
 impl Output {
     /// Holds `batch` back or sends it; false if the client is gone.
     async fn push(&mut self, batch: RecordBatch) -> bool {
+        self.first_batch.get_or_insert_with(Instant::now);
         let bytes = batch.get_array_memory_size();
         if self.sent_rows == 0 && self.held_bytes + bytes <= self.hold_back_bytes {
             self.held_bytes += bytes;
@@ -122,6 +125,7 @@ impl Output {
     fn discard(&mut self) {
         self.held.clear();
         self.held_bytes = 0;
+        self.first_batch = None;
     }
 }
 
@@ -132,6 +136,7 @@ async fn drive(run: QueryRun, tx: mpsc::Sender<Item>) {
         held_bytes: 0,
         hold_back_bytes: run.policy.hold_back_bytes,
         sent_rows: 0,
+        first_batch: None,
     };
     let mut excluded: Vec<String> = Vec::new();
     let mut attempt = 1;
@@ -140,10 +145,14 @@ async fn drive(run: QueryRun, tx: mpsc::Sender<Item>) {
             1 => run.query_id.clone(),
             n => format!("{}.{n}", run.query_id),
         };
+        let launch = Instant::now();
         let started = run
             .scheduler
             .start(&attempt_id, &run.graph, &run.ctx, &excluded)
             .await;
+        let launched = Instant::now();
+        run.history
+            .time(&run.query_id, |t| &mut t.launch_us, launched - launch);
         let (error, guard) = match started {
             Ok(running) => {
                 let guard = CleanupGuard::new(
@@ -155,6 +164,14 @@ async fn drive(run: QueryRun, tx: mpsc::Sender<Item>) {
                 );
                 match pump(running.stream, &running.workers, &run.membership, &mut out).await {
                     RunEnd::Done => {
+                        let first = out.first_batch.unwrap_or(launched);
+                        run.history.time(
+                            &run.query_id,
+                            |t| &mut t.first_batch_us,
+                            first - launched,
+                        );
+                        run.history
+                            .time(&run.query_id, |t| &mut t.stream_us, first.elapsed());
                         if out.flush().await {
                             drop(out);
                             guard.finish_now().await;
@@ -294,6 +311,7 @@ mod tests {
             held_bytes: 0,
             hold_back_bytes,
             sent_rows: 0,
+            first_batch: None,
         };
         (out, rx)
     }

@@ -2,6 +2,7 @@
 //! filing what the workers report about it.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use hayate_worker::Channels;
 
@@ -40,7 +41,10 @@ impl CleanupGuard {
     /// Ends the run now, waits for the reports, and closes the record.
     pub async fn finish_now(mut self) {
         let (query_id, attempt_id, workers) = self.take();
+        let started = Instant::now();
         let reports = cancel_on(&self.channels, &attempt_id, &workers).await;
+        self.history
+            .time(&query_id, |t| &mut t.cleanup_us, started.elapsed());
         self.history.finish(&query_id, reports);
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use hayate_protocol::{QueryStats, StageStats, TaskReport};
+use hayate_protocol::{QueryStats, QueryTimings, StageStats, TaskReport};
 use hayate_storage::IoCounters;
 use parking_lot::Mutex;
 use tokio::sync::watch;
@@ -27,6 +27,7 @@ struct Record {
     lost_workers: Vec<String>,
     /// Becomes true once the workers' reports are in.
     done: watch::Sender<bool>,
+    timings: QueryTimings,
 }
 
 #[derive(Default)]
@@ -40,8 +41,9 @@ pub struct QueryHistory {
 }
 
 impl QueryHistory {
-    /// Starts the record of a query planned with `planning` counters.
-    pub fn begin(&self, id: &str, planning: Arc<IoCounters>) {
+    /// Starts the record of a query planned with `planning` counters, in
+    /// `plan` of which `split` went to cutting it into stages.
+    pub fn begin(&self, id: &str, planning: Arc<IoCounters>, plan: Duration, split: Duration) {
         let mut records = self.records.lock();
         if records.len() >= KEPT {
             records.pop_front();
@@ -55,7 +57,17 @@ impl QueryHistory {
             tasks: Vec::new(),
             lost_workers: Vec::new(),
             done: watch::channel(false).0,
+            timings: QueryTimings {
+                plan_us: micros(plan.saturating_sub(split)),
+                split_us: micros(split),
+                ..Default::default()
+            },
         });
+    }
+
+    /// Records how long a phase of the query took.
+    pub fn time(&self, id: &str, phase: fn(&mut QueryTimings) -> &mut u64, took: Duration) {
+        self.with(id, |r| *phase(&mut r.timings) = micros(took));
     }
 
     pub fn fail(&self, id: &str) {
@@ -161,7 +173,12 @@ fn summarize(r: &Record) -> QueryStats {
         total,
         attempts: r.lost_workers.len() as u32 + 1,
         lost_workers: r.lost_workers.clone(),
+        timings: Some(r.timings),
     }
+}
+
+fn micros(d: Duration) -> u64 {
+    d.as_micros().try_into().unwrap_or(u64::MAX)
 }
 
 fn add_all(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {

@@ -3,6 +3,7 @@
 //! `SET`, `EXPLAIN`).
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::time_partitions::{TIME_COLUMN_OPTION, TimePartitionedTable};
 use datafusion::arrow::array::StringArray;
@@ -31,6 +32,8 @@ pub enum Planned {
 pub struct PlannedStatement {
     pub schema: SchemaRef,
     pub planned: Planned,
+    /// Time spent cutting the plan into stages (part of planning).
+    pub split_time: Duration,
 }
 
 /// Plans one SQL statement in `ctx` for `workers` workers. DDL and `SET`
@@ -60,7 +63,7 @@ pub async fn plan_statement(
             let state = counting_state()?;
             let optimized = state.optimize(&explain.plan)?;
             let physical = state.create_physical_plan(&explain.plan).await?;
-            let graph = split(ctx, physical, workers)?;
+            let (graph, _) = split(ctx, physical, workers)?;
             let rows = vec![
                 ("logical_plan", optimized.display_indent().to_string()),
                 ("distributed_plan", explain_stages(&graph)),
@@ -71,10 +74,11 @@ pub async fn plan_statement(
             let physical = counting_state()?
                 .create_physical_plan(&analyze.input)
                 .await?;
-            let graph = split(ctx, physical, workers)?;
+            let (graph, split_time) = split(ctx, physical, workers)?;
             Ok(PlannedStatement {
                 schema: explain_schema(),
                 planned: Planned::Analyze(graph),
+                split_time,
             })
         }
         LogicalPlan::Ddl(DdlStatement::CreateExternalTable(mut create)) => {
@@ -103,10 +107,11 @@ pub async fn plan_statement(
         other => {
             let physical = counting_state()?.create_physical_plan(&other).await?;
             let schema = physical.schema();
-            let graph = split(ctx, physical, workers)?;
+            let (graph, split_time) = split(ctx, physical, workers)?;
             Ok(PlannedStatement {
                 schema,
                 planned: Planned::Stages(graph),
+                split_time,
             })
         }
     }
@@ -125,7 +130,13 @@ pub async fn statement_schema(ctx: &SessionContext, sql: &str) -> Result<SchemaR
     Ok(Arc::new(logical.schema().as_arrow().clone()))
 }
 
-fn split(ctx: &SessionContext, plan: Arc<dyn ExecutionPlan>, workers: usize) -> Result<StageGraph> {
+/// The stage graph of `plan`, and how long cutting it took.
+fn split(
+    ctx: &SessionContext,
+    plan: Arc<dyn ExecutionPlan>,
+    workers: usize,
+) -> Result<(StageGraph, Duration)> {
+    let started = Instant::now();
     let state = ctx.state();
     let options = state
         .config_options()
@@ -133,14 +144,15 @@ fn split(ctx: &SessionContext, plan: Arc<dyn ExecutionPlan>, workers: usize) -> 
         .get::<HayateOptions>()
         .cloned()
         .unwrap_or_default();
-    split_into_stages(
+    let graph = split_into_stages(
         plan,
         SplitOptions {
             workers: workers.max(1),
             bytes_per_task: options.bytes_per_task,
             max_tasks_per_stage: options.max_tasks_per_stage,
         },
-    )
+    )?;
+    Ok((graph, started.elapsed()))
 }
 
 /// A table's `aws.*` options configure the store of its bucket (over the
@@ -213,6 +225,7 @@ fn empty_result() -> Result<PlannedStatement> {
     Ok(PlannedStatement {
         schema: Arc::clone(&schema),
         planned: Planned::Rows(vec![]),
+        split_time: Duration::ZERO,
     })
 }
 
@@ -241,5 +254,6 @@ fn explain_rows(rows: Vec<(&str, String)>) -> Result<PlannedStatement> {
     Ok(PlannedStatement {
         schema: explain_schema(),
         planned: Planned::Rows(explain_result(rows)?),
+        split_time: Duration::ZERO,
     })
 }

@@ -169,7 +169,8 @@ impl QueryEngine {
         let statement = plan_statement(ctx, &self.stores, sql, workers, &io).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let schema = Arc::clone(&statement.schema);
-        self.history.begin(&id, io);
+        self.history
+            .begin(&id, io, started.elapsed(), statement.split_time);
         let mut pending = self.pending.lock();
         pending.retain(|_, p| p.created.elapsed() < PENDING_TTL);
         pending.insert(
@@ -196,6 +197,8 @@ impl QueryEngine {
             .remove(id)
             .ok_or_else(|| CoordinatorError::UnknownStatement(id.to_string()))?;
         let schema = Arc::clone(&pending.statement.schema);
+        self.history
+            .time(id, |t| &mut t.ticket_wait_us, pending.created.elapsed());
         match pending.statement.planned {
             Planned::Rows(batches) => {
                 self.history.finish(id, Vec::new());
@@ -204,11 +207,14 @@ impl QueryEngine {
             }
             Planned::Stages(graph) => {
                 let outcome = self.metrics.start();
+                let queued = Instant::now();
                 let slot = self
                     .admission
                     .admit()
                     .await
                     .inspect_err(|_| outcome.fail())?;
+                self.history
+                    .time(id, |t| &mut t.queued_us, queued.elapsed());
                 let timeout = self.timeout(&pending.ctx);
                 let result = self.run(id, Arc::new(graph), pending.ctx);
                 let history = Arc::clone(&self.history);

@@ -218,10 +218,7 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )
-        .serve_with_incoming_shutdown(
-            incoming(listener),
-            shutdown.clone().cancelled_owned(),
-        );
+        .serve_with_incoming_shutdown(incoming(listener), shutdown.clone().cancelled_owned());
     let server = tokio::spawn(server);
     tracing::info!(%address, "coordinator listening on {local}");
     let status_address = match config.status {

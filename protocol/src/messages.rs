@@ -157,6 +157,41 @@ pub struct QueryStats {
     /// The workers whose loss made it run again, in order.
     #[prost(string, repeated, tag = "8")]
     pub lost_workers: Vec<String>,
+    /// Where the query's time went on the coordinator.
+    #[prost(message, optional, tag = "9")]
+    pub timings: Option<QueryTimings>,
+}
+
+/// Where a query's time went on the coordinator, phase by phase, in
+/// microseconds. Phases follow each other; together with the client's own
+/// clock they show where a short query's latency comes from.
+#[derive(Clone, Copy, PartialEq, prost::Message)]
+pub struct QueryTimings {
+    /// Parsing, logical and physical planning (during `GetFlightInfo`).
+    #[prost(uint64, tag = "1")]
+    pub plan_us: u64,
+    /// Cutting the physical plan into stages and tasks.
+    #[prost(uint64, tag = "2")]
+    pub split_us: u64,
+    /// From the end of planning to the client's `DoGet` (its round trip).
+    #[prost(uint64, tag = "3")]
+    pub ticket_wait_us: u64,
+    /// Waiting for an admission slot.
+    #[prost(uint64, tag = "4")]
+    pub queued_us: u64,
+    /// Building, encoding and launching every task (of the last run).
+    #[prost(uint64, tag = "5")]
+    pub launch_us: u64,
+    /// From the tasks' launch to the first result batch.
+    #[prost(uint64, tag = "6")]
+    pub first_batch_us: u64,
+    /// From the first result batch to the end of the result.
+    #[prost(uint64, tag = "7")]
+    pub stream_us: u64,
+    /// Ending the tasks on the workers and collecting their reports; the
+    /// client already has its whole answer by then.
+    #[prost(uint64, tag = "8")]
+    pub cleanup_us: u64,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]

@@ -146,10 +146,7 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )
-        .serve_with_incoming_shutdown(
-            incoming(listener),
-            shutdown.clone().cancelled_owned(),
-        );
+        .serve_with_incoming_shutdown(incoming(listener), shutdown.clone().cancelled_owned());
     let server = tokio::spawn(server);
 
     if let Some(coordinator) = config.coordinator.clone() {

@@ -1,0 +1,447 @@
+//! `hayate-bench`: Hayate's speed in one run, always as a ratio against
+//! single-node DataFusion on the same files with the same cores (and DuckDB
+//! where installed), every answer checked against DataFusion's.
+//!
+//! Engines: DataFusion in this process; Hayate as separate processes with 1
+//! and 2 workers, and as `hayate local`; DuckDB in a Python process.
+//! Workloads: TPC-H (all 22) at each `--sf`, the log suite on local files
+//! and from an S3 server (SeaweedFS on loopback). Then the per-query floor,
+//! exchange throughput between two workers, and queries per second under
+//! concurrency at 1, 2 and 3 pinned workers. Writes `results.json`,
+//! `summary.md` and `ratios.png` to `--out`.
+//!
+//! `benches/run` builds the release binaries and runs this with its defaults.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+use hayate_benches::cluster::{Hayate, Layout, SECRET};
+use hayate_benches::duckdb::DuckDb;
+use hayate_benches::engine::{DataFusion, Engine};
+use hayate_benches::floor::FloorQuery;
+use hayate_benches::report::{Report, Target, cpu_totals, totals, worst_ratio};
+use hayate_benches::suite::run_workload;
+use hayate_benches::workload::Workload;
+use hayate_benches::{concurrency, exchange, floor};
+use hayate_logs::LogSpec;
+use hayate_testkit::S3Server;
+use object_store::local::LocalFileSystem;
+
+#[derive(Parser, Debug)]
+struct Args {
+    /// The `hayate` binary the servers run.
+    #[arg(long, default_value = "target/release/hayate")]
+    hayate: PathBuf,
+    /// Where generated data is kept between runs.
+    #[arg(long, default_value = "data")]
+    data: PathBuf,
+    /// Where the results go.
+    #[arg(long, default_value = "benches/results")]
+    out: PathBuf,
+    /// The Python with `duckdb` (and, for the floor, `adbc_driver_flightsql`;
+    /// for the plot, `matplotlib`); whatever it lacks is left out.
+    #[arg(long, default_value = ".venv/bin/python")]
+    python: PathBuf,
+    /// TPC-H scale factors.
+    #[arg(long, value_delimiter = ',', default_value = "1,10")]
+    sf: Vec<f64>,
+    /// Log lines for the log suite (local and S3).
+    #[arg(long, default_value_t = 10_000_000)]
+    log_rows: u64,
+    /// Timed runs per query and engine, after one warm-up.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// DataFusion target partitions for every engine (and DuckDB threads).
+    #[arg(long, default_value_t = 2)]
+    partitions: usize,
+    /// Runs of each floor statement.
+    #[arg(long, default_value_t = 1000)]
+    floor_runs: usize,
+    /// Rows moved per exchange run.
+    #[arg(long, default_value_t = 40_000_000)]
+    exchange_rows: u64,
+    /// Concurrent clients, and seconds per worker count.
+    #[arg(long, default_value_t = 8)]
+    clients: usize,
+    #[arg(long, default_value_t = 20)]
+    concurrency_secs: u64,
+    /// TPC-H scale factor and log lines of the concurrency mix.
+    #[arg(long, default_value_t = 0.1)]
+    mix_sf: f64,
+    #[arg(long, default_value_t = 1_000_000)]
+    mix_log_rows: u64,
+    /// Only these queries of each workload (by name: q1, one_trace, ...).
+    #[arg(long, value_delimiter = ',')]
+    queries: Vec<String>,
+    /// Which parts to run.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "tpch,logs,floor,exchange,concurrency"
+    )]
+    parts: Vec<String>,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    // The benchmark process runs single-node DataFusion: give it the cores
+    // the others get.
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.partitions)
+        .enable_all()
+        .build()?
+        .block_on(run(args))
+}
+
+/// Logs of `rows` lines under `dir`, generated once.
+async fn local_logs(data: &Path, rows: u64) -> anyhow::Result<String> {
+    let dir = data.join(format!("logs-{rows}"));
+    if !dir.join("dt=2026-11-07").exists() {
+        std::fs::create_dir_all(&dir)?;
+        eprintln!("generating {rows} log lines in {}", dir.display());
+        let spec = LogSpec {
+            rows,
+            ..Default::default()
+        };
+        hayate_logs::generate(&spec, Arc::new(LocalFileSystem::new_with_prefix(&dir)?), "").await?;
+    }
+    Ok(dir.canonicalize()?.display().to_string())
+}
+
+fn wants(args: &Args, part: &str) -> bool {
+    args.parts.iter().any(|p| p == part)
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.out)?;
+    std::fs::create_dir_all(&args.data)?;
+    let python = args.python.exists().then_some(args.python.as_path());
+    let mut report = Report {
+        date: command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]),
+        commit: command_output("git", &["rev-parse", "--short", "HEAD"]),
+        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        memory_gib: memory_gib(),
+        partitions: args.partitions,
+        runs: args.runs,
+        ..Default::default()
+    };
+
+    let mut workloads = Vec::new();
+    if wants(&args, "tpch") {
+        for sf in &args.sf {
+            workloads.push(Workload::tpch(&args.data, *sf)?);
+        }
+    }
+    let log_dir = local_logs(&args.data, args.log_rows).await?;
+    // Kept alive while the S3 workload runs.
+    let mut _s3 = None;
+    if wants(&args, "logs") {
+        let rows_name = short_count(args.log_rows);
+        workloads.push(Workload::logs(
+            format!("logs-{rows_name}-local"),
+            &log_dir,
+            None,
+        ));
+        let server = S3Server::start("bench").await;
+        let spec = LogSpec {
+            rows: args.log_rows,
+            ..Default::default()
+        };
+        eprintln!("writing {} log lines to S3", args.log_rows);
+        hayate_logs::generate(&spec, server.store(), "logs").await?;
+        let url = url::Url::parse(&format!("s3://{}", server.bucket))?;
+        let keys = vec![
+            ("aws.endpoint".to_string(), server.endpoint.clone()),
+            ("aws.region".to_string(), "us-east-1".to_string()),
+            ("aws.access_key_id".to_string(), server.access_key.clone()),
+            (
+                "aws.secret_access_key".to_string(),
+                server.secret_key.clone(),
+            ),
+        ];
+        workloads.push(Workload::logs(
+            format!("logs-{rows_name}-s3"),
+            &format!("s3://{}/logs/", server.bucket),
+            Some((url, server.store() as _, keys)),
+        ));
+        _s3 = Some(server);
+    }
+
+    if !args.queries.is_empty() {
+        for w in &mut workloads {
+            w.queries.retain(|q| args.queries.contains(&q.name));
+        }
+    }
+    let layouts = [
+        Layout::Processes {
+            workers: 1,
+            pin: false,
+        },
+        Layout::Processes {
+            workers: 2,
+            pin: false,
+        },
+        Layout::Local { workers: 2 },
+    ];
+    let mut clusters = Vec::new();
+    for layout in layouts {
+        clusters.push(Arc::new(Hayate::start(&args.hayate, layout).await?));
+    }
+    let set_partitions = format!(
+        "SET datafusion.execution.target_partitions = {}",
+        args.partitions
+    );
+    let mut engines = vec![Engine::DataFusion(
+        DataFusion::new(args.partitions, &[], &[]).await?,
+    )];
+    for hayate in &clusters {
+        engines.push(Engine::Hayate {
+            hayate: Arc::clone(hayate),
+            client: hayate.client(&[set_partitions.clone()]).await?,
+        });
+    }
+    match python
+        .map(|p| DuckDb::start(p, args.partitions))
+        .transpose()?
+        .flatten()
+    {
+        Some(duck) => engines.push(Engine::DuckDb(duck)),
+        None => eprintln!(
+            "DuckDB is not installed for {}: left out",
+            args.python.display()
+        ),
+    }
+    for workload in &workloads {
+        let result = run_workload(workload, &mut engines, args.partitions, 1, args.runs).await?;
+        report.workloads.push(result);
+        write_report(&args, &report, python)?;
+    }
+    drop(engines);
+
+    let two_workers = clusters
+        .iter()
+        .find(|c| matches!(c.layout, Layout::Processes { workers: 2, .. }))
+        .context("the 2-worker cluster")?;
+    if wants(&args, "floor") {
+        let tpch = Workload::tpch(&args.data, args.sf.first().copied().unwrap_or(1.0))?;
+        let logs = Workload::logs("floor".into(), &log_dir, None);
+        let mut setup = vec![set_partitions.clone()];
+        setup.extend(tpch.hayate_tables.iter().cloned());
+        setup.extend(logs.hayate_tables.iter().cloned());
+        let mut client = two_workers.client(&setup).await?;
+        let mut df_tables = tpch.datafusion_tables.clone();
+        df_tables.extend(logs.datafusion_tables.iter().cloned());
+        let df = DataFusion::new(args.partitions, &[], &df_tables).await?;
+        let one_hour = hayate_logs::SUITE
+            .iter()
+            .find(|q| q.name == "one_hour_summary")
+            .context("the one-hour log query")?;
+        let queries = [
+            FloorQuery {
+                name: "select_1".into(),
+                sql: "SELECT 1".into(),
+            },
+            FloorQuery {
+                name: "point_lookup_nation".into(),
+                sql: "SELECT n_name FROM nation WHERE n_nationkey = 7".into(),
+            },
+            FloorQuery {
+                name: "one_hour_logs".into(),
+                sql: one_hour.sql.into(),
+            },
+        ];
+        report.floor = floor::measure(
+            &mut client,
+            &two_workers.address,
+            &df,
+            &queries,
+            args.floor_runs,
+            python,
+        )
+        .await?;
+        write_report(&args, &report, python)?;
+    }
+    if wants(&args, "exchange") {
+        for streams in [1, 2] {
+            report.exchange.push(
+                exchange::measure(
+                    &two_workers.workers[0],
+                    &two_workers.workers[1],
+                    SECRET,
+                    args.exchange_rows,
+                    streams,
+                    args.runs,
+                )
+                .await?,
+            );
+        }
+        write_report(&args, &report, python)?;
+    }
+    drop(clusters);
+    if wants(&args, "concurrency") {
+        let tpch = Workload::tpch(&args.data, args.mix_sf)?;
+        let mix_logs = local_logs(&args.data, args.mix_log_rows).await?;
+        let logs = Workload::logs("mix".into(), &mix_logs, None);
+        report.concurrency = concurrency::measure(
+            &args.hayate,
+            &[&tpch, &logs],
+            args.partitions,
+            &[1, 2, 3],
+            args.clients,
+            args.concurrency_secs,
+        )
+        .await?;
+    }
+    report.targets = targets(&report);
+    write_report(&args, &report, python)?;
+    println!("{}", report.markdown());
+    let failed: Vec<&str> = report
+        .workloads
+        .iter()
+        .filter(|w| !w.hayate_correct())
+        .map(|w| w.workload.as_str())
+        .collect();
+    if !failed.is_empty() {
+        anyhow::bail!("Hayate's answers differ from DataFusion's in {failed:?}");
+    }
+    Ok(())
+}
+
+/// The targets of the performance work, each with the measured number.
+fn targets(report: &Report) -> Vec<Target> {
+    let mut out = Vec::new();
+    for w in report
+        .workloads
+        .iter()
+        .filter(|w| w.workload.starts_with("tpch"))
+    {
+        for (engine, goal) in [("hayate-2w", 1.15), ("hayate-1w", 1.05)] {
+            if let Some((a, b)) = totals(w, engine, "datafusion") {
+                out.push(Target {
+                    name: format!("{} {engine} total time", w.workload),
+                    goal: format!("<= {goal:.2}x DataFusion"),
+                    measured: format!("{:.2}x ({a:.2} s vs {b:.2} s)", a / b),
+                    met: a / b <= goal,
+                });
+            }
+        }
+        if let Some((q, r)) = worst_ratio(w, "hayate-2w", "datafusion") {
+            out.push(Target {
+                name: format!("{} hayate-2w slowest query", w.workload),
+                goal: "<= 1.40x DataFusion".into(),
+                measured: format!("{q} {r:.2}x"),
+                met: r <= 1.4,
+            });
+        }
+        for engine in ["hayate-2w", "hayate-1w"] {
+            if let Some((a, b)) = cpu_totals(w, engine, "datafusion") {
+                out.push(Target {
+                    name: format!("{} {engine} CPU-seconds", w.workload),
+                    goal: "<= 1.10x DataFusion".into(),
+                    measured: format!("{:.2}x ({a:.2} s vs {b:.2} s)", a / b.max(1e-9)),
+                    met: a / b.max(1e-9) <= 1.1,
+                });
+            }
+        }
+    }
+    if let Some(f) = report.floor.iter().find(|f| f.query == "select_1") {
+        out.push(Target {
+            name: "SELECT 1 through Flight SQL".into(),
+            goal: "p50 < 3 ms, p99 < 10 ms".into(),
+            measured: format!(
+                "p50 {:.2} ms, p99 {:.2} ms",
+                f.hayate.p50_ms, f.hayate.p99_ms
+            ),
+            met: f.hayate.p50_ms < 3.0 && f.hayate.p99_ms < 10.0,
+        });
+    }
+    if let Some(f) = report.floor.iter().find(|f| f.query == "one_hour_logs") {
+        out.push(Target {
+            name: "one-hour log query, local files".into(),
+            goal: "< 20 ms end to end".into(),
+            measured: format!(
+                "p50 {:.2} ms, p99 {:.2} ms",
+                f.hayate.p50_ms, f.hayate.p99_ms
+            ),
+            met: f.hayate.p50_ms < 20.0,
+        });
+    }
+    if let Some(best) = report
+        .exchange
+        .iter()
+        .map(|e| e.gb_per_s)
+        .max_by(f64::total_cmp)
+    {
+        out.push(Target {
+            name: "exchange between two workers".into(),
+            goal: "> 1 GB/s".into(),
+            measured: format!("{best:.2} GB/s"),
+            met: best > 1.0,
+        });
+    }
+    let qps = |n: usize| {
+        report
+            .concurrency
+            .iter()
+            .find(|c| c.workers == n)
+            .map(|c| c.qps)
+    };
+    if let (Some(one), Some(two)) = (qps(1), qps(2)) {
+        out.push(Target {
+            name: "queries/s, 2 pinned workers vs 1".into(),
+            goal: ">= 1.8x".into(),
+            measured: format!("{:.2}x ({two:.1} vs {one:.1})", two / one),
+            met: two / one >= 1.8,
+        });
+    }
+    out
+}
+
+fn write_report(args: &Args, report: &Report, python: Option<&Path>) -> anyhow::Result<()> {
+    let json = args.out.join("results.json");
+    std::fs::write(&json, serde_json::to_string_pretty(report)?)?;
+    std::fs::write(args.out.join("summary.md"), report.markdown())?;
+    if let Some(python) = python {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/plot.py");
+        let plotted = std::process::Command::new(python)
+            .arg(script)
+            .arg(&json)
+            .arg(args.out.join("ratios.png"))
+            .status();
+        if !plotted.is_ok_and(|s| s.success()) {
+            eprintln!("no plot: {} has no matplotlib", python.display());
+        }
+    }
+    Ok(())
+}
+
+fn command_output(program: &str, args: &[&str]) -> String {
+    std::process::Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default()
+}
+
+fn memory_gib() -> f64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / (1024.0 * 1024.0))
+}
+
+/// 10000000 as `10M`, 100000 as `100k`.
+fn short_count(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000 && n % 1_000_000 == 0 => format!("{}M", n / 1_000_000),
+        n if n >= 1_000 && n % 1_000 == 0 => format!("{}k", n / 1_000),
+        n => n.to_string(),
+    }
+}

@@ -1,0 +1,97 @@
+//! The workloads: TPC-H (all 22 queries) at a scale factor, and the log
+//! suite on local files or in S3. A workload says what its queries are and
+//! how each engine sees its tables.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use object_store::ObjectStore;
+
+/// One query of a workload.
+#[derive(Clone, Debug)]
+pub struct Query {
+    pub name: String,
+    pub sql: String,
+    /// Whether row order is part of the answer.
+    pub ordered: bool,
+}
+
+/// Queries and the statements that make their tables visible to each engine.
+pub struct Workload {
+    /// e.g. `tpch-sf1`, `logs-10M-local`, `logs-10M-s3`.
+    pub name: String,
+    pub queries: Vec<Query>,
+    /// For single-node DataFusion and for Hayate: `CREATE EXTERNAL TABLE`.
+    pub datafusion_tables: Vec<String>,
+    pub hayate_tables: Vec<String>,
+    /// For DuckDB, where it can read the data (local files only).
+    pub duckdb_tables: Option<Vec<String>>,
+    /// Object stores single-node DataFusion must have registered.
+    pub stores: Vec<(url::Url, Arc<dyn ObjectStore>)>,
+}
+
+impl Workload {
+    /// TPC-H at `sf` under `data` (generated once, `data/tpch-sf<sf>`).
+    pub fn tpch(data: &Path, sf: f64) -> anyhow::Result<Self> {
+        let base = hayate_tpch::generate_dir(data, sf)?;
+        let tables = hayate_tpch::create_table_statements(&base);
+        // Hayate's catalog is shared by its sessions: another scale
+        // factor's tables of the same names go first.
+        let hayate_tables = hayate_tpch::TABLES
+            .iter()
+            .map(|t| format!("DROP TABLE IF EXISTS {t}"))
+            .chain(tables.iter().cloned())
+            .collect();
+        Ok(Self {
+            name: format!("tpch-sf{sf}"),
+            queries: (1..=22)
+                .map(|n| Query {
+                    name: format!("q{n}"),
+                    sql: hayate_tpch::query(n).to_string(),
+                    ordered: hayate_tpch::is_ordered(n),
+                })
+                .collect(),
+            datafusion_tables: tables,
+            hayate_tables,
+            duckdb_tables: Some(crate::duckdb::tpch_setup(&base)),
+            stores: Vec::new(),
+        })
+    }
+
+    /// The log suite over the logs at `location` (a local directory or
+    /// `s3://bucket/prefix`); `s3` gives the server's store and the table
+    /// options Hayate reads it with.
+    pub fn logs(
+        name: String,
+        location: &str,
+        s3: Option<(url::Url, Arc<dyn ObjectStore>, Vec<(String, String)>)>,
+    ) -> Self {
+        let queries = hayate_logs::SUITE
+            .iter()
+            .map(|q| Query {
+                name: q.name.to_string(),
+                sql: q.sql.to_string(),
+                ordered: q.ordered,
+            })
+            .collect();
+        let mut options: Vec<(&str, &str)> = vec![hayate_logs::TIME_COLUMN];
+        let (stores, duckdb_tables) = match &s3 {
+            Some((url, store, keys)) => {
+                options.extend(keys.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+                (vec![(url.clone(), Arc::clone(store))], None)
+            }
+            None => (Vec::new(), Some(crate::duckdb::logs_setup(location))),
+        };
+        Self {
+            name,
+            queries,
+            datafusion_tables: vec![hayate_logs::create_table_sql("logs", location, &[])],
+            hayate_tables: vec![
+                "DROP TABLE IF EXISTS logs".to_string(),
+                hayate_logs::create_table_sql("logs", location, &options),
+            ],
+            duckdb_tables,
+            stores,
+        }
+    }
+}
