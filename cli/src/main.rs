@@ -313,6 +313,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     Some(path) => read_statements(path)?,
                     None => Vec::new(),
                 },
+                local_peers: Default::default(),
             })
             .await?;
             announce("coordinator", &handle.address, handle.status_address);
@@ -345,6 +346,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 secret: args.cluster.secret()?,
                 tls: args.cluster.tls()?,
                 status: Some(SocketAddr::new(args.bind, args.status_port)),
+                local_peers: Default::default(),
             })
             .await?;
             announce("worker", &handle.address, handle.status_address);

@@ -14,7 +14,7 @@ use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use hayate_planner::{FetcherExtension, HayateOptions};
 use hayate_storage::StoreRegistry;
-use hayate_worker::{Channels, FlightPartitionFetcher};
+use hayate_worker::{Channels, FlightPartitionFetcher, LocalPeers};
 
 use crate::server::StorageConfig;
 
@@ -41,6 +41,7 @@ impl Catalog {
         defaults: SessionConfig,
         storage: &StorageConfig,
         channels: Channels,
+        local_peers: LocalPeers,
     ) -> datafusion::error::Result<Self> {
         let stores = Arc::new(StoreRegistry::new(storage.defaults.clone()));
         let caches = CacheManagerConfig::default()
@@ -59,7 +60,7 @@ impl Catalog {
             runtime,
             stores,
             defaults,
-            fetcher: FlightPartitionFetcher::new(channels),
+            fetcher: FlightPartitionFetcher::new(channels, local_peers),
         })
     }
 
@@ -102,6 +103,7 @@ impl Catalog {
             .with_runtime_env(Arc::clone(&self.runtime))
             .with_catalog_list(Arc::clone(&self.catalogs))
             .with_default_features()
+            .with_physical_optimizer_rules(hayate_planner::physical_optimizer_rules())
             .build();
         SessionContext::new_with_state(state)
     }

@@ -1,12 +1,19 @@
-//! An embedded cluster: a coordinator and workers in this process, still
-//! talking Flight over loopback so the same code paths run as in a real
-//! cluster. Used by `hayate local`, the benchmarks and the tests.
+//! An embedded cluster: a coordinator and workers in this process. Used by
+//! `hayate local`, the benchmarks and the tests.
+//!
+//! Started with [`EmbeddedCluster::start`], its members read each other's
+//! partitions in memory: nothing is encoded as Arrow IPC or crosses a
+//! socket but the client's own connection. Started with
+//! [`EmbeddedCluster::start_networked`], workers read each other over
+//! loopback Flight, as separate processes do (only a worker's reads of its
+//! own tasks stay in memory), which is how the tests exercise the network
+//! path in one process.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use hayate_protocol::ClusterSecret;
-use hayate_worker::{MemoryLimits, WorkerConfig, WorkerHandle, start_worker};
+use hayate_worker::{LocalPeers, MemoryLimits, WorkerConfig, WorkerHandle, start_worker};
 
 use crate::server::{CoordinatorConfig, CoordinatorHandle, start_coordinator};
 
@@ -17,11 +24,30 @@ pub struct EmbeddedCluster {
 
 impl EmbeddedCluster {
     /// Starts a coordinator with `config` (its port may be 0) and `workers`
-    /// workers on free loopback ports, and waits until all have registered.
+    /// workers on free loopback ports, all reading each other in memory,
+    /// and waits until all have registered.
+    pub async fn start(config: CoordinatorConfig, workers: usize) -> std::io::Result<Self> {
+        let shared = config.local_peers.clone();
+        Self::start_with(config, workers, || shared.clone()).await
+    }
+
+    /// As [`Self::start`], but the workers read each other over loopback
+    /// Flight, and the coordinator reads them so too.
+    pub async fn start_networked(
+        config: CoordinatorConfig,
+        workers: usize,
+    ) -> std::io::Result<Self> {
+        Self::start_with(config, workers, LocalPeers::default).await
+    }
+
     /// Without a cluster secret in `config`, one is made up: loopback ports
     /// are reachable by every local user, who should not be able to make
     /// the workers run plans.
-    pub async fn start(mut config: CoordinatorConfig, workers: usize) -> std::io::Result<Self> {
+    async fn start_with(
+        mut config: CoordinatorConfig,
+        workers: usize,
+        peers_of_worker: impl Fn() -> LocalPeers,
+    ) -> std::io::Result<Self> {
         if !config.secret.is_set() {
             config.secret = ClusterSecret::new(&uuid::Uuid::new_v4().simple().to_string());
         }
@@ -40,6 +66,7 @@ impl EmbeddedCluster {
                     secret: secret.clone(),
                     tls: tls.clone(),
                     status: None,
+                    local_peers: peers_of_worker(),
                 })
                 .await?,
             );

@@ -10,7 +10,7 @@ use hayate_protocol::ClusterSecret;
 use hayate_protocol::transport::{
     InternalTransport, MAX_MESSAGE_BYTES, Tls, incoming, server_builder,
 };
-use hayate_worker::Channels;
+use hayate_worker::{Channels, LocalPeers};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::InterceptorLayer;
@@ -50,6 +50,9 @@ pub struct CoordinatorConfig {
     /// Statements run before serving (table definitions), so a coordinator
     /// that is replaced comes back with the same tables.
     pub init_sql: Vec<String>,
+    /// Workers in this process whose partitions the coordinator reads in
+    /// memory (an embedded cluster's); empty for a coordinator of its own.
+    pub local_peers: LocalPeers,
 }
 
 /// Who may sign in, and for how long a sign-in lasts.
@@ -102,6 +105,7 @@ impl Default for CoordinatorConfig {
             auth: None,
             status: None,
             init_sql: Vec::new(),
+            local_peers: LocalPeers::default(),
         }
     }
 }
@@ -156,8 +160,13 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
         secret: config.secret.clone(),
         tls: config.tls.client.clone(),
     });
-    let catalog = Catalog::new(Catalog::default_config(), &config.storage, channels.clone())
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let catalog = Catalog::new(
+        Catalog::default_config(),
+        &config.storage,
+        channels.clone(),
+        config.local_peers.clone(),
+    )
+    .map_err(|e| std::io::Error::other(e.to_string()))?;
     if !config.bind.ip().is_loopback() {
         if config.auth.is_none() {
             tracing::warn!(

@@ -23,6 +23,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::error::from_status;
+use crate::partitions::LocalPeers;
 use crate::peer_loss::name_peer;
 
 /// A Flight client to another Hayate process: every call carries the
@@ -62,15 +63,17 @@ impl Channels {
     }
 }
 
-/// Opens `DoGet` streams to the workers that hold upstream partitions.
+/// Opens upstream partitions: in memory when their worker is in this
+/// process ([`LocalPeers`]), else as `DoGet` streams to the worker.
 #[derive(Debug, Default, Clone)]
 pub struct FlightPartitionFetcher {
     channels: Channels,
+    local: LocalPeers,
 }
 
 impl FlightPartitionFetcher {
-    pub fn new(channels: Channels) -> Self {
-        Self { channels }
+    pub fn new(channels: Channels, local: LocalPeers) -> Self {
+        Self { channels, local }
     }
 }
 
@@ -99,6 +102,9 @@ impl PartitionFetcher for FlightPartitionFetcher {
         source: &PartitionSource,
         schema: SchemaRef,
     ) -> Result<SendableRecordBatchStream> {
+        if let Some(local) = self.local.open(source) {
+            return local;
+        }
         let mut client = self.channels.client(&source.address).map_err(from_status)?;
         let address = source.address.clone();
         let ticket = PartitionTicket {

@@ -8,6 +8,7 @@ pub mod error;
 pub mod exchange_client;
 pub mod membership;
 pub mod memory;
+pub mod partitions;
 pub mod peer_loss;
 pub mod registry;
 pub mod replay;
@@ -20,5 +21,6 @@ pub mod wire;
 
 pub use exchange_client::{Channels, FlightPartitionFetcher, flight_client};
 pub use memory::MemoryLimits;
+pub use partitions::LocalPeers;
 pub use peer_loss::{lost_worker, name_peer};
 pub use server::{WorkerConfig, WorkerHandle, start_worker};

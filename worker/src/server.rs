@@ -19,8 +19,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cpu_runtime::CpuRuntime;
-use crate::exchange_client::Channels;
+use crate::exchange_client::{Channels, FlightPartitionFetcher};
 use crate::membership::keep_membership;
+use crate::partitions::{LocalPeers, PartitionServer};
 use crate::registry::TaskRegistry;
 use crate::service::WorkerService;
 use crate::status::WorkerStatus;
@@ -49,6 +50,9 @@ pub struct WorkerConfig {
     pub tls: Tls,
     /// Where to serve `/healthz`, `/readyz` and `/metrics` over HTTP.
     pub status: Option<SocketAddr>,
+    /// The workers of this process whose partitions are read in memory;
+    /// the worker adds itself. A fresh set means only its own.
+    pub local_peers: LocalPeers,
 }
 
 /// A running worker.
@@ -61,11 +65,13 @@ pub struct WorkerHandle {
     pub status_address: Option<SocketAddr>,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+    local_peers: LocalPeers,
 }
 
 impl WorkerHandle {
     /// Stops serving and leaves the cluster.
     pub async fn stop(self) {
+        self.local_peers.remove(&self.address);
         self.shutdown.cancel();
         let _ = self.server.await;
     }
@@ -122,13 +128,15 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
         .with_object_store_registry(Arc::clone(&stores) as _)
         .build_arc()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let partitions = Arc::new(PartitionServer::new(registry.clone(), CpuRuntime::new()?));
+    config.local_peers.insert(&address, &partitions);
     let service = WorkerService::new(
         registry.clone(),
         Arc::clone(&runtime),
         stores,
         config.memory,
-        Channels::new(transport.clone()),
-        CpuRuntime::new()?,
+        FlightPartitionFetcher::new(Channels::new(transport.clone()), config.local_peers.clone()),
+        partitions,
     );
     let shutdown = CancellationToken::new();
 
@@ -192,6 +200,7 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
         status_address,
         shutdown,
         server,
+        local_peers: config.local_peers,
     })
 }
 

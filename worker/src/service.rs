@@ -19,7 +19,7 @@ use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::SessionConfig;
 use std::time::Duration;
 
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::{Stream, TryStreamExt};
 use hayate_planner::{FetcherExtension, HayateOptions, decode_plan};
 use hayate_protocol::{LaunchTask, PartitionTicket, QueryRef, Setting, actions};
 use hayate_storage::{IoCounters, StoreRegistry, counting_runtime_with_memory};
@@ -28,10 +28,9 @@ use crate::memory::MemoryLimits;
 use prost::Message;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::cpu_runtime::CpuRuntime;
-use crate::error::{from_status, to_status};
-use crate::exchange_client::{Channels, FlightPartitionFetcher};
-use crate::peer_loss::task_missing;
+use crate::error::to_status;
+use crate::exchange_client::FlightPartitionFetcher;
+use crate::partitions::{OpenPartition, PartitionServer};
 use crate::registry::TaskRegistry;
 use crate::task::{RunningTask, TaskKey};
 use crate::wire::flight_encode;
@@ -49,8 +48,7 @@ pub struct WorkerService {
     stores: Arc<StoreRegistry>,
     memory: MemoryLimits,
     fetcher: FlightPartitionFetcher,
-    /// Where fragments run, apart from the runtime that serves calls.
-    cpu: CpuRuntime,
+    partitions: Arc<PartitionServer>,
     /// Task contexts by settings: building one registers every function
     /// DataFusion has, and the tasks of a query (and most queries) share
     /// their settings.
@@ -66,16 +64,16 @@ impl WorkerService {
         runtime: Arc<RuntimeEnv>,
         stores: Arc<StoreRegistry>,
         memory: MemoryLimits,
-        channels: Channels,
-        cpu: CpuRuntime,
+        fetcher: FlightPartitionFetcher,
+        partitions: Arc<PartitionServer>,
     ) -> Self {
         Self {
             registry,
             runtime,
             stores,
             memory,
-            fetcher: FlightPartitionFetcher::new(channels),
-            cpu,
+            fetcher,
+            partitions,
             contexts: Arc::default(),
         }
     }
@@ -182,63 +180,15 @@ impl WorkerService {
     }
 
     fn serve_partition(&self, ticket: PartitionTicket) -> Result<BoxedStream<FlightData>, Status> {
-        let key = TaskKey {
-            query_id: ticket.query_id,
-            stage_id: ticket.stage_id,
-            task_id: ticket.task_id,
-        };
-        let (task, cancel) = self.registry.get(&key).ok_or_else(|| task_missing(&key))?;
-        let stream = self
-            .cpu
-            .run(|| {
-                task.execute(
-                    ticket.partition as usize,
-                    ticket.consumer as usize,
-                    cancel.clone(),
-                )
-            })
-            .map_err(|e| to_status(&e))?;
-        let schema = stream.schema();
-        // Weak: counting must not keep a cancelled task's plan alive.
-        let counted = Arc::downgrade(&task);
-        // Forget the task once all its output streams are done or dropped.
-        let guard = StreamGuard {
-            registry: self.registry.clone(),
-            task,
-        };
-        // On cancel, the operators (and the memory they hold) are dropped at
-        // once, not when the response is: the consumer may be gone already.
-        let batches = futures::stream::unfold(Some((stream, guard, cancel)), |state| async move {
-            let (mut stream, guard, cancel) = state?;
-            tokio::select! {
-                biased;
-                _ = cancel.cancelled() => {
-                    drop((stream, guard));
-                    Some((Err(from_status(Status::cancelled("query was cancelled"))), None))
-                }
-                item = stream.next() => item.map(|item| (item, Some((stream, guard, cancel)))),
-            }
-        });
-        let encoded = flight_encode(schema, Box::pin(batches), DictionaryHandling::Resend)
-            .inspect_ok(move |data| {
-                if let Some(task) = counted.upgrade() {
+        let OpenPartition { batches, task } = self.partitions.open(&ticket)?;
+        let schema = batches.schema();
+        let encoded =
+            flight_encode(schema, batches, DictionaryHandling::Resend).inspect_ok(move |data| {
+                if let Some(task) = task.upgrade() {
                     task.count_sent(data.data_header.len() + data.data_body.len());
                 }
             });
         Ok(Box::pin(encoded))
-    }
-}
-
-struct StreamGuard {
-    registry: TaskRegistry,
-    task: Arc<RunningTask>,
-}
-
-impl Drop for StreamGuard {
-    fn drop(&mut self) {
-        if self.task.finish_stream() {
-            self.registry.remove(&self.task.key);
-        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! A client that walks away mid-query stops the query's tasks on every
-//! worker: nothing keeps running, nothing is left holding memory or slots.
+//! worker: nothing keeps running, nothing is left holding memory or slots,
+//! whether the workers read each other over Flight or in memory.
 
 use std::time::Duration;
 
@@ -9,7 +10,15 @@ use crate::support::{TestCluster, assert_workers_idle};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn dropping_the_stream_stops_every_task() {
-    let cluster = TestCluster::start(2).await;
+    walk_away_mid_query(TestCluster::start(2).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn dropping_the_stream_stops_every_task_read_in_memory() {
+    walk_away_mid_query(TestCluster::start_in_memory(2).await).await;
+}
+
+async fn walk_away_mid_query(cluster: TestCluster) {
     let mut client = cluster.tpch_client().await;
     client
         .update("SET datafusion.execution.batch_size = 64")

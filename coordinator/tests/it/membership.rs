@@ -45,6 +45,7 @@ async fn silent_workers_are_forgotten_and_new_ones_join() {
         secret: ClusterSecret::new(TEST_SECRET),
         tls: Default::default(),
         status: None,
+        local_peers: Default::default(),
     })
     .await
     .unwrap();

@@ -30,7 +30,7 @@ async fn start(auth: Option<AuthConfig>, tls: Tls) -> EmbeddedCluster {
         auth,
         ..Default::default()
     };
-    EmbeddedCluster::start(config, 2)
+    EmbeddedCluster::start_networked(config, 2)
         .await
         .expect("cluster starts")
 }
@@ -150,6 +150,7 @@ async fn workers_serve_only_callers_with_the_cluster_secret() {
         secret: ClusterSecret::new("guess"),
         tls: Default::default(),
         status: None,
+        local_peers: Default::default(),
     })
     .await
     .unwrap();

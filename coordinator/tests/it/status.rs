@@ -28,6 +28,7 @@ async fn worker(coordinator: &str) -> WorkerHandle {
         secret: ClusterSecret::new(TEST_SECRET),
         tls: Default::default(),
         status: any_port(),
+        local_peers: Default::default(),
     })
     .await
     .expect("worker starts")

@@ -1,5 +1,6 @@
 //! A real cluster on loopback ports (coordinator and workers in this process,
-//! talking Flight over TCP) and a real Flight SQL client to query it.
+//! talking Flight over TCP as separate processes do) and a real Flight SQL
+//! client to query it.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -49,7 +50,30 @@ impl TestCluster {
     }
 
     pub async fn start_with(workers: usize, storage: StorageConfig, limits: QueryLimits) -> Self {
-        let config = CoordinatorConfig {
+        let cluster = EmbeddedCluster::start_networked(Self::config(storage, limits), workers)
+            .await
+            .expect("cluster starts");
+        Self {
+            coordinator: cluster.coordinator,
+            workers: cluster.workers,
+        }
+    }
+
+    /// A cluster whose members read each other in memory, as in `hayate
+    /// local`.
+    pub async fn start_in_memory(workers: usize) -> Self {
+        let config = Self::config(StorageConfig::default(), QueryLimits::default());
+        let cluster = EmbeddedCluster::start(config, workers)
+            .await
+            .expect("cluster starts");
+        Self {
+            coordinator: cluster.coordinator,
+            workers: cluster.workers,
+        }
+    }
+
+    fn config(storage: StorageConfig, limits: QueryLimits) -> CoordinatorConfig {
+        CoordinatorConfig {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             heartbeat_interval: Duration::from_millis(200),
             worker_timeout: Duration::from_secs(2),
@@ -57,13 +81,6 @@ impl TestCluster {
             limits,
             secret: ClusterSecret::new(TEST_SECRET),
             ..Default::default()
-        };
-        let cluster = EmbeddedCluster::start(config, workers)
-            .await
-            .expect("cluster starts");
-        Self {
-            coordinator: cluster.coordinator,
-            workers: cluster.workers,
         }
     }
 

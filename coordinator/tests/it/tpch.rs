@@ -1,12 +1,14 @@
 //! Every TPC-H query through the full path, at 1, 2 and 3 workers, equal to
-//! single-node DataFusion on the same files.
+//! single-node DataFusion on the same files; and in one process whose
+//! members read each other in memory (`hayate local`).
 
 use std::collections::HashMap;
 
 use datafusion::arrow::record_batch::RecordBatch;
+use hayate_storage::scan_metric;
 use tokio::sync::OnceCell;
 
-use crate::support::{TestCluster, tpch_dir};
+use crate::support::{TestCluster, total, tpch_dir};
 
 async fn reference(n: usize) -> &'static Vec<RecordBatch> {
     static ANSWERS: OnceCell<HashMap<usize, Vec<RecordBatch>>> = OnceCell::const_new();
@@ -25,17 +27,20 @@ async fn reference(n: usize) -> &'static Vec<RecordBatch> {
     &answers[&n]
 }
 
-async fn check_all_queries(workers: usize, settings: &[&str]) {
-    let cluster = TestCluster::start(workers).await;
+/// Runs all 22 queries on `cluster`; returns the exchange bytes each sent.
+async fn check_all_queries(cluster: TestCluster, settings: &[&str]) -> Vec<u64> {
+    let workers = cluster.workers.len();
     let mut client = cluster.tpch_client().await;
     for s in settings {
         client.update(s).await.expect("setting applies");
     }
     let mut failures = Vec::new();
+    let mut exchanged = Vec::new();
     for q in 1..=22 {
         let expected = reference(q).await;
-        match client.query(hayate_tpch::query(q)).await {
-            Ok(actual) => {
+        match client.query_with_stats(hayate_tpch::query(q)).await {
+            Ok((actual, stats)) => {
+                exchanged.push(total(&stats, scan_metric::EXCHANGE_BYTES));
                 if let Err(diff) =
                     hayate_tpch::compare_results(expected, &actual, hayate_tpch::is_ordered(q))
                 {
@@ -62,23 +67,36 @@ async fn check_all_queries(workers: usize, settings: &[&str]) {
         failures.len(),
         failures.join("\n")
     );
+    exchanged
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tpch_on_one_worker() {
-    check_all_queries(1, &[]).await;
+    check_all_queries(TestCluster::start(1).await, &[]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tpch_on_two_workers() {
-    check_all_queries(2, &[]).await;
+    let exchanged = check_all_queries(TestCluster::start(2).await, &[]).await;
+    assert!(
+        exchanged.iter().all(|b| *b > 0),
+        "every query's result reaches the coordinator over Flight: {exchanged:?}"
+    );
+}
+
+/// `hayate local`: a coordinator and two workers in one process read each
+/// other's partitions in memory, so no query sends a byte over Flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tpch_in_one_process_reading_in_memory() {
+    let exchanged = check_all_queries(TestCluster::start_in_memory(2).await, &[]).await;
+    assert_eq!(exchanged, vec![0; 22], "exchange bytes sent per query");
 }
 
 /// Three workers, and session settings that must reach the workers' plans.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn tpch_on_three_workers_with_three_partitions() {
     check_all_queries(
-        3,
+        TestCluster::start(3).await,
         &[
             "SET datafusion.execution.target_partitions = 3",
             "SET datafusion.execution.batch_size = 1000",
