@@ -49,18 +49,16 @@ struct Tally {
 pub async fn measure(
     bin: &PathBuf,
     workloads: &[&Workload],
-    partitions: usize,
+    settings: &[String],
     worker_counts: &[usize],
     clients: usize,
     seconds: u64,
 ) -> anyhow::Result<Vec<ConcurrencyResult>> {
     // Every query of the mix with its expected answer.
     let mut mix: Vec<(Query, Arc<Vec<RecordBatch>>)> = Vec::new();
-    let mut setup = vec![format!(
-        "SET datafusion.execution.target_partitions = {partitions}"
-    )];
+    let mut setup = settings.to_vec();
     for workload in workloads {
-        let df = DataFusion::new(partitions, &workload.stores, &workload.datafusion_tables).await?;
+        let df = DataFusion::new(settings, &workload.stores, &workload.datafusion_tables).await?;
         for q in &workload.queries {
             let expected = df.ctx.sql(&q.sql).await?.collect().await?;
             mix.push((q.clone(), Arc::new(expected)));

@@ -40,20 +40,18 @@ pub struct DataFusion {
 }
 
 impl DataFusion {
-    /// A session with `partitions` target partitions (the cores the others
-    /// get), `stores` registered by URL and `setup` run.
+    /// A session with `stores` registered by URL, then `settings` and
+    /// `tables` run (`SET ...`, `CREATE EXTERNAL TABLE ...`).
     pub async fn new(
-        partitions: usize,
+        settings: &[String],
         stores: &[(url::Url, Arc<dyn ObjectStore>)],
-        setup: &[String],
+        tables: &[String],
     ) -> anyhow::Result<Self> {
-        let ctx = SessionContext::new_with_config(
-            SessionConfig::new().with_target_partitions(partitions),
-        );
+        let ctx = SessionContext::new_with_config(SessionConfig::new());
         for (url, store) in stores {
             ctx.register_object_store(url, Arc::clone(store));
         }
-        for sql in setup {
+        for sql in settings.iter().chain(tables) {
             async { ctx.sql(sql).await?.collect().await }
                 .await
                 .with_context(|| format!("datafusion: {sql}"))?;
@@ -73,20 +71,21 @@ pub enum Engine {
 }
 
 impl Engine {
-    /// Makes `workload`'s tables visible to this engine; false when it
+    /// Applies `settings` (`SET ...`, the same for DataFusion and Hayate)
+    /// and makes `workload`'s tables visible to this engine; false when it
     /// cannot read them (DuckDB has no S3 here) and sits the workload out.
     pub async fn prepare(
         &mut self,
         workload: &Workload,
-        partitions: usize,
+        settings: &[String],
     ) -> anyhow::Result<bool> {
         match self {
             Engine::DataFusion(df) => {
-                *df = DataFusion::new(partitions, &workload.stores, &workload.datafusion_tables)
+                *df = DataFusion::new(settings, &workload.stores, &workload.datafusion_tables)
                     .await?;
             }
             Engine::Hayate { client, hayate } => {
-                for sql in &workload.hayate_tables {
+                for sql in settings.iter().chain(&workload.hayate_tables) {
                     client
                         .update(sql)
                         .await

@@ -75,6 +75,11 @@ struct Args {
     /// Only these queries of each workload (by name: q1, one_trace, ...).
     #[arg(long, value_delimiter = ',')]
     queries: Vec<String>,
+    /// Settings every engine gets (DataFusion and Hayate alike), as
+    /// `key=value`; `datafusion.execution.target_partitions` is always set
+    /// from `--partitions`.
+    #[arg(long = "set")]
+    settings: Vec<String>,
     /// Which parts to run.
     #[arg(
         long,
@@ -189,17 +194,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
     for layout in layouts {
         clusters.push(Arc::new(Hayate::start(&args.hayate, layout).await?));
     }
-    let set_partitions = format!(
+    let mut settings = vec![format!(
         "SET datafusion.execution.target_partitions = {}",
         args.partitions
-    );
+    )];
+    for kv in &args.settings {
+        let (k, v) = kv
+            .split_once('=')
+            .with_context(|| format!("--set {kv}: expected key=value"))?;
+        settings.push(format!("SET {} = {}", k.trim(), v.trim()));
+    }
     let mut engines = vec![Engine::DataFusion(
-        DataFusion::new(args.partitions, &[], &[]).await?,
+        DataFusion::new(&settings, &[], &[]).await?,
     )];
     for hayate in &clusters {
         engines.push(Engine::Hayate {
             hayate: Arc::clone(hayate),
-            client: hayate.client(&[set_partitions.clone()]).await?,
+            client: hayate.client(&settings).await?,
         });
     }
     match python
@@ -214,7 +225,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         ),
     }
     for workload in &workloads {
-        let result = run_workload(workload, &mut engines, args.partitions, 1, args.runs).await?;
+        let result = run_workload(workload, &mut engines, &settings, 1, args.runs).await?;
         report.workloads.push(result);
         write_report(&args, &report, python)?;
     }
@@ -227,13 +238,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if wants(&args, "floor") {
         let tpch = Workload::tpch(&args.data, args.sf.first().copied().unwrap_or(1.0))?;
         let logs = Workload::logs("floor".into(), &log_dir, None);
-        let mut setup = vec![set_partitions.clone()];
+        let mut setup = settings.clone();
         setup.extend(tpch.hayate_tables.iter().cloned());
         setup.extend(logs.hayate_tables.iter().cloned());
         let mut client = two_workers.client(&setup).await?;
         let mut df_tables = tpch.datafusion_tables.clone();
         df_tables.extend(logs.datafusion_tables.iter().cloned());
-        let df = DataFusion::new(args.partitions, &[], &df_tables).await?;
+        let df = DataFusion::new(&settings, &[], &df_tables).await?;
         let one_hour = hayate_logs::SUITE
             .iter()
             .find(|q| q.name == "one_hour_summary")
@@ -287,7 +298,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         report.concurrency = concurrency::measure(
             &args.hayate,
             &[&tpch, &logs],
-            args.partitions,
+            &settings,
             &[1, 2, 3],
             args.clients,
             args.concurrency_secs,

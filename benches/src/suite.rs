@@ -71,13 +71,13 @@ fn secs(d: &[Duration]) -> Vec<f64> {
 pub async fn run_workload(
     workload: &Workload,
     all_engines: &mut [Engine],
-    partitions: usize,
+    settings: &[String],
     warmups: usize,
     runs: usize,
 ) -> anyhow::Result<WorkloadResult> {
     let mut engines = Vec::new();
     for engine in all_engines.iter_mut() {
-        if engine.prepare(workload, partitions).await? {
+        if engine.prepare(workload, settings).await? {
             engines.push(engine);
         }
     }

@@ -53,8 +53,17 @@ pub async fn plan_statement(
     let logical = ctx.state().create_logical_plan(sql).await?;
     // A query plans in a view of the session whose stores count its I/O
     // (built only for statements that read tables, not for `SET` or DDL).
+    // With one worker every stage is one task and nothing is shuffled over
+    // the network: the plan is DataFusion's own, without extra broadcasts.
     let counting_state = || -> Result<SessionState> {
+        let mut config = ctx.state().config().clone();
+        if workers <= 1
+            && let Some(options) = config.options_mut().extensions.get_mut::<HayateOptions>()
+        {
+            options.broadcast_join_bytes = 0;
+        }
         Ok(SessionStateBuilder::new_from_existing(ctx.state())
+            .with_config(config)
             .with_runtime_env(counting_runtime(&ctx.runtime_env(), io)?)
             .build())
     };

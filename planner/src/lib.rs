@@ -3,6 +3,7 @@
 //! tasks each stage gets, builds each task's plan fragment and ships fragments
 //! as `datafusion-proto` bytes. Pure: no network, no clocks.
 
+pub mod broadcast;
 pub mod codec;
 pub mod exchange;
 pub mod explain;
@@ -12,6 +13,7 @@ pub mod slice;
 pub mod split;
 pub mod stage;
 
+pub use broadcast::{BroadcastJoins, physical_optimizer_rules};
 pub use codec::{HayateCodec, decode_plan, encode_plan};
 pub use exchange::{
     ExchangeKind, ExchangeReaderExec, FetcherExtension, PartitionFetcher, PartitionSource,

@@ -6,6 +6,13 @@ use datafusion::common::extensions_options;
 extensions_options! {
     /// Settings that shape how a query is cut into stages and tasks.
     pub struct HayateOptions {
+        /// Join build sides estimated at most this many bytes are broadcast
+        /// to every task of the probe side, which then stays where it was
+        /// scanned, instead of shuffling both inputs by the join keys
+        /// (only for join types that allow it; 0 never broadcasts more
+        /// than DataFusion's own choice). Not used with one worker, where
+        /// nothing is shuffled over the network.
+        pub broadcast_join_bytes: u64, default = 32 * 1024 * 1024
         /// Bytes of scan input one task should read before a second task is
         /// worth its start-up cost. Small inputs stay on one task, which keeps
         /// short queries fast (more workers must not make small queries slower).

@@ -226,14 +226,7 @@ fn collects_left_side(plan: &Arc<dyn ExecutionPlan>) -> bool {
 /// rows (unmatched or matched-once build rows are emitted at the end). Split
 /// over several tasks, each task would emit its own view of them: wrong rows.
 fn emits_build_side_rows(join_type: JoinType) -> bool {
-    matches!(
-        join_type,
-        JoinType::Left
-            | JoinType::Full
-            | JoinType::LeftSemi
-            | JoinType::LeftAnti
-            | JoinType::LeftMark
-    )
+    !crate::broadcast::broadcast_safe(join_type)
 }
 
 /// The exchange readers that are leaves of a fragment.

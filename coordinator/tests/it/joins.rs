@@ -1,8 +1,9 @@
 //! Joins whose correctness depends on how build rows are owned across tasks
 //! (the bugs of other engines: rows lost or multiplied by LEFT/FULL/SEMI/ANTI
 //! joins over several tasks). Each is checked at 1 and 3 workers, with
-//! DataFusion's own join choices and with hash joins forced to collect their
-//! build side (broadcast), against single-node DataFusion.
+//! DataFusion's own join choices, with hash joins forced to collect their
+//! build side (broadcast), with Hayate's broadcast rule choosing, and with
+//! every join partitioned, against single-node DataFusion.
 
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -36,6 +37,19 @@ const JOINS: &[&str] = &[
 const FORCE_COLLECT_LEFT: &[&str] = &[
     "SET datafusion.optimizer.hash_join_single_partition_threshold = 1000000000",
     "SET datafusion.optimizer.hash_join_single_partition_threshold_rows = 1000000000",
+];
+
+/// Settings under which DataFusion partitions every hash join, so that
+/// Hayate's broadcast rule (`hayate.broadcast_join_bytes`) picks which to
+/// broadcast, and with none broadcast at all.
+const HAYATE_BROADCASTS: &[&str] = &[
+    "SET datafusion.optimizer.hash_join_single_partition_threshold = 0",
+    "SET datafusion.optimizer.hash_join_single_partition_threshold_rows = 0",
+];
+const NOTHING_BROADCAST: &[&str] = &[
+    "SET datafusion.optimizer.hash_join_single_partition_threshold = 0",
+    "SET datafusion.optimizer.hash_join_single_partition_threshold_rows = 0",
+    "SET hayate.broadcast_join_bytes = 0",
 ];
 
 async fn reference(sql: &str) -> Vec<datafusion::arrow::record_batch::RecordBatch> {
@@ -85,4 +99,14 @@ async fn joins_on_three_workers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn broadcast_joins_on_three_workers() {
     check_joins(3, FORCE_COLLECT_LEFT).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn joins_broadcast_by_hayate_on_three_workers() {
+    check_joins(3, HAYATE_BROADCASTS).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn partitioned_joins_on_three_workers() {
+    check_joins(3, NOTHING_BROADCAST).await;
 }
