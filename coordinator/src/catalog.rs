@@ -9,8 +9,8 @@ use datafusion::catalog::{
     MemorySchemaProvider,
 };
 use datafusion::execution::cache::cache_manager::CacheManagerConfig;
-use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
-use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use hayate_planner::{FetcherExtension, HayateOptions};
 use hayate_storage::StoreRegistry;
@@ -24,14 +24,14 @@ const LISTING_CACHE_BYTES: usize = 64 * 1024 * 1024;
 /// The coordinator's tables, object stores and default settings.
 #[derive(Clone)]
 pub struct Catalog {
-    catalogs: Arc<dyn CatalogProviderList>,
-    /// Object stores and caches for planning (listing files, reading footers
-    /// for statistics). Workers have their own.
-    runtime: Arc<RuntimeEnv>,
-    /// The stores in `runtime`, with the options tasks carry to workers.
+    /// The stores sessions read, with the options tasks carry to workers.
     stores: Arc<StoreRegistry>,
-    defaults: SessionConfig,
-    fetcher: FlightPartitionFetcher,
+    /// What every new session starts as: the shared tables, the object
+    /// stores and caches for planning (listing files, reading footers for
+    /// statistics; workers have their own), default settings. Building a
+    /// session registers every function DataFusion has, which takes longer
+    /// than planning a short query; copying this one does not.
+    template: SessionState,
 }
 
 impl Catalog {
@@ -55,13 +55,20 @@ impl Catalog {
         let catalog = Arc::new(MemoryCatalogProvider::new());
         catalog.register_schema("public", Arc::new(MemorySchemaProvider::new()))?;
         catalogs.register_catalog("datafusion".to_string(), catalog);
-        Ok(Self {
-            catalogs,
-            runtime,
-            stores,
-            defaults,
-            fetcher: FlightPartitionFetcher::new(channels, local_peers),
-        })
+        let fetcher = FlightPartitionFetcher::new(channels, local_peers);
+        let config = defaults
+            // The shared catalog already has its default catalog and schema;
+            // creating them again would replace every table for everyone.
+            .with_create_default_catalog_and_schema(false)
+            .with_extension(Arc::new(FetcherExtension(Arc::new(fetcher))));
+        let template = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_catalog_list(catalogs)
+            .with_default_features()
+            .with_physical_optimizer_rules(hayate_planner::physical_optimizer_rules())
+            .build();
+        Ok(Self { stores, template })
     }
 
     /// The settings every new session starts from: DataFusion's defaults,
@@ -91,19 +98,8 @@ impl Catalog {
 
     /// A new session over the shared catalog.
     pub fn new_session(&self) -> SessionContext {
-        let config = self
-            .defaults
-            .clone()
-            // The shared catalog already has its default catalog and schema;
-            // creating them again would replace every table for everyone.
-            .with_create_default_catalog_and_schema(false)
-            .with_extension(Arc::new(FetcherExtension(Arc::new(self.fetcher.clone()))));
-        let state = SessionStateBuilder::new()
-            .with_config(config)
-            .with_runtime_env(Arc::clone(&self.runtime))
-            .with_catalog_list(Arc::clone(&self.catalogs))
-            .with_default_features()
-            .with_physical_optimizer_rules(hayate_planner::physical_optimizer_rules())
+        let state = SessionStateBuilder::new_from_existing(self.template.clone())
+            .with_session_id(uuid::Uuid::new_v4().to_string())
             .build();
         SessionContext::new_with_state(state)
     }

@@ -50,29 +50,38 @@ pub async fn plan_statement(
     if let Some(table) = refresh_target(sql) {
         return refresh_table(ctx, &table).await;
     }
-    let logical = ctx.state().create_logical_plan(sql).await?;
+    // One copy of the session for the whole statement: a copy holds every
+    // function registry, and a short query should pay for it once.
+    let state = ctx.state();
+    let logical = state.create_logical_plan(sql).await?;
+    let options = hayate_options(&state);
     // A query plans in a view of the session whose stores count its I/O
     // (built only for statements that read tables, not for `SET` or DDL).
     // With one worker every stage is one task and nothing is shuffled over
     // the network: the plan is DataFusion's own, without extra broadcasts.
-    let counting_state = || -> Result<SessionState> {
-        let mut config = ctx.state().config().clone();
+    let counting_state = move || -> Result<SessionState> {
+        let runtime = counting_runtime(state.runtime_env(), io)?;
+        let mut state = SessionStateBuilder::new_from_existing(state)
+            .with_runtime_env(runtime)
+            .build();
         if workers <= 1
-            && let Some(options) = config.options_mut().extensions.get_mut::<HayateOptions>()
+            && let Some(options) = state
+                .config_mut()
+                .options_mut()
+                .extensions
+                .get_mut::<HayateOptions>()
         {
             options.broadcast_join_bytes = 0;
         }
-        Ok(SessionStateBuilder::new_from_existing(ctx.state())
-            .with_config(config)
-            .with_runtime_env(counting_runtime(&ctx.runtime_env(), io)?)
-            .build())
+        Ok(state)
     };
+    let cut = |plan| split(plan, workers, &options);
     match logical {
         LogicalPlan::Explain(explain) => {
             let state = counting_state()?;
             let optimized = state.optimize(&explain.plan)?;
             let physical = state.create_physical_plan(&explain.plan).await?;
-            let (graph, _) = split(ctx, physical, workers)?;
+            let (graph, _) = cut(physical)?;
             let rows = vec![
                 ("logical_plan", optimized.display_indent().to_string()),
                 ("distributed_plan", explain_stages(&graph)),
@@ -83,7 +92,7 @@ pub async fn plan_statement(
             let physical = counting_state()?
                 .create_physical_plan(&analyze.input)
                 .await?;
-            let (graph, split_time) = split(ctx, physical, workers)?;
+            let (graph, split_time) = cut(physical)?;
             Ok(PlannedStatement {
                 schema: explain_schema(),
                 planned: Planned::Analyze(graph),
@@ -116,7 +125,7 @@ pub async fn plan_statement(
         other => {
             let physical = counting_state()?.create_physical_plan(&other).await?;
             let schema = physical.schema();
-            let (graph, split_time) = split(ctx, physical, workers)?;
+            let (graph, split_time) = cut(physical)?;
             Ok(PlannedStatement {
                 schema,
                 planned: Planned::Stages(graph),
@@ -139,20 +148,28 @@ pub async fn statement_schema(ctx: &SessionContext, sql: &str) -> Result<SchemaR
     Ok(Arc::new(logical.schema().as_arrow().clone()))
 }
 
-/// The stage graph of `plan`, and how long cutting it took.
-fn split(
-    ctx: &SessionContext,
-    plan: Arc<dyn ExecutionPlan>,
-    workers: usize,
-) -> Result<(StageGraph, Duration)> {
-    let started = Instant::now();
-    let state = ctx.state();
-    let options = state
+/// Hayate's settings in `state`.
+fn hayate_options(state: &SessionState) -> HayateOptions {
+    state
         .config_options()
         .extensions
         .get::<HayateOptions>()
         .cloned()
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// Hayate's settings in session `ctx`, read without copying the session.
+pub fn session_options(ctx: &SessionContext) -> HayateOptions {
+    hayate_options(&ctx.state_ref().read())
+}
+
+/// The stage graph of `plan`, and how long cutting it took.
+fn split(
+    plan: Arc<dyn ExecutionPlan>,
+    workers: usize,
+    options: &HayateOptions,
+) -> Result<(StageGraph, Duration)> {
+    let started = Instant::now();
     let graph = split_into_stages(
         plan,
         SplitOptions {

@@ -28,10 +28,10 @@ use crate::error::CoordinatorError;
 use crate::history::QueryHistory;
 use crate::membership::Membership;
 use crate::metrics::QueryMetrics;
-use crate::planning::{Planned, PlannedStatement, plan_statement};
+use crate::planning::{Planned, PlannedStatement, plan_statement, session_options};
 use crate::running::RunningQueries;
 use crate::scheduler::Scheduler;
-use hayate_planner::{HayateOptions, StageGraph};
+use hayate_planner::StageGraph;
 use hayate_worker::Channels;
 
 /// Planned statements a client has not fetched within this time are dropped.
@@ -132,13 +132,7 @@ impl QueryEngine {
 
     /// The timeout of a query in session `ctx`.
     fn timeout(&self, ctx: &SessionContext) -> Option<Duration> {
-        let session = ctx
-            .state()
-            .config_options()
-            .extensions
-            .get::<HayateOptions>()
-            .map(|o| o.query_timeout_secs)
-            .unwrap_or(0);
+        let session = session_options(ctx).query_timeout_secs;
         match session {
             0 => self.limits.timeout,
             secs => Some(Duration::from_secs(secs)),
@@ -273,13 +267,7 @@ impl QueryEngine {
         graph: Arc<StageGraph>,
         ctx: SessionContext,
     ) -> impl futures::Stream<Item = Result<RecordBatch, DataFusionError>> + Send + 'static {
-        let options = ctx
-            .state()
-            .config_options()
-            .extensions
-            .get::<HayateOptions>()
-            .cloned()
-            .unwrap_or_default();
+        let options = session_options(&ctx);
         // A write is not repeatable: a rerun would add its files again.
         let max_attempts = if writes_output(&graph) {
             1

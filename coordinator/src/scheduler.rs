@@ -78,7 +78,11 @@ impl Scheduler {
         ctx: &SessionContext,
         excluded: &[String],
     ) -> Result<RunningQuery, CoordinatorError> {
-        let settings = worker_settings(ctx);
+        let settings = if graph.worker_task_count() > 0 {
+            worker_settings(ctx)
+        } else {
+            Vec::new()
+        };
         let workers: Vec<String> = self
             .membership
             .live()
@@ -219,7 +223,8 @@ fn store_configs(plan: &Arc<dyn ExecutionPlan>, stores: &StoreRegistry) -> Vec<S
 /// The session settings workers need to run fragments as planned:
 /// DataFusion's, and Hayate's own (`hayate.*`, such as the memory limit).
 fn worker_settings(ctx: &SessionContext) -> Vec<Setting> {
-    let state = ctx.state();
+    let state = ctx.state_ref();
+    let state = state.read();
     let options = state.config_options();
     let mut settings: Vec<Setting> = options
         .entries()

@@ -1,7 +1,9 @@
 //! Client sessions. A Flight SQL client names its session with the
 //! `x-hayate-session` header or the `hayate_session` cookie (which the
 //! coordinator sets on its answers, so cookie-aware clients keep it). A
-//! request with neither gets a fresh session that lives for that statement.
+//! request with neither gets a fresh session: it lives for hours once the
+//! client comes back with its name, and minutes if it never does (a client
+//! that ignores cookies makes one per statement).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -15,41 +17,77 @@ use crate::catalog::Catalog;
 pub use hayate_protocol::headers::SESSION_HEADER;
 pub const SESSION_COOKIE: &str = "hayate_session";
 
-/// Sessions idle for longer than this are forgotten.
+/// Sessions a client has come back to are forgotten after this long idle.
 const SESSION_IDLE: Duration = Duration::from_secs(8 * 3600);
+
+/// Sessions no client has named yet are forgotten after this long: a
+/// cookie-aware client names its session on its next statement.
+const UNNAMED_IDLE: Duration = Duration::from_secs(5 * 60);
+
+/// How often idle sessions are looked for.
+const SWEEP_EVERY: Duration = Duration::from_secs(10);
 
 struct Entry {
     ctx: SessionContext,
     last_used: Instant,
+    /// A request has named this session (header or cookie).
+    named: bool,
+}
+
+impl Entry {
+    fn expired(&self) -> bool {
+        let idle = if self.named {
+            SESSION_IDLE
+        } else {
+            UNNAMED_IDLE
+        };
+        self.last_used.elapsed() > idle
+    }
+}
+
+struct State {
+    sessions: HashMap<String, Entry>,
+    last_sweep: Instant,
 }
 
 pub struct Sessions {
     catalog: Catalog,
-    sessions: Mutex<HashMap<String, Entry>>,
+    state: Mutex<State>,
 }
 
 impl Sessions {
     pub fn new(catalog: Catalog) -> Self {
         Self {
             catalog,
-            sessions: Mutex::new(HashMap::new()),
+            state: Mutex::new(State {
+                sessions: HashMap::new(),
+                last_sweep: Instant::now(),
+            }),
         }
     }
 
-    /// The session a request belongs to, and its id.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
     }
 
+    /// The session a request belongs to, and its id.
     pub fn for_request(&self, metadata: &MetadataMap) -> (String, SessionContext) {
-        let id = session_id(metadata).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let mut sessions = self.sessions.lock();
-        sessions.retain(|_, e| e.last_used.elapsed() < SESSION_IDLE);
-        let entry = sessions.entry(id.clone()).or_insert_with(|| Entry {
+        let named = session_id(metadata);
+        let mut state = self.state.lock();
+        if state.last_sweep.elapsed() > SWEEP_EVERY {
+            state.sessions.retain(|_, e| !e.expired());
+            state.last_sweep = Instant::now();
+        }
+        let id = named
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let entry = state.sessions.entry(id.clone()).or_insert_with(|| Entry {
             ctx: self.catalog.new_session(),
             last_used: Instant::now(),
+            named: false,
         });
         entry.last_used = Instant::now();
+        entry.named |= named.is_some();
         (id, entry.ctx.clone())
     }
 }
