@@ -161,6 +161,7 @@ async fn drive(run: QueryRun, tx: mpsc::Sender<Item>) {
                     &run.query_id,
                     &attempt_id,
                     running.workers.clone(),
+                    running.placed,
                 );
                 match pump(running.stream, &running.workers, &run.membership, &mut out).await {
                     RunEnd::Done => {

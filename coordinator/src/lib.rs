@@ -14,6 +14,7 @@ pub mod error;
 pub mod flight_sql;
 pub mod gate;
 pub mod history;
+pub mod load;
 pub mod membership;
 pub mod metrics;
 pub mod planning;

@@ -34,6 +34,7 @@ use prost::Message;
 use tonic::Status;
 
 use crate::error::CoordinatorError;
+use crate::load::{PlacedTasks, TaskLoad};
 use crate::membership::Membership;
 
 /// A query whose tasks run on workers; the root stream feeds the client.
@@ -41,6 +42,8 @@ pub struct RunningQuery {
     pub stream: SendableRecordBatchStream,
     /// Workers that hold tasks of the query, to cancel them at the end.
     pub workers: Vec<String>,
+    /// The run's tasks, counted against their workers until it has ended.
+    pub placed: PlacedTasks,
 }
 
 #[derive(Clone)]
@@ -49,6 +52,7 @@ pub struct Scheduler {
     channels: Channels,
     /// Where the options of the stores a task reads come from.
     stores: Arc<StoreRegistry>,
+    load: TaskLoad,
 }
 
 impl Scheduler {
@@ -61,6 +65,7 @@ impl Scheduler {
             membership,
             channels,
             stores,
+            load: TaskLoad::default(),
         }
     }
 
@@ -94,7 +99,11 @@ impl Scheduler {
             return Err(CoordinatorError::NoWorkers);
         }
         let launch_started = std::time::Instant::now();
-        let layouts = match self.launch_all(query_id, graph, &workers, &settings).await {
+        let mut placed = self.load.track();
+        let layouts = match self
+            .launch_all(query_id, graph, &workers, &settings, &mut placed)
+            .await
+        {
             Ok(layouts) => layouts,
             Err(LaunchFailure { error, launched }) => {
                 // In the background: a worker that cannot be reached would
@@ -125,6 +134,7 @@ impl Scheduler {
         Ok(RunningQuery {
             stream,
             workers: used,
+            placed,
         })
     }
 
@@ -134,6 +144,7 @@ impl Scheduler {
         graph: &StageGraph,
         workers: &[String],
         settings: &[Setting],
+        placed: &mut PlacedTasks,
     ) -> Result<HashMap<usize, ProducerLayout>, LaunchFailure> {
         let mut layouts: HashMap<usize, ProducerLayout> = HashMap::new();
         let mut launched: Vec<String> = Vec::new();
@@ -146,17 +157,15 @@ impl Scheduler {
         // all at once: tasks run only when read, and nothing reads before
         // the root stage starts, so one round trip launches the whole query.
         let mut launches = Vec::new();
-        for (offset, stage) in graph.worker_stages().enumerate() {
+        for stage in graph.worker_stages() {
             let consumer_tasks = stage.consumer.map(|c| graph.stage(c).tasks).unwrap_or(1);
             let mut layout = ProducerLayout {
                 query_id: query_id.to_string(),
                 stage_id: stage.id,
                 ..Default::default()
             };
-            for task in 0..stage.tasks {
-                // Spread each stage over the workers, starting at a different
-                // worker per stage so that single-task stages do not pile up.
-                let address = workers[(offset + task) % workers.len()].clone();
+            let addresses = self.load.place(workers, stage.tasks, placed);
+            for (task, address) in addresses.into_iter().enumerate() {
                 let plan = task_plan(stage, task, consumer_tasks, &|reader| {
                     layouts
                         .get(&reader.input_stage())

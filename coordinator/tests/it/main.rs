@@ -11,6 +11,7 @@ mod limits;
 mod logs;
 mod membership;
 mod message_size;
+mod placement;
 mod s3;
 mod security;
 mod status;
