@@ -30,6 +30,22 @@ pub const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(3);
 /// about seven seconds; a killed one is noticed at once by its reset.
 pub const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(4);
 
+/// How many bytes of one stream may arrive before its reader takes them.
+pub const STREAM_WINDOW: u32 = 4 * 1024 * 1024;
+
+/// The same for all streams of a connection together: as large as HTTP/2
+/// allows, so that the connection never waits as a whole.
+///
+/// A task opens all its exchange streams to a peer on one connection, and
+/// reads them in the order its plan needs them: a join's build side first,
+/// its probe side only afterwards. With hyper's default (5 MiB for the
+/// connection, 2 MiB per stream), streams not read yet filled the shared
+/// window, and the stream the plan was waiting for could no longer receive
+/// a byte: TPC-H q8 on two workers hung when both tasks of its join stage
+/// ran on one worker. Bounded per stream, unbounded per connection, each
+/// stream waits only for its own reader.
+pub const CONNECTION_WINDOW: u32 = (1 << 31) - 1;
+
 /// Builds a lazily connecting gRPC channel to `address` (`http://host:port`,
 /// or `https://` with `tls`, else the public web roots).
 pub fn channel(
@@ -39,6 +55,8 @@ pub fn channel(
     let mut endpoint = tonic::transport::Endpoint::from_shared(address.to_string())?
         .connect_timeout(Duration::from_secs(5))
         .tcp_nodelay(true)
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
         .http2_keep_alive_interval(KEEP_ALIVE_INTERVAL)
         .keep_alive_timeout(KEEP_ALIVE_TIMEOUT);
     if address.starts_with("https://") {
@@ -57,6 +75,8 @@ pub fn server_builder(
     tls: Option<&ServerTlsConfig>,
 ) -> Result<tonic::transport::Server, tonic::transport::Error> {
     let builder = tonic::transport::Server::builder()
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
         .http2_keepalive_interval(Some(KEEP_ALIVE_INTERVAL))
         .http2_keepalive_timeout(Some(KEEP_ALIVE_TIMEOUT));
     match tls {

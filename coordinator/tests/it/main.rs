@@ -4,6 +4,7 @@
 mod cancel;
 mod concurrency;
 mod errors;
+mod exchange_windows;
 mod flight_sql;
 mod garbage;
 mod joins;
