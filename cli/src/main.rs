@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use hayate_coordinator::{CoordinatorConfig, QueryLimits, start_coordinator};
+use hayate_worker::server::CpuThreads;
 use hayate_worker::{MemoryLimits, WorkerConfig, start_worker};
 
 use crate::client::SqlClient;
@@ -138,6 +139,10 @@ struct WorkerArgs {
     /// (0 picks a free one, so many workers share a host).
     #[arg(long, env = "HAYATE_STATUS_PORT", default_value_t = 0)]
     status_port: u16,
+    /// Threads that run plan fragments (0: one per core this process may
+    /// use, which follows its CPU affinity and container CPU limit).
+    #[arg(long, env = "HAYATE_CPU_THREADS", default_value_t = 0)]
+    cpu_threads: usize,
     #[command(flatten)]
     cluster: ClusterArgs,
 }
@@ -276,10 +281,15 @@ fn main() -> anyhow::Result<()> {
         // Colours only on a terminal: container logs stay plain text.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(run(cli))
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    // A worker computes on a runtime of its own (one thread per core); this
+    // one serves gRPC, heartbeats and object-store I/O, and moves finished
+    // messages, for which one thread is enough and leaves the cores to the
+    // fragments.
+    if matches!(cli.command, Command::Worker(_)) {
+        runtime.worker_threads(1);
+    }
+    runtime.enable_all().build()?.block_on(run(cli))
 }
 
 /// Prints where a server listens on standard output: ports given as 0 are
@@ -347,6 +357,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 tls: args.cluster.tls()?,
                 status: Some(SocketAddr::new(args.bind, args.status_port)),
                 local_peers: Default::default(),
+                cpu: match args.cpu_threads {
+                    0 => CpuThreads::PerCore,
+                    n => CpuThreads::Count(n),
+                },
             })
             .await?;
             announce("worker", &handle.address, handle.status_address);

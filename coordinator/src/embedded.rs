@@ -13,6 +13,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use hayate_protocol::ClusterSecret;
+use hayate_worker::cpu_runtime::CpuRuntime;
+use hayate_worker::server::CpuThreads;
 use hayate_worker::{LocalPeers, MemoryLimits, WorkerConfig, WorkerHandle, start_worker};
 
 use crate::server::{CoordinatorConfig, CoordinatorHandle, start_coordinator};
@@ -53,6 +55,9 @@ impl EmbeddedCluster {
         }
         let secret = config.secret.clone();
         let tls = config.tls.clone();
+        // The workers share this process's cores: one thread per core for
+        // all of them, not for each.
+        let cpu = CpuRuntime::new(hayate_worker::server::cpus())?;
         let coordinator = start_coordinator(config).await?;
         let mut handles = Vec::new();
         for _ in 0..workers {
@@ -67,6 +72,7 @@ impl EmbeddedCluster {
                     tls: tls.clone(),
                     status: None,
                     local_peers: peers_of_worker(),
+                    cpu: CpuThreads::Shared(cpu.clone()),
                 })
                 .await?,
             );

@@ -41,11 +41,11 @@ impl PartitionServer {
         Self { registry, cpu }
     }
 
-    /// Starts one output partition of a task held here. It runs on the CPU
-    /// runtime; it ends at once, with `Cancelled`, when its query is
-    /// cancelled (dropping the operators and the memory they hold, as the
-    /// reader may be gone already); the task is forgotten once all its
-    /// output streams are done or dropped.
+    /// Starts one output partition of a task held here, to be polled on
+    /// the CPU runtime ([`Self::cpu`]). It ends at once, with `Cancelled`,
+    /// when its query is cancelled (dropping the operators and the memory
+    /// they hold, as the reader may be gone already); the task is forgotten
+    /// once all its output streams are done or dropped.
     pub fn open(&self, ticket: &PartitionTicket) -> Result<OpenPartition, Status> {
         let key = TaskKey {
             query_id: ticket.query_id.clone(),
@@ -53,9 +53,10 @@ impl PartitionServer {
             task_id: ticket.task_id,
         };
         let (task, cancel) = self.registry.get(&key).ok_or_else(|| task_missing(&key))?;
+        tracing::debug!(%key, partition = ticket.partition, consumer = ticket.consumer, "partition opened");
         let stream = self
             .cpu
-            .run(|| {
+            .start(|| {
                 task.execute(
                     ticket.partition as usize,
                     ticket.consumer as usize,
@@ -85,6 +86,11 @@ impl PartitionServer {
             task: weak,
         })
     }
+
+    /// The runtime partitions are polled on.
+    pub fn cpu(&self) -> &CpuRuntime {
+        &self.cpu
+    }
 }
 
 struct StreamGuard {
@@ -94,6 +100,7 @@ struct StreamGuard {
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
+        tracing::debug!(key = %self.task.key, "partition stream ended");
         if self.task.finish_stream() {
             self.registry.remove(&self.task.key);
         }
@@ -141,7 +148,11 @@ impl LocalPeers {
         Some(
             server
                 .open(&ticket)
-                .map(|open| open.batches)
+                .map(|open| {
+                    let schema = open.batches.schema();
+                    let batches = server.cpu().poll_here(open.batches);
+                    Box::pin(RecordBatchStreamAdapter::new(schema, batches)) as _
+                })
                 .map_err(from_status),
         )
     }

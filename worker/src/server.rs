@@ -53,6 +53,22 @@ pub struct WorkerConfig {
     /// The workers of this process whose partitions are read in memory;
     /// the worker adds itself. A fresh set means only its own.
     pub local_peers: LocalPeers,
+    /// Where plan fragments run.
+    pub cpu: CpuThreads,
+}
+
+/// The threads a worker runs plan fragments on.
+#[derive(Debug, Clone, Default)]
+pub enum CpuThreads {
+    /// One per core this process may use (its CPU affinity and container
+    /// limit count).
+    #[default]
+    PerCore,
+    /// This many.
+    Count(usize),
+    /// A runtime shared with the other workers of this process, so that
+    /// workers sharing cores do not each bring a thread per core.
+    Shared(CpuRuntime),
 }
 
 /// A running worker.
@@ -128,7 +144,12 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
         .with_object_store_registry(Arc::clone(&stores) as _)
         .build_arc()
         .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let partitions = Arc::new(PartitionServer::new(registry.clone(), CpuRuntime::new()?));
+    let cpu = match config.cpu {
+        CpuThreads::PerCore => CpuRuntime::new(cpus())?,
+        CpuThreads::Count(n) => CpuRuntime::new(n)?,
+        CpuThreads::Shared(cpu) => cpu,
+    };
+    let partitions = Arc::new(PartitionServer::new(registry.clone(), cpu));
     config.local_peers.insert(&address, &partitions);
     let service = WorkerService::new(
         registry.clone(),

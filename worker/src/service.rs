@@ -188,7 +188,9 @@ impl WorkerService {
                     task.count_sent(data.data_header.len() + data.data_body.len());
                 }
             });
-        Ok(Box::pin(encoded))
+        // Encoding is CPU work too: only the messages reach the serving
+        // runtime.
+        Ok(Box::pin(self.partitions.cpu().poll_here(encoded)))
     }
 }
 

@@ -46,6 +46,7 @@ async fn silent_workers_are_forgotten_and_new_ones_join() {
         tls: Default::default(),
         status: None,
         local_peers: Default::default(),
+        cpu: Default::default(),
     })
     .await
     .unwrap();

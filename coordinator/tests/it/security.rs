@@ -151,6 +151,7 @@ async fn workers_serve_only_callers_with_the_cluster_secret() {
         tls: Default::default(),
         status: None,
         local_peers: Default::default(),
+        cpu: Default::default(),
     })
     .await
     .unwrap();

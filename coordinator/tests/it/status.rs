@@ -29,6 +29,7 @@ async fn worker(coordinator: &str) -> WorkerHandle {
         tls: Default::default(),
         status: any_port(),
         local_peers: Default::default(),
+        cpu: Default::default(),
     })
     .await
     .expect("worker starts")
