@@ -35,27 +35,26 @@ pub struct PlacedTasks {
 }
 
 impl TaskLoad {
-    /// The worker for each of `tasks` tasks, least loaded first; each pick
-    /// counts at once, so the tasks of one stage spread out.
+    /// The worker for each of `tasks` tasks: the least loaded workers,
+    /// one task each before any gets a second (the tasks of a stage do the
+    /// same work, so they should not share a worker while another idles).
     pub fn place(&self, workers: &[String], tasks: usize, placed: &mut PlacedTasks) -> Vec<String> {
         if workers.is_empty() {
             return Vec::new();
         }
         let turn = self.inner.turn.fetch_add(1, Ordering::Relaxed);
         let mut running = self.inner.running.lock();
-        (0..tasks)
-            .map(|_| {
-                // The first of the least loaded, counting from this turn's
-                // worker.
-                let worker = (0..workers.len())
-                    .map(|i| &workers[(turn + i) % workers.len()])
-                    .min_by_key(|w| running.get(*w).copied().unwrap_or(0))
-                    .expect("at least one worker");
-                *running.entry(worker.clone()).or_default() += 1;
-                placed.workers.push(worker.clone());
-                worker.clone()
-            })
-            .collect()
+        // Least loaded first; among equals, starting from this turn's worker.
+        let mut order: Vec<&String> = (0..workers.len())
+            .map(|i| &workers[(turn + i) % workers.len()])
+            .collect();
+        order.sort_by_key(|w| running.get(*w).copied().unwrap_or(0));
+        let chosen: Vec<String> = (0..tasks).map(|i| order[i % order.len()].clone()).collect();
+        for worker in &chosen {
+            *running.entry(worker.clone()).or_default() += 1;
+        }
+        placed.workers.extend(chosen.iter().cloned());
+        chosen
     }
 
     /// An empty set of placed tasks, to fill with [`Self::place`].
@@ -112,6 +111,21 @@ mod tests {
         for w in &ws {
             assert_eq!(load.running_on(w), 0, "{w} is free once its query ended");
         }
+    }
+
+    #[test]
+    fn a_stage_spreads_over_distinct_workers() {
+        let load = TaskLoad::default();
+        let ws = workers(2);
+        let mut busy = load.track();
+        // One worker already has two tasks, the other one: the stage's two
+        // tasks still go one to each.
+        load.place(&ws[..1], 2, &mut busy);
+        load.place(&ws[1..], 1, &mut busy);
+        let mut next = load.track();
+        let mut chosen = load.place(&ws, 2, &mut next);
+        chosen.sort();
+        assert_eq!(chosen, ws);
     }
 
     #[test]
