@@ -23,7 +23,7 @@ fn lineitem_batches(n: usize) -> Vec<RecordBatch> {
 
 fn encode(batches: &[RecordBatch]) -> Vec<arrow_flight::FlightData> {
     let schema = batches[0].schema();
-    let stream = futures::stream::iter(batches.to_vec().into_iter().map(Ok));
+    let stream = futures::stream::iter(batches.iter().map(|b| Ok(b.clone())).collect::<Vec<_>>());
     block_on(flight_encode(schema, stream, DictionaryHandling::Resend).try_collect())
         .expect("encodes")
 }

@@ -3,7 +3,7 @@
 //! and workers in one process). Workers may be pinned to cores with
 //! `taskset`, so that a worker stands for a machine of its own.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -76,7 +76,7 @@ fn hayate(bin: &Path, pin_to: Option<usize>) -> Command {
 impl Hayate {
     /// Starts `layout` from binary `bin`; `coordinator_args` go to the
     /// coordinator (e.g. `--s3-endpoint`).
-    pub async fn start(bin: &PathBuf, layout: Layout) -> anyhow::Result<Self> {
+    pub async fn start(bin: &Path, layout: Layout) -> anyhow::Result<Self> {
         let started = Instant::now();
         let hayate = match &layout {
             Layout::Local { workers } => {

@@ -6,7 +6,7 @@
 //! reported apart from the workers'.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -47,7 +47,7 @@ struct Tally {
 /// Runs the mix of `workloads` with `clients` clients for `seconds` on
 /// each worker count of `worker_counts`.
 pub async fn measure(
-    bin: &PathBuf,
+    bin: &Path,
     workloads: &[&Workload],
     settings: &[String],
     worker_counts: &[usize],

@@ -23,7 +23,7 @@ use hayate_benches::engine::{DataFusion, Engine};
 use hayate_benches::floor::FloorQuery;
 use hayate_benches::report::{Report, Target, cpu_totals, totals, worst_ratio};
 use hayate_benches::suite::run_workload;
-use hayate_benches::workload::Workload;
+use hayate_benches::workload::{S3Logs, Workload};
 use hayate_benches::{concurrency, exchange, floor};
 use hayate_logs::LogSpec;
 use hayate_testkit::S3Server;
@@ -169,7 +169,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         workloads.push(Workload::logs(
             format!("logs-{rows_name}-s3"),
             &format!("s3://{}/logs/", server.bucket),
-            Some((url, server.store() as _, keys)),
+            Some(S3Logs {
+                url,
+                store: server.store() as _,
+                table_options: keys,
+            }),
         ));
         _s3 = Some(server);
     }

@@ -16,6 +16,14 @@ pub struct Query {
     pub ordered: bool,
 }
 
+/// Logs in an S3 server: where, the store DataFusion reads them through, and
+/// the table options (endpoint, keys) Hayate reads them with.
+pub struct S3Logs {
+    pub url: url::Url,
+    pub store: Arc<dyn ObjectStore>,
+    pub table_options: Vec<(String, String)>,
+}
+
 /// Queries and the statements that make their tables visible to each engine.
 pub struct Workload {
     /// e.g. `tpch-sf1`, `logs-10M-local`, `logs-10M-s3`.
@@ -61,11 +69,7 @@ impl Workload {
     /// The log suite over the logs at `location` (a local directory or
     /// `s3://bucket/prefix`); `s3` gives the server's store and the table
     /// options Hayate reads it with.
-    pub fn logs(
-        name: String,
-        location: &str,
-        s3: Option<(url::Url, Arc<dyn ObjectStore>, Vec<(String, String)>)>,
-    ) -> Self {
+    pub fn logs(name: String, location: &str, s3: Option<S3Logs>) -> Self {
         let queries = hayate_logs::SUITE
             .iter()
             .map(|q| Query {
@@ -76,9 +80,13 @@ impl Workload {
             .collect();
         let mut options: Vec<(&str, &str)> = vec![hayate_logs::TIME_COLUMN];
         let (stores, duckdb_tables) = match &s3 {
-            Some((url, store, keys)) => {
-                options.extend(keys.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-                (vec![(url.clone(), Arc::clone(store))], None)
+            Some(s3) => {
+                options.extend(
+                    s3.table_options
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str())),
+                );
+                (vec![(s3.url.clone(), Arc::clone(&s3.store))], None)
             }
             None => (Vec::new(), Some(crate::duckdb::logs_setup(location))),
         };

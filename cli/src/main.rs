@@ -456,7 +456,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
             println!("{} drained; {left} tasks still running", args.worker);
         }
-        Command::LogsGen(args) => logs_gen::run(args.into_spec(), &args.out, &args.storage).await?,
+        Command::LogsGen(args) => logs_gen::run(args.to_spec(), &args.out, &args.storage).await?,
         Command::TpchGen(args) => {
             hayate_tpch::generate(&args.out, args.sf)?;
             println!(
@@ -516,7 +516,7 @@ async fn shutdown_signal() {
 }
 
 impl LogsGenArgs {
-    fn into_spec(&self) -> hayate_logs::LogSpec {
+    fn to_spec(&self) -> hayate_logs::LogSpec {
         hayate_logs::LogSpec {
             rows: self.rows,
             days: self.days,

@@ -120,13 +120,13 @@ impl TimeRange {
                 };
                 let Some(v) = value else { return };
                 match op {
-                    Operator::GtEq => self.from_at_least(v),
-                    Operator::Gt => self.from_at_least(v + 1),
-                    Operator::Lt => self.until_at_most(v),
-                    Operator::LtEq => self.until_at_most(v + 1),
+                    Operator::GtEq => self.start_no_earlier_than(v),
+                    Operator::Gt => self.start_no_earlier_than(v + 1),
+                    Operator::Lt => self.end_no_later_than(v),
+                    Operator::LtEq => self.end_no_later_than(v + 1),
                     Operator::Eq => {
-                        self.from_at_least(v);
-                        self.until_at_most(v + 1);
+                        self.start_no_earlier_than(v);
+                        self.end_no_later_than(v + 1);
                     }
                     _ => {}
                 }
@@ -138,21 +138,21 @@ impl TimeRange {
                 high,
             }) if is_column(expr, column) => {
                 if let Some(v) = micros(low) {
-                    self.from_at_least(v);
+                    self.start_no_earlier_than(v);
                 }
                 if let Some(v) = micros(high) {
-                    self.until_at_most(v + 1);
+                    self.end_no_later_than(v + 1);
                 }
             }
             _ => {}
         }
     }
 
-    fn from_at_least(&mut self, v: i64) {
+    fn start_no_earlier_than(&mut self, v: i64) {
         self.from = Some(self.from.map_or(v, |f| f.max(v)));
     }
 
-    fn until_at_most(&mut self, v: i64) {
+    fn end_no_later_than(&mut self, v: i64) {
         self.until = Some(self.until.map_or(v, |u| u.min(v)));
     }
 }

@@ -129,7 +129,8 @@ pub fn service(rng: &mut ChaCha8Rng) -> usize {
 }
 
 pub fn method(rng: &mut ChaCha8Rng) -> &'static str {
-    *weighted(rng, METHODS)
+    let &method = weighted(rng, METHODS);
+    method
 }
 
 /// A path index with Zipf-like skew: index k has weight 1/(k+1)^1.2.
@@ -209,7 +210,8 @@ pub fn client_ip(rng: &mut ChaCha8Rng) -> String {
 }
 
 pub fn user_agent(rng: &mut ChaCha8Rng) -> &'static str {
-    *weighted(rng, AGENTS)
+    let &agent = weighted(rng, AGENTS);
+    agent
 }
 
 pub fn trace_id(rng: &mut ChaCha8Rng) -> String {
