@@ -13,7 +13,7 @@ use std::sync::Arc;
 use datafusion::common::Result;
 use datafusion::physical_plan::{ExecutionPlan, replace_children_if_necessary};
 
-use crate::exchange::ExchangeReaderExec;
+use crate::exchange::{ExchangeKind, ExchangeReaderExec};
 use crate::split::{readers_of, scan_size, single_task_reason};
 use crate::stage::{Placement, Stage};
 
@@ -21,10 +21,12 @@ use crate::stage::{Placement, Stage};
 pub(crate) fn fuse_single_task_exchanges(mut stages: Vec<Stage>) -> Result<Vec<Stage>> {
     let mut absorbed = vec![false; stages.len()];
     for id in 0..stages.len() {
-        if stages[id].placement != Placement::Workers || stages[id].tasks != 1 {
-            continue;
-        }
-        let plan = inline(&stages[id].plan, &stages, &mut absorbed)?;
+        let absorbs: fn(&Stage) -> bool = match stages[id].placement {
+            Placement::Workers if stages[id].tasks == 1 => |_| true,
+            Placement::Coordinator => only_merges,
+            Placement::Workers => continue,
+        };
+        let plan = inline(&stages[id].plan, &stages, &mut absorbed, absorbs)?;
         stages[id].plan = plan;
     }
     let mut new_id = HashMap::new();
@@ -57,15 +59,41 @@ pub(crate) fn fuse_single_task_exchanges(mut stages: Vec<Stage>) -> Result<Vec<S
     Ok(out)
 }
 
-/// Replaces readers of one-task worker stages by those stages' plans.
+/// Whether a one-task stage only merges, limits and projects what it
+/// gathers: the coordinator does that work anyway, so running it there
+/// saves a task launch and a network hop (`ORDER BY ... LIMIT` over a
+/// projection gathered twice in a row, for one). Anything that computes
+/// (a join, a sort, an aggregate, a window) stays on a worker.
+fn only_merges(stage: &Stage) -> bool {
+    fn merges(plan: &Arc<dyn ExecutionPlan>) -> bool {
+        let own = match plan.downcast_ref::<ExchangeReaderExec>() {
+            Some(reader) => reader.kind() == ExchangeKind::Gather,
+            None => matches!(
+                plan.name(),
+                "ProjectionExec"
+                    | "SortPreservingMergeExec"
+                    | "CoalescePartitionsExec"
+                    | "CoalesceBatchesExec"
+                    | "GlobalLimitExec"
+                    | "LocalLimitExec"
+            ),
+        };
+        own && plan.children().into_iter().all(merges)
+    }
+    stage.placement == Placement::Workers && stage.tasks == 1 && merges(&stage.plan)
+}
+
+/// Replaces readers of one-task worker stages that `absorbs` accepts by
+/// those stages' plans.
 fn inline(
     plan: &Arc<dyn ExecutionPlan>,
     stages: &[Stage],
     absorbed: &mut [bool],
+    absorbs: fn(&Stage) -> bool,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     if let Some(reader) = plan.downcast_ref::<ExchangeReaderExec>() {
         let producer = &stages[reader.input_stage()];
-        if producer.tasks == 1 && producer.placement == Placement::Workers {
+        if producer.tasks == 1 && producer.placement == Placement::Workers && absorbs(producer) {
             absorbed[producer.id] = true;
             return Ok(Arc::clone(&producer.plan));
         }
@@ -77,7 +105,7 @@ fn inline(
     }
     let new_children = children
         .into_iter()
-        .map(|c| inline(c, stages, absorbed))
+        .map(|c| inline(c, stages, absorbed, absorbs))
         .collect::<Result<Vec<_>>>()?;
     replace_children_if_necessary(Arc::clone(plan), new_children)
 }

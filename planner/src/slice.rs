@@ -152,12 +152,18 @@ fn slice_scan(config: &FileScanConfig, task: usize, tasks: usize) -> FileScanCon
     let width = config.file_groups.len().max(1);
     let groups: Vec<FileGroup> = if !config.output_ordering.is_empty() {
         // A group of an ordered scan is read file after file and promises
-        // its order; any run of consecutive files of it keeps that promise.
-        // So each task takes its run of every group, runs balanced by bytes.
+        // its order; its files do not overlap, so any subsequence of them
+        // keeps that promise. Each task takes every `tasks`-th file of every
+        // group: with time-ordered logs the newest files are spread over
+        // all tasks, so `ORDER BY ts DESC LIMIT n` finds its bound in each
+        // task's first file and prunes the rest (TopK's dynamic filter is
+        // shared by the partitions of one task, not across tasks; with
+        // consecutive runs the task holding the older half read several
+        // files to fill a heap whose rows were all discarded).
         config
             .file_groups
             .iter()
-            .map(|g| FileGroup::new(contiguous_share(g.files(), task, tasks).to_vec()))
+            .map(|g| FileGroup::new(dealt_share(g.files(), task, tasks)))
             .collect()
     } else {
         let mut files: Vec<&PartitionedFile> =
@@ -192,25 +198,15 @@ fn slice_scan(config: &FileScanConfig, task: usize, tasks: usize) -> FileScanCon
         .build()
 }
 
-/// Task `task`'s run of `files` when they are cut into `tasks` consecutive
-/// runs of about equal bytes (a file goes to the run its first byte falls in).
-fn contiguous_share(files: &[PartitionedFile], task: usize, tasks: usize) -> &[PartitionedFile] {
-    let total: u64 = files.iter().map(|f| file_bytes(f).max(1)).sum();
-    let tasks = tasks.max(1) as u64;
-    let run_of = |offset: u64| ((offset as u128 * tasks as u128) / total.max(1) as u128) as usize;
-    let (mut start, mut end, mut offset) = (files.len(), files.len(), 0u64);
-    for (i, f) in files.iter().enumerate() {
-        let run = run_of(offset);
-        if run == task && start == files.len() {
-            start = i;
-        }
-        if run > task {
-            end = i;
-            break;
-        }
-        offset += file_bytes(f).max(1);
-    }
-    &files[start.min(end)..end]
+/// Task `task`'s share of `files` when they are dealt to `tasks` tasks in
+/// turn: files `task`, `task + tasks`, ..., in their order.
+fn dealt_share(files: &[PartitionedFile], task: usize, tasks: usize) -> Vec<PartitionedFile> {
+    files
+        .iter()
+        .skip(task)
+        .step_by(tasks.max(1))
+        .cloned()
+        .collect()
 }
 
 /// Greedy bin packing by bytes: the bin of each file, in order (files
@@ -235,35 +231,31 @@ fn pack(files: &[&PartitionedFile], bins: usize) -> Vec<usize> {
 mod tests {
     use datafusion::datasource::listing::PartitionedFile;
 
-    use super::contiguous_share;
+    use super::dealt_share;
 
     #[test]
-    fn ordered_groups_are_cut_into_consecutive_runs_that_cover_them_once() {
-        let sizes = [5u64, 1, 1, 8, 3, 3, 2, 9, 1, 1];
-        let files: Vec<PartitionedFile> = sizes
-            .iter()
-            .enumerate()
-            .map(|(i, s)| PartitionedFile::new(format!("f{i:02}"), *s))
+    fn ordered_groups_are_dealt_so_that_every_file_is_read_once_in_order() {
+        let files: Vec<PartitionedFile> = (0..10)
+            .map(|i| PartitionedFile::new(format!("f{i:02}"), 1))
             .collect();
+        let names = |fs: &[PartitionedFile]| -> Vec<String> {
+            fs.iter().map(|f| f.object_meta.location.to_string()).collect()
+        };
         for tasks in 1..=12 {
             let mut seen: Vec<String> = Vec::new();
             for task in 0..tasks {
-                let run = contiguous_share(&files, task, tasks);
-                seen.extend(run.iter().map(|f| f.object_meta.location.to_string()));
+                let share = names(&dealt_share(&files, task, tasks));
+                // Each share keeps the group's order.
+                let mut sorted = share.clone();
+                sorted.sort();
+                assert_eq!(share, sorted, "{tasks} tasks, task {task}");
+                seen.extend(share);
             }
-            let all: Vec<String> = files
-                .iter()
-                .map(|f| f.object_meta.location.to_string())
-                .collect();
-            // Concatenating the runs in task order gives the group back:
-            // every file once, in order.
-            assert_eq!(seen, all, "{tasks} tasks");
+            seen.sort();
+            assert_eq!(seen, names(&files), "{tasks} tasks: every file once");
         }
-        // Balanced by bytes: two tasks split 34 bytes near the middle.
-        let first: u64 = contiguous_share(&files, 0, 2)
-            .iter()
-            .map(|f| f.object_meta.size)
-            .sum();
-        assert!((10..=24).contains(&first), "{first}");
+        // The first files of the group (the newest, in a descending scan)
+        // go one to each task.
+        assert_eq!(names(&dealt_share(&files, 1, 3)), ["f01", "f04", "f07"]);
     }
 }
