@@ -37,6 +37,32 @@ pub struct ConcurrencyResult {
     pub clients_cpu_s: f64,
 }
 
+impl ConcurrencyResult {
+    /// Queries per second if the busiest worker had its core to itself:
+    /// queries over that worker's CPU-seconds. On a machine with as many
+    /// cores as workers the coordinator and the clients take their CPU from
+    /// the workers' cores; this is the rate the workers alone sustain, what
+    /// workers on machines of their own would give.
+    pub fn worker_bound_qps(&self) -> Option<f64> {
+        let busiest = self
+            .cpu_by_process
+            .iter()
+            .filter(|(role, _)| role.starts_with("worker"))
+            .map(|(_, s)| *s)
+            .max_by(f64::total_cmp)?;
+        (busiest > 0.0).then(|| self.queries as f64 / busiest)
+    }
+
+    /// CPU-seconds of the coordinator.
+    pub fn coordinator_cpu_s(&self) -> f64 {
+        self.cpu_by_process
+            .iter()
+            .filter(|(role, _)| role == "coordinator")
+            .map(|(_, s)| *s)
+            .sum()
+    }
+}
+
 #[derive(Default)]
 struct Tally {
     latencies: Vec<Duration>,
