@@ -239,7 +239,9 @@ mod tests {
             .map(|i| PartitionedFile::new(format!("f{i:02}"), 1))
             .collect();
         let names = |fs: &[PartitionedFile]| -> Vec<String> {
-            fs.iter().map(|f| f.object_meta.location.to_string()).collect()
+            fs.iter()
+                .map(|f| f.object_meta.location.to_string())
+                .collect()
         };
         for tasks in 1..=12 {
             let mut seen: Vec<String> = Vec::new();

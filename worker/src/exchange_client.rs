@@ -15,7 +15,6 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::{StreamExt, TryStreamExt};
 use hayate_planner::{PartitionFetcher, PartitionSource};
 use hayate_protocol::ClusterSecret;
-use hayate_protocol::PartitionTicket;
 use hayate_protocol::transport::{InternalTransport, MAX_MESSAGE_BYTES, channel};
 use prost::Message;
 use tonic::Status;
@@ -23,7 +22,7 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::error::from_status;
-use crate::partitions::LocalPeers;
+use crate::partitions::{LocalPeers, ticket_for};
 use crate::peer_loss::name_peer;
 
 /// A Flight client to another Hayate process: every call carries the
@@ -107,14 +106,7 @@ impl PartitionFetcher for FlightPartitionFetcher {
         }
         let mut client = self.channels.client(&source.address).map_err(from_status)?;
         let address = source.address.clone();
-        let ticket = PartitionTicket {
-            query_id: source.query_id.clone(),
-            stage_id: source.stage_id,
-            task_id: source.task_id,
-            partition: source.partition,
-            consumer: source.consumer,
-        }
-        .encode_to_vec();
+        let ticket = ticket_for(source).encode_to_vec();
         let open = async move {
             let response = client
                 .do_get(Ticket {

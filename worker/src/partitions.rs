@@ -138,13 +138,7 @@ impl LocalPeers {
     /// this process; `None` means it must be fetched over the network.
     pub fn open(&self, source: &PartitionSource) -> Option<DfResult<SendableRecordBatchStream>> {
         let server = self.servers.read().get(&source.address)?.upgrade()?;
-        let ticket = PartitionTicket {
-            query_id: source.query_id.clone(),
-            stage_id: source.stage_id,
-            task_id: source.task_id,
-            partition: source.partition,
-            consumer: source.consumer,
-        };
+        let ticket = ticket_for(source);
         Some(
             server
                 .open(&ticket)
@@ -155,5 +149,16 @@ impl LocalPeers {
                 })
                 .map_err(from_status),
         )
+    }
+}
+
+/// The ticket that asks a worker for the partition `source` names.
+pub(crate) fn ticket_for(source: &PartitionSource) -> PartitionTicket {
+    PartitionTicket {
+        query_id: source.query_id.clone(),
+        stage_id: source.stage_id,
+        task_id: source.task_id,
+        partition: source.partition,
+        consumer: source.consumer,
     }
 }
