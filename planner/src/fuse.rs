@@ -11,6 +11,10 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::common::Result;
+use datafusion::physical_plan::coalesce_partitions::CoalescePartitionsExec;
+use datafusion::physical_plan::limit::{GlobalLimitExec, LocalLimitExec};
+use datafusion::physical_plan::projection::ProjectionExec;
+use datafusion::physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
 use datafusion::physical_plan::{ExecutionPlan, replace_children_if_necessary};
 
 use crate::exchange::{ExchangeKind, ExchangeReaderExec};
@@ -68,15 +72,13 @@ fn only_merges(stage: &Stage) -> bool {
     fn merges(plan: &Arc<dyn ExecutionPlan>) -> bool {
         let own = match plan.downcast_ref::<ExchangeReaderExec>() {
             Some(reader) => reader.kind() == ExchangeKind::Gather,
-            None => matches!(
-                plan.name(),
-                "ProjectionExec"
-                    | "SortPreservingMergeExec"
-                    | "CoalescePartitionsExec"
-                    | "CoalesceBatchesExec"
-                    | "GlobalLimitExec"
-                    | "LocalLimitExec"
-            ),
+            None => {
+                plan.downcast_ref::<ProjectionExec>().is_some()
+                    || plan.downcast_ref::<SortPreservingMergeExec>().is_some()
+                    || plan.downcast_ref::<CoalescePartitionsExec>().is_some()
+                    || plan.downcast_ref::<GlobalLimitExec>().is_some()
+                    || plan.downcast_ref::<LocalLimitExec>().is_some()
+            }
         };
         own && plan.children().into_iter().all(merges)
     }
