@@ -155,15 +155,15 @@ async fn drive(run: QueryRun, tx: mpsc::Sender<Item>) {
             .time(&run.query_id, |t| &mut t.launch_us, launched - launch);
         let (error, guard) = match started {
             Ok(running) => {
+                let workers = running.placed.workers();
                 let guard = CleanupGuard::new(
                     run.scheduler.channels().clone(),
                     Arc::clone(&run.history),
                     &run.query_id,
                     &attempt_id,
-                    running.workers.clone(),
                     running.placed,
                 );
-                match pump(running.stream, &running.workers, &run.membership, &mut out).await {
+                match pump(running.stream, &workers, &run.membership, &mut out).await {
                     RunEnd::Done => {
                         let first = out.first_batch.unwrap_or(launched);
                         run.history.time(

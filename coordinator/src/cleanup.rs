@@ -30,7 +30,6 @@ impl CleanupGuard {
         history: Arc<QueryHistory>,
         query_id: &str,
         attempt_id: &str,
-        workers: Vec<String>,
         placed: PlacedTasks,
     ) -> Self {
         Self {
@@ -38,7 +37,7 @@ impl CleanupGuard {
             history,
             query_id: query_id.to_string(),
             attempt_id: attempt_id.to_string(),
-            workers,
+            workers: placed.workers(),
             placed: Some(placed),
         }
     }

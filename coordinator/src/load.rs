@@ -71,6 +71,16 @@ impl TaskLoad {
     }
 }
 
+impl PlacedTasks {
+    /// The workers that hold these tasks, each once.
+    pub fn workers(&self) -> Vec<String> {
+        let mut workers = self.workers.clone();
+        workers.sort();
+        workers.dedup();
+        workers
+    }
+}
+
 impl Drop for PlacedTasks {
     fn drop(&mut self) {
         let mut running = self.load.inner.running.lock();

@@ -40,9 +40,8 @@ use crate::membership::Membership;
 /// A query whose tasks run on workers; the root stream feeds the client.
 pub struct RunningQuery {
     pub stream: SendableRecordBatchStream,
-    /// Workers that hold tasks of the query, to cancel them at the end.
-    pub workers: Vec<String>,
-    /// The run's tasks, counted against their workers until it has ended.
+    /// The run's tasks, counted against their workers until it has ended;
+    /// their workers are the ones to cancel it on.
     pub placed: PlacedTasks,
 }
 
@@ -128,14 +127,7 @@ impl Scheduler {
                 .ok_or_else(|| DataFusionError::Internal("root reads an unknown stage".into()))
         })?;
         let stream = execute_stream(plan, ctx.task_ctx())?;
-        let mut used: Vec<String> = layouts.values().flat_map(|l| l.addresses.clone()).collect();
-        used.sort();
-        used.dedup();
-        Ok(RunningQuery {
-            stream,
-            workers: used,
-            placed,
-        })
+        Ok(RunningQuery { stream, placed })
     }
 
     async fn launch_all(
