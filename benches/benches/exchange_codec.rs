@@ -3,7 +3,6 @@
 //! Batches are TPC-H lineitem rows as `tpchgen` makes them (8192 rows each).
 
 use arrow_flight::decode::FlightRecordBatchStream;
-use arrow_flight::encode::DictionaryHandling;
 use arrow_flight::error::FlightError;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -24,8 +23,7 @@ fn lineitem_batches(n: usize) -> Vec<RecordBatch> {
 fn encode(batches: &[RecordBatch]) -> Vec<arrow_flight::FlightData> {
     let schema = batches[0].schema();
     let stream = futures::stream::iter(batches.iter().map(|b| Ok(b.clone())).collect::<Vec<_>>());
-    block_on(flight_encode(schema, stream, DictionaryHandling::Resend).try_collect())
-        .expect("encodes")
+    block_on(flight_encode(schema, stream).try_collect()).expect("encodes")
 }
 
 fn exchange_codec(c: &mut Criterion) {

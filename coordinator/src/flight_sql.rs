@@ -4,7 +4,6 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
-use arrow_flight::encode::{DictionaryHandling, FlightDataEncoderBuilder};
 use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder};
 use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
@@ -25,7 +24,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::ipc::writer::IpcWriteOptions;
 use datafusion::datasource::TableType;
 use datafusion::prelude::SessionContext;
-use futures::{Stream, TryStreamExt};
+use futures::Stream;
 use hayate_protocol::cluster_secret::InternalCaller;
 use hayate_protocol::{MembershipAck, QueryRef, WorkerAnnouncement, actions};
 use hayate_worker::wire::flight_encode;
@@ -147,11 +146,8 @@ fn with_session_cookie<T>(mut response: Response<T>, session_id: &str) -> Respon
 }
 
 fn batches_response(schema: SchemaRef, batches: Vec<RecordBatch>) -> Response<DoGetStream> {
-    let stream = FlightDataEncoderBuilder::new()
-        .with_schema(schema)
-        .build(futures::stream::iter(batches.into_iter().map(Ok)))
-        .map_err(Status::from);
-    Response::new(Box::pin(stream))
+    let batches = futures::stream::iter(batches.into_iter().map(Ok));
+    Response::new(flight_encode(schema, batches))
 }
 
 fn sql_from_handle(handle: &[u8]) -> Result<String, Status> {
@@ -232,11 +228,7 @@ impl FlightSqlService for CoordinatorService {
         let id = String::from_utf8_lossy(&ticket.statement_handle).to_string();
         let stream = self.engine.execute(&id).await?;
         let schema = stream.schema();
-        Ok(Response::new(flight_encode(
-            schema,
-            stream,
-            DictionaryHandling::Hydrate,
-        )))
+        Ok(Response::new(flight_encode(schema, stream)))
     }
 
     async fn do_put_statement_update(

@@ -34,7 +34,6 @@ use crate::partitions::{OpenPartition, PartitionServer};
 use crate::registry::TaskRegistry;
 use crate::task::{RunningTask, TaskKey};
 use crate::wire::flight_encode;
-use arrow_flight::encode::DictionaryHandling;
 
 type BoxedStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 
@@ -182,12 +181,11 @@ impl WorkerService {
     fn serve_partition(&self, ticket: PartitionTicket) -> Result<BoxedStream<FlightData>, Status> {
         let OpenPartition { batches, task } = self.partitions.open(&ticket)?;
         let schema = batches.schema();
-        let encoded =
-            flight_encode(schema, batches, DictionaryHandling::Resend).inspect_ok(move |data| {
-                if let Some(task) = task.upgrade() {
-                    task.count_sent(data.data_header.len() + data.data_body.len());
-                }
-            });
+        let encoded = flight_encode(schema, batches).inspect_ok(move |data| {
+            if let Some(task) = task.upgrade() {
+                task.count_sent(data.data_header.len() + data.data_body.len());
+            }
+        });
         // Encoding is CPU work too: only the messages reach the serving
         // runtime.
         Ok(Box::pin(self.partitions.cpu().poll_here(encoded)))

@@ -9,11 +9,12 @@
 
 use std::sync::Arc;
 
-use arrow_flight::FlightData;
 use arrow_flight::encode::{DictionaryHandling, FlightDataEncoderBuilder};
 use arrow_flight::error::FlightError;
+use arrow_flight::{FlightData, SchemaAsIpc};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef};
+use datafusion::arrow::ipc::writer::IpcWriteOptions;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
 use futures::stream::BoxStream;
@@ -72,25 +73,40 @@ fn wasteful_view(column: &ArrayRef) -> Option<ArrayRef> {
 /// batches split to about [`TARGET_FLIGHT_MESSAGE_BYTES`] per message, and
 /// errors as statuses that keep their kind.
 ///
-/// Between Hayate processes dictionaries must stay dictionaries
-/// ([`DictionaryHandling::Resend`]): the consuming plan expects the exact
-/// types the producing plan declared (a Hive partition column is a
-/// dictionary), and a hydrated column breaks its row conversion. Clients
-/// get plain values ([`DictionaryHandling::Hydrate`]), which every client
-/// reads.
+/// Every reader gets the exact types the plan declared, dictionaries
+/// included ([`DictionaryHandling::Resend`]): a consuming plan expects them
+/// (a Hive partition column is a dictionary, and a hydrated column breaks
+/// its row conversion), and a client is owed the types single-node
+/// DataFusion would answer with.
 pub fn flight_encode(
     schema: SchemaRef,
     batches: impl Stream<Item = Result<RecordBatch, DataFusionError>> + Send + 'static,
-    dictionaries: DictionaryHandling,
 ) -> BoxStream<'static, Result<FlightData, Status>> {
     let batches = batches
         .map_ok(compact_for_wire)
         .map_err(|e| FlightError::Tonic(Box::new(to_status(&e))));
+    let mut exact_schema = Some(schema_message(&schema));
     FlightDataEncoderBuilder::new()
-        .with_dictionary_handling(dictionaries)
+        .with_dictionary_handling(DictionaryHandling::Resend)
         .with_schema(schema)
         .with_max_flight_data_size(TARGET_FLIGHT_MESSAGE_BYTES)
         .build(batches)
         .map_err(Status::from)
+        // The encoder's first message is its schema, written before any
+        // batch; it is replaced by the stream's own.
+        .map(move |message| match exact_schema.take() {
+            Some(exact) => message.map(|_| exact),
+            None => message,
+        })
         .boxed()
+}
+
+/// The schema message for `schema`, as the batches that follow it are
+/// written. arrow-flight 59's encoder writes a `LargeList` column as a
+/// `List` in its schema message while the batches keep their 64-bit offsets
+/// (apache/arrow-rs#10291, fixed after 59): a reader would take them for
+/// 32-bit ones. Dictionary ids agree with the encoder's: both number a
+/// schema's dictionaries depth first from zero.
+fn schema_message(schema: &Schema) -> FlightData {
+    SchemaAsIpc::new(schema, &IpcWriteOptions::default()).into()
 }
