@@ -8,6 +8,7 @@ mod flaky_s3;
 mod http;
 mod s3_server;
 mod sql_client;
+pub mod sqllogic;
 mod tcp_proxy;
 mod upload;
 
@@ -15,6 +16,6 @@ pub use announced::spawn_announced;
 pub use flaky_s3::FlakyS3;
 pub use http::{http_get, http_status, metric, try_http_get};
 pub use s3_server::{S3Server, free_port};
-pub use sql_client::SqlClient;
+pub use sql_client::{Described, SqlClient};
 pub use tcp_proxy::TcpProxy;
 pub use upload::upload_dir;

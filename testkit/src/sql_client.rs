@@ -1,15 +1,28 @@
 //! A Flight SQL client for tests, built on arrow-flight's own client: runs
 //! statements, fetches every endpoint, and asks Hayate what a query did.
 
+use std::sync::Arc;
+
 use arrow_flight::Action;
 use arrow_flight::sql::TicketStatementQuery;
 use arrow_flight::sql::client::FlightSqlServiceClient;
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::TryStreamExt;
 use hayate_protocol::headers::SESSION_HEADER;
 use hayate_protocol::{QueryRef, QueryStats, actions};
 use prost::Message;
 use tonic::transport::Channel;
+
+/// A statement's answer as a Flight SQL client receives it.
+pub struct Described {
+    /// The schema `GetFlightInfo` announced.
+    pub declared: SchemaRef,
+    /// The schema each endpoint's stream carried (none for a stream that
+    /// sent no message).
+    pub streamed: Vec<SchemaRef>,
+    pub batches: Vec<RecordBatch>,
+}
 
 pub struct SqlClient {
     pub inner: FlightSqlServiceClient<Channel>,
@@ -60,6 +73,35 @@ impl SqlClient {
             batches.append(&mut part);
         }
         Ok((batches, handle))
+    }
+
+    /// Runs a statement and keeps both schemas a client sees: the one
+    /// `GetFlightInfo` declares and the one the `DoGet` stream carries.
+    pub async fn run_described(&mut self, sql: &str) -> Result<Described, String> {
+        let info = self
+            .inner
+            .execute(sql.to_string(), None)
+            .await
+            .map_err(|e| e.to_string())?;
+        let declared = Arc::new(
+            info.clone()
+                .try_decode_schema()
+                .map_err(|e| e.to_string())?,
+        );
+        let mut described = Described {
+            declared,
+            streamed: Vec::new(),
+            batches: Vec::new(),
+        };
+        for endpoint in info.endpoint {
+            let ticket = endpoint.ticket.ok_or("endpoint without ticket")?;
+            let mut stream = self.inner.do_get(ticket).await.map_err(|e| e.to_string())?;
+            while let Some(batch) = stream.try_next().await.map_err(|e| e.to_string())? {
+                described.batches.push(batch);
+            }
+            described.streamed.extend(stream.schema().cloned());
+        }
+        Ok(described)
     }
 
     /// Runs a query and returns its rows and what it did (I/O, pruning,

@@ -6,4 +6,5 @@ mod containers;
 mod processes;
 mod s3;
 mod sign_in;
+mod sqllogic;
 mod worker_loss;
