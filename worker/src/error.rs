@@ -5,7 +5,9 @@
 
 use std::error::Error;
 
+use datafusion::arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
+use datafusion::parquet::errors::ParquetError;
 use tonic::{Code, Status};
 
 /// The gRPC status for a DataFusion error.
@@ -24,9 +26,21 @@ pub fn to_status(err: &DataFusionError) -> Status {
             Code::NotFound
         }
         DataFusionError::IoError(e) if e.kind() == std::io::ErrorKind::NotFound => Code::NotFound,
-        DataFusionError::Execution(_)
-        | DataFusionError::ParquetError(_)
-        | DataFusionError::ArrowError(..) => Code::Internal,
+        // What the statement asked of the data: a value that does not
+        // parse or cast, a division by zero, an overflow.
+        DataFusionError::ArrowError(e, _) => match **e {
+            ArrowError::ParseError(_)
+            | ArrowError::CastError(_)
+            | ArrowError::InvalidArgumentError(_)
+            | ArrowError::DivideByZero
+            | ArrowError::ArithmeticOverflow(_) => Code::InvalidArgument,
+            ArrowError::NotYetImplemented(_) => Code::Unimplemented,
+            _ => Code::Internal,
+        },
+        DataFusionError::ParquetError(e) if matches!(**e, ParquetError::NYI(_)) => {
+            Code::Unimplemented
+        }
+        DataFusionError::Execution(_) | DataFusionError::ParquetError(_) => Code::Internal,
         _ => Code::Internal,
     };
     Status::new(code, message)

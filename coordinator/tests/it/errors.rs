@@ -30,6 +30,22 @@ async fn bad_sql_and_unknown_names_are_clear_errors() {
         .unwrap_err();
     assert!(err.contains("no_such_column"), "{err}");
 
+    // Values the data cannot take are the statement's fault, whether the
+    // coordinator finds them while planning or a worker while running.
+    let err = client.query("SELECT CAST('abc' AS INT)").await.unwrap_err();
+    assert!(
+        err.contains("invalid argument") && err.contains("abc"),
+        "{err}"
+    );
+    let err = client
+        .query("SELECT 1 / (n_nationkey - n_nationkey) FROM nation")
+        .await
+        .unwrap_err();
+    assert!(
+        err.contains("invalid argument") && err.contains("Divide by zero"),
+        "{err}"
+    );
+
     // The server is still fine.
     let rows = client.query("SELECT count(*) FROM nation").await.unwrap();
     assert_eq!(row_count(&rows), 1);
