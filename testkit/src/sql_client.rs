@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use arrow_flight::Action;
+use arrow_flight::error::FlightError;
 use arrow_flight::sql::TicketStatementQuery;
 use arrow_flight::sql::client::FlightSqlServiceClient;
 use datafusion::arrow::datatypes::SchemaRef;
@@ -82,7 +83,7 @@ impl SqlClient {
             .inner
             .execute(sql.to_string(), None)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(status_text)?;
         let declared = Arc::new(
             info.clone()
                 .try_decode_schema()
@@ -95,8 +96,8 @@ impl SqlClient {
         };
         for endpoint in info.endpoint {
             let ticket = endpoint.ticket.ok_or("endpoint without ticket")?;
-            let mut stream = self.inner.do_get(ticket).await.map_err(|e| e.to_string())?;
-            while let Some(batch) = stream.try_next().await.map_err(|e| e.to_string())? {
+            let mut stream = self.inner.do_get(ticket).await.map_err(status_text)?;
+            while let Some(batch) = stream.try_next().await.map_err(status_text)? {
                 described.batches.push(batch);
             }
             described.streamed.extend(stream.schema().cloned());
@@ -145,5 +146,14 @@ impl SqlClient {
             .execute_update(sql.to_string(), None)
             .await
             .map_err(|e| e.to_string())
+    }
+}
+
+/// A failed call as a client shows it: the status code and the server's
+/// message as it was sent (not escaped for debugging).
+fn status_text(error: FlightError) -> String {
+    match error {
+        FlightError::Tonic(status) => format!("{}: {}", status.code(), status.message()),
+        other => other.to_string(),
     }
 }
