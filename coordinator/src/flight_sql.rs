@@ -81,7 +81,13 @@ impl CoordinatorService {
     }
 
     fn session<T>(&self, request: &Request<T>) -> (String, SessionContext) {
-        self.sessions.for_request(request.metadata())
+        let user = self.auth.as_ref().and_then(|auth| {
+            let authorization = request.metadata().get("authorization");
+            auth.user_for(authorization.and_then(|v| v.to_str().ok()))
+                .ok()
+        });
+        let connection = request.remote_addr().map(|peer| (peer, user));
+        self.sessions.for_request(request.metadata(), connection)
     }
 
     /// Plans a statement and answers with one endpoint whose ticket runs it.

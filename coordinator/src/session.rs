@@ -1,11 +1,18 @@
 //! Client sessions. A Flight SQL client names its session with the
 //! `x-hayate-session` header or the `hayate_session` cookie (which the
 //! coordinator sets on its answers, so cookie-aware clients keep it). A
-//! request with neither gets a fresh session: it lives for hours once the
-//! client comes back with its name, and minutes if it never does (a client
-//! that ignores cookies makes one per statement).
+//! request with neither belongs to the session of its connection, as in
+//! every SQL database: a client that keeps no cookies (ADBC's default) still
+//! has its `SET` apply to the statements it sends next on the same
+//! connection, and a new connection starts from the defaults. Behind a proxy
+//! that carries several clients over one connection, clients must name
+//! their sessions; a connection's session is never shared between users.
+//! A request from nowhere (no header, cookie or connection) gets a fresh
+//! session. Sessions live for hours while a client comes back, minutes if it
+//! never does.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use datafusion::prelude::SessionContext;
@@ -45,8 +52,14 @@ impl Entry {
     }
 }
 
+/// A client connection, and the user signed in on it (if users are
+/// configured): the session of requests that name none.
+type Connection = (SocketAddr, Option<String>);
+
 struct State {
     sessions: HashMap<String, Entry>,
+    /// The session each connection's unnamed requests use.
+    connections: HashMap<Connection, String>,
     last_sweep: Instant,
 }
 
@@ -61,6 +74,7 @@ impl Sessions {
             catalog,
             state: Mutex::new(State {
                 sessions: HashMap::new(),
+                connections: HashMap::new(),
                 last_sweep: Instant::now(),
             }),
         }
@@ -70,24 +84,50 @@ impl Sessions {
         &self.catalog
     }
 
-    /// The session a request belongs to, and its id.
-    pub fn for_request(&self, metadata: &MetadataMap) -> (String, SessionContext) {
+    /// The session a request belongs to, and its id: the one it names, or
+    /// else its connection's (`connection` is the peer address and the user
+    /// signed in, if any).
+    pub fn for_request(
+        &self,
+        metadata: &MetadataMap,
+        connection: Option<Connection>,
+    ) -> (String, SessionContext) {
         let named = session_id(metadata);
         let mut state = self.state.lock();
         if state.last_sweep.elapsed() > SWEEP_EVERY {
-            state.sessions.retain(|_, e| !e.expired());
+            let State {
+                sessions,
+                connections,
+                ..
+            } = &mut *state;
+            sessions.retain(|_, e| !e.expired());
+            connections.retain(|_, id| sessions.contains_key(id));
             state.last_sweep = Instant::now();
         }
+        // A request that names no session uses its connection's.
+        let connection = connection.filter(|_| named.is_none());
+        let by_connection = connection
+            .as_ref()
+            .and_then(|c| state.connections.get(c).cloned());
+        let came_back = named.is_some() || by_connection.is_some();
         let id = named
-            .clone()
+            .or(by_connection)
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        if let Some(connection) = connection {
+            state
+                .connections
+                .entry(connection)
+                .or_insert_with(|| id.clone());
+        }
         let entry = state.sessions.entry(id.clone()).or_insert_with(|| Entry {
             ctx: self.catalog.new_session(),
             last_used: Instant::now(),
             named: false,
         });
         entry.last_used = Instant::now();
-        entry.named |= named.is_some();
+        // A client that comes back, by name or on its connection, keeps its
+        // session for hours.
+        entry.named |= came_back;
         (id, entry.ctx.clone())
     }
 }

@@ -98,3 +98,24 @@ def test_settings_stay_in_a_cookie_session(cluster):
     with connect(cluster) as conn, conn.cursor() as cur:
         cur.execute("SHOW datafusion.execution.batch_size")
         assert cur.fetch_arrow_table().column("value").to_pylist() == ["8192"]
+
+
+def test_a_connection_without_cookies_keeps_its_session(cluster):
+    """ADBC keeps no cookies unless told to: its statements on one connection
+    still share a session (SET applies to what follows, as in DataFusion),
+    and another connection starts from the defaults."""
+    with flightsql.connect(cluster) as conn, conn.cursor() as cur:
+        cur.execute("SET datafusion.execution.time_zone = '+05:00'")
+        cur.fetchall()
+        cur.execute("SET datafusion.sql_parser.dialect = 'DuckDB'")
+        cur.fetchall()
+        cur.execute("SELECT arrow_typeof(now()) AS t, '2024-03-10T01:30:00'::timestamptz AS at")
+        row = cur.fetch_arrow_table().to_pylist()[0]
+        assert row["t"] == 'Timestamp(ns, "+05:00")'
+        assert row["at"].isoformat() == "2024-03-10T01:30:00+05:00"
+        # DuckDB's spelling of a struct type parses in this session only.
+        cur.execute("SELECT CAST(NULL AS struct(a int)) IS NULL AS n")
+        assert cur.fetchall() == [(True,)]
+    with flightsql.connect(cluster) as conn, conn.cursor() as cur:
+        cur.execute("SELECT arrow_typeof(now()) AS t")
+        assert cur.fetchall() == [("Timestamp(ns)",)]
