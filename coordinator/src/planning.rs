@@ -141,11 +141,16 @@ pub async fn statement_schema(ctx: &SessionContext, sql: &str) -> Result<SchemaR
     if refresh_target(sql).is_some() {
         return Ok(Arc::new(Schema::empty()));
     }
-    let logical = ctx.state().create_logical_plan(sql).await?;
-    if matches!(logical, LogicalPlan::Explain(_) | LogicalPlan::Analyze(_)) {
-        return Ok(explain_schema());
+    let state = ctx.state();
+    let logical = state.create_logical_plan(sql).await?;
+    match logical {
+        LogicalPlan::Explain(_) | LogicalPlan::Analyze(_) => Ok(explain_schema()),
+        // DDL and `SET` answer with no columns when they run.
+        LogicalPlan::Ddl(_) | LogicalPlan::Statement(_) => Ok(Arc::new(Schema::empty())),
+        // The schema the rows will carry: the physical plan's, which can be
+        // more exact than the logical one (a decimal's precision).
+        query => Ok(state.create_physical_plan(&query).await?.schema()),
     }
-    Ok(Arc::new(logical.schema().as_arrow().clone()))
 }
 
 /// Hayate's settings in `state`.

@@ -17,6 +17,8 @@ use tonic::transport::Channel;
 
 /// A statement's answer as a Flight SQL client receives it.
 pub struct Described {
+    /// The schema preparing the statement announced (before it ran).
+    pub prepared: SchemaRef,
     /// The schema `GetFlightInfo` announced.
     pub declared: SchemaRef,
     /// The schema each endpoint's stream carried (none for a stream that
@@ -76,9 +78,22 @@ impl SqlClient {
         Ok((batches, handle))
     }
 
-    /// Runs a statement and keeps both schemas a client sees: the one
-    /// `GetFlightInfo` declares and the one the `DoGet` stream carries.
+    /// Runs a statement and keeps every schema a client sees: the one
+    /// preparing it announces, the one `GetFlightInfo` declares and the one
+    /// the `DoGet` stream carries.
     pub async fn run_described(&mut self, sql: &str) -> Result<Described, String> {
+        let statement = self
+            .inner
+            .prepare(sql.to_string(), None)
+            .await
+            .map_err(status_text)?;
+        let prepared = Arc::new(
+            statement
+                .dataset_schema()
+                .map_err(|e| e.to_string())?
+                .clone(),
+        );
+        statement.close().await.map_err(status_text)?;
         let info = self
             .inner
             .execute(sql.to_string(), None)
@@ -90,6 +105,7 @@ impl SqlClient {
                 .map_err(|e| e.to_string())?,
         );
         let mut described = Described {
+            prepared,
             declared,
             streamed: Vec::new(),
             batches: Vec::new(),

@@ -3,7 +3,8 @@
 //! DataFusion in this process. The runner checks Hayate's answer against the
 //! file; every way Hayate's answer differs from DataFusion's (a column's
 //! name or type, a value, an error on one side only, an error's text, a
-//! schema the stream carries that `GetFlightInfo` did not announce) is kept
+//! schema the stream carries or preparing announced that `GetFlightInfo`
+//! did not) is kept
 //! as a [`Difference`], so a file that matches neither engine's answer and a
 //! statement whose expected answer was written wrong both show.
 
@@ -60,6 +61,11 @@ impl DifferentialDb {
             Err(e) => return (Err(e), vec![]),
         };
         let mut differences = Vec::new();
+        if let Some(what) = field_differences(&described.declared, &described.prepared) {
+            differences.push(format!(
+                "the prepared statement's schema differs from GetFlightInfo's: {what}"
+            ));
+        }
         for streamed in &described.streamed {
             if let Some(what) = field_differences(&described.declared, streamed) {
                 differences.push(format!(
