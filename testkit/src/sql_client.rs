@@ -34,19 +34,38 @@ pub struct SqlClient {
 impl SqlClient {
     /// Connects to the coordinator at `address` with a session of its own.
     pub async fn connect(address: &str) -> Result<Self, String> {
+        let mut client = Self::connect_unnamed(address).await?;
+        client
+            .inner
+            .set_header(SESSION_HEADER, uuid::Uuid::new_v4().to_string());
+        Ok(client)
+    }
+
+    /// A client over an already configured channel (TLS, say).
+    pub fn on(channel: Channel) -> Self {
+        let mut client = Self::unnamed_on(channel);
+        client
+            .inner
+            .set_header(SESSION_HEADER, uuid::Uuid::new_v4().to_string());
+        client
+    }
+
+    /// Connects to the coordinator at `address` without naming a session,
+    /// as ADBC does unless told to keep cookies: its session is that of its
+    /// connection.
+    pub async fn connect_unnamed(address: &str) -> Result<Self, String> {
         let channel = Channel::from_shared(address.to_string())
             .map_err(|e| e.to_string())?
             .connect()
             .await
             .map_err(|e| format!("connect to {address}: {e}"))?;
-        Ok(Self::on(channel))
+        Ok(Self::unnamed_on(channel))
     }
 
-    /// A client over an already configured channel (TLS, say).
-    pub fn on(channel: Channel) -> Self {
-        let mut inner = FlightSqlServiceClient::new(channel);
-        inner.set_header(SESSION_HEADER, uuid::Uuid::new_v4().to_string());
-        Self { inner }
+    fn unnamed_on(channel: Channel) -> Self {
+        Self {
+            inner: FlightSqlServiceClient::new(channel),
+        }
     }
 
     /// Runs a query (GetFlightInfo + DoGet on every endpoint).

@@ -23,8 +23,9 @@ pub use rows::{ColumnKind, column_kinds, output, rows};
 
 use crate::SqlClient;
 
-/// Runs the file at `path` against the coordinator at `coordinator` (in a
-/// session of its own) and, beside it, against a fresh single-node
+/// Runs the file at `path` against the coordinator at `coordinator`, on one
+/// connection that names no session (as a new ADBC user does: the session
+/// is the connection's) and, beside it, against a fresh single-node
 /// DataFusion session. Returns what the runner found wrong with Hayate's
 /// answers, or else every statement whose answer differed from DataFusion's.
 pub async fn run_on_hayate(path: &Path, coordinator: &str) -> Result<Vec<Difference>, String> {
@@ -32,7 +33,7 @@ pub async fn run_on_hayate(path: &Path, coordinator: &str) -> Result<Vec<Differe
     let reference_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let differences = Arc::new(Mutex::new(Vec::new()));
     let db = DifferentialDb::new(
-        SqlClient::connect(coordinator).await?,
+        SqlClient::connect_unnamed(coordinator).await?,
         hayate_dir.path().display().to_string(),
         reference_dir.path().display().to_string(),
         Arc::clone(&differences),
@@ -107,7 +108,7 @@ pub async fn differences_in(
     let reference_dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let differences = Arc::new(Mutex::new(Vec::new()));
     let mut db = DifferentialDb::new(
-        SqlClient::connect(coordinator).await?,
+        SqlClient::connect_unnamed(coordinator).await?,
         hayate_dir.path().display().to_string(),
         reference_dir.path().display().to_string(),
         Arc::clone(&differences),
