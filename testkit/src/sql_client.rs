@@ -34,11 +34,7 @@ pub struct SqlClient {
 impl SqlClient {
     /// Connects to the coordinator at `address` with a session of its own.
     pub async fn connect(address: &str) -> Result<Self, String> {
-        let mut client = Self::connect_unnamed(address).await?;
-        client
-            .inner
-            .set_header(SESSION_HEADER, uuid::Uuid::new_v4().to_string());
-        Ok(client)
+        Ok(Self::on(channel_to(address).await?))
     }
 
     /// A client over an already configured channel (TLS, say).
@@ -54,12 +50,7 @@ impl SqlClient {
     /// as ADBC does unless told to keep cookies: its session is that of its
     /// connection.
     pub async fn connect_unnamed(address: &str) -> Result<Self, String> {
-        let channel = Channel::from_shared(address.to_string())
-            .map_err(|e| e.to_string())?
-            .connect()
-            .await
-            .map_err(|e| format!("connect to {address}: {e}"))?;
-        Ok(Self::unnamed_on(channel))
+        Ok(Self::unnamed_on(channel_to(address).await?))
     }
 
     fn unnamed_on(channel: Channel) -> Self {
@@ -191,4 +182,12 @@ fn status_text(error: FlightError) -> String {
         FlightError::Tonic(status) => format!("{}: {}", status.code(), status.message()),
         other => other.to_string(),
     }
+}
+
+async fn channel_to(address: &str) -> Result<Channel, String> {
+    Channel::from_shared(address.to_string())
+        .map_err(|e| e.to_string())?
+        .connect()
+        .await
+        .map_err(|e| format!("connect to {address}: {e}"))
 }
