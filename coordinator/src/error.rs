@@ -15,6 +15,12 @@ pub enum CoordinatorError {
     Busy { running: usize, queued: usize },
     #[error("the coordinator is shutting down")]
     ShuttingDown,
+    /// A statement that could not be planned. Planning reads metadata and
+    /// runs DDL, so an execution error raised there (a function given the
+    /// wrong arguments, a table that already exists or does not) is the
+    /// statement's fault, not the server's.
+    #[error("{0}")]
+    Planning(DataFusionError),
     #[error("{0}")]
     DataFusion(#[from] DataFusionError),
     #[error("{}", .0.message())]
@@ -28,6 +34,10 @@ impl From<CoordinatorError> for Status {
             CoordinatorError::UnknownStatement(_) => Status::not_found(err.to_string()),
             CoordinatorError::Busy { .. } => Status::resource_exhausted(err.to_string()),
             CoordinatorError::ShuttingDown => Status::unavailable(err.to_string()),
+            CoordinatorError::Planning(e) => match e.find_root() {
+                DataFusionError::Execution(_) => Status::invalid_argument(e.strip_backtrace()),
+                _ => hayate_worker::error::to_status(&e),
+            },
             CoordinatorError::DataFusion(e) => hayate_worker::error::to_status(&e),
             CoordinatorError::Status(s) => s,
         }

@@ -33,6 +33,7 @@ use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 
 use crate::auth::Authenticator;
+use crate::error::CoordinatorError;
 use crate::membership::Membership;
 use crate::planning::statement_schema;
 use crate::query::QueryEngine;
@@ -279,7 +280,7 @@ impl FlightSqlService for CoordinatorService {
         let (_, ctx) = self.session(&request);
         let schema = statement_schema(&ctx, &query.query)
             .await
-            .map_err(|e| hayate_worker::error::to_status(&e))?;
+            .map_err(CoordinatorError::Planning)?;
         let options = IpcWriteOptions::default();
         let IpcMessage(schema_bytes) = SchemaAsIpc::new(&schema, &options)
             .try_into()

@@ -160,7 +160,9 @@ impl QueryEngine {
         let workers = self.membership.live().len();
         let started = Instant::now();
         let io = Arc::new(IoCounters::default());
-        let statement = plan_statement(ctx, &self.stores, sql, workers, &io).await?;
+        let statement = plan_statement(ctx, &self.stores, sql, workers, &io)
+            .await
+            .map_err(CoordinatorError::Planning)?;
         let id = uuid::Uuid::new_v4().to_string();
         let schema = Arc::clone(&statement.schema);
         self.history

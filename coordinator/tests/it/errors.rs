@@ -46,6 +46,19 @@ async fn bad_sql_and_unknown_names_are_clear_errors() {
         "{err}"
     );
 
+    // So are wrong arguments and missing tables that DataFusion reports as
+    // execution errors while the statement is planned.
+    let err = client.query("SELECT named_struct('a')").await.unwrap_err();
+    assert!(
+        err.contains("invalid argument") && err.contains("even number of arguments"),
+        "{err}"
+    );
+    let err = client.update("DROP TABLE no_such_table").await.unwrap_err();
+    assert!(
+        err.contains("invalid argument") && err.contains("doesn't exist"),
+        "{err}"
+    );
+
     // The server is still fine.
     let rows = client.query("SELECT count(*) FROM nation").await.unwrap();
     assert_eq!(row_count(&rows), 1);
