@@ -4,6 +4,8 @@
 use std::pin::Pin;
 use std::sync::Arc;
 
+use arrow_flight::decode::FlightRecordBatchStream;
+use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_server::FlightService;
 use arrow_flight::sql::metadata::{SqlInfoData, SqlInfoDataBuilder};
 use arrow_flight::sql::server::{FlightSqlService, PeekableFlightDataStream};
@@ -22,9 +24,10 @@ use arrow_flight::{CancelFlightInfoRequest, CancelFlightInfoResult, CancelStatus
 use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::ipc::writer::IpcWriteOptions;
+use datafusion::common::ScalarValue;
 use datafusion::datasource::TableType;
 use datafusion::prelude::SessionContext;
-use futures::Stream;
+use futures::{Stream, TryStreamExt};
 use hayate_protocol::cluster_secret::InternalCaller;
 use hayate_protocol::{MembershipAck, QueryRef, WorkerAnnouncement, actions};
 use hayate_worker::wire::flight_encode;
@@ -35,7 +38,8 @@ use tonic::{Request, Response, Status};
 use crate::auth::Authenticator;
 use crate::error::CoordinatorError;
 use crate::membership::Membership;
-use crate::planning::statement_schema;
+use crate::parameters::PreparedHandle;
+use crate::planning::statement_schemas;
 use crate::query::QueryEngine;
 use crate::session::{SESSION_COOKIE, Sessions};
 
@@ -95,10 +99,11 @@ impl CoordinatorService {
     async fn plan_to_info<T>(
         &self,
         sql: &str,
+        parameters: Option<Vec<ScalarValue>>,
         request: &Request<T>,
     ) -> Result<Response<FlightInfo>, Status> {
         let (session_id, ctx) = self.session(request);
-        let (id, schema) = self.engine.plan(&ctx, sql).await?;
+        let (id, schema) = self.engine.plan(&ctx, sql, parameters).await?;
         let ticket = TicketStatementQuery {
             statement_handle: id.into_bytes().into(),
         };
@@ -157,20 +162,23 @@ fn batches_response(schema: SchemaRef, batches: Vec<RecordBatch>) -> Response<Do
     Response::new(flight_encode(schema, batches))
 }
 
-fn sql_from_handle(handle: &[u8]) -> Result<String, Status> {
-    String::from_utf8(handle.to_vec())
-        .map_err(|_| Status::invalid_argument("prepared statement handle is not UTF-8"))
+fn prepared_handle(handle: &[u8]) -> Result<PreparedHandle, Status> {
+    PreparedHandle::decode_from(handle).map_err(|e| Status::invalid_argument(e.to_string()))
 }
 
-async fn reject_parameters(request: &mut Request<PeekableFlightDataStream>) -> Result<(), Status> {
-    if let Some(Ok(data)) = request.get_mut().peek().await
-        && !data.data_body.is_empty()
-    {
-        return Err(Status::unimplemented(
-            "query parameters are not supported yet",
-        ));
-    }
-    Ok(())
+/// The parameter rows a `DoPut` carries (none when it brings only its
+/// command).
+async fn bound_rows(
+    request: Request<PeekableFlightDataStream>,
+) -> Result<Vec<RecordBatch>, Status> {
+    let messages = request
+        .into_inner()
+        .try_filter(|data| futures::future::ready(!data.data_header.is_empty()))
+        .map_err(|status| FlightError::Tonic(Box::new(status)));
+    FlightRecordBatchStream::new_from_flight_data(messages)
+        .try_collect()
+        .await
+        .map_err(Status::from)
 }
 
 #[tonic::async_trait]
@@ -215,7 +223,7 @@ impl FlightSqlService for CoordinatorService {
         query: CommandStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.plan_to_info(&query.query, &request).await
+        self.plan_to_info(&query.query, None, &request).await
     }
 
     async fn get_flight_info_prepared_statement(
@@ -223,8 +231,17 @@ impl FlightSqlService for CoordinatorService {
         query: CommandPreparedStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let sql = sql_from_handle(&query.prepared_statement_handle)?;
-        self.plan_to_info(&sql, &request).await
+        let handle = prepared_handle(&query.prepared_statement_handle)?;
+        let mut rows = handle
+            .rows()
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        if rows.len() > 1 {
+            return Err(Status::invalid_argument(format!(
+                "a query takes one row of parameters, and {} were bound",
+                rows.len()
+            )));
+        }
+        self.plan_to_info(&handle.sql, rows.pop(), &request).await
     }
 
     async fn do_get_statement(
@@ -244,28 +261,46 @@ impl FlightSqlService for CoordinatorService {
         request: Request<PeekableFlightDataStream>,
     ) -> Result<i64, Status> {
         let (_, ctx) = self.session(&request);
-        Ok(self.engine.run_update(&ctx, &command.query).await?)
+        Ok(self.engine.run_update(&ctx, &command.query, None).await?)
     }
 
     async fn do_put_prepared_statement_update(
         &self,
         command: CommandPreparedStatementUpdate,
-        mut request: Request<PeekableFlightDataStream>,
+        request: Request<PeekableFlightDataStream>,
     ) -> Result<i64, Status> {
-        reject_parameters(&mut request).await?;
-        let sql = sql_from_handle(&command.prepared_statement_handle)?;
+        let mut handle = prepared_handle(&command.prepared_statement_handle)?;
         let (_, ctx) = self.session(&request);
-        Ok(self.engine.run_update(&ctx, &sql).await?)
+        // Rows sent with the update replace rows bound before it.
+        let sent = bound_rows(request).await?;
+        let invalid =
+            |e: datafusion::error::DataFusionError| Status::invalid_argument(e.to_string());
+        if !sent.is_empty() {
+            handle = handle.bind(&sent).map_err(invalid)?;
+        }
+        let rows = handle.rows().map_err(invalid)?;
+        if rows.is_empty() {
+            return Ok(self.engine.run_update(&ctx, &handle.sql, None).await?);
+        }
+        // Each bound row runs the statement once, as a batch insert does.
+        let mut count = 0;
+        for row in rows {
+            count += self.engine.run_update(&ctx, &handle.sql, Some(row)).await?;
+        }
+        Ok(count)
     }
 
     async fn do_put_prepared_statement_query(
         &self,
         query: CommandPreparedStatementQuery,
-        mut request: Request<PeekableFlightDataStream>,
+        request: Request<PeekableFlightDataStream>,
     ) -> Result<DoPutPreparedStatementResult, Status> {
-        reject_parameters(&mut request).await?;
+        // The bound rows travel in the handle the client uses from now on.
+        let handle = prepared_handle(&query.prepared_statement_handle)?
+            .bind(&bound_rows(request).await?)
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
         Ok(DoPutPreparedStatementResult {
-            prepared_statement_handle: Some(query.prepared_statement_handle),
+            prepared_statement_handle: Some(handle.to_bytes().into()),
         })
     }
 
@@ -274,22 +309,22 @@ impl FlightSqlService for CoordinatorService {
         query: ActionCreatePreparedStatementRequest,
         request: Request<Action>,
     ) -> Result<ActionCreatePreparedStatementResult, Status> {
-        // The handle is the statement itself: the coordinator keeps nothing
-        // per prepared statement, so handles survive anything but a restart
-        // of the catalog they refer to.
+        // The handle is the statement itself (and later its bound rows):
+        // the coordinator keeps nothing per prepared statement, so handles
+        // survive anything but a restart of the catalog they refer to.
         let (_, ctx) = self.session(&request);
-        let schema = statement_schema(&ctx, &query.query)
+        let (schema, parameters) = statement_schemas(&ctx, &query.query)
             .await
             .map_err(CoordinatorError::Planning)?;
         let options = IpcWriteOptions::default();
         let IpcMessage(schema_bytes) = SchemaAsIpc::new(&schema, &options)
             .try_into()
             .map_err(|e: datafusion::arrow::error::ArrowError| Status::internal(e.to_string()))?;
-        let IpcMessage(params) = SchemaAsIpc::new(&Schema::empty(), &options)
+        let IpcMessage(params) = SchemaAsIpc::new(&parameters, &options)
             .try_into()
             .map_err(|e: datafusion::arrow::error::ArrowError| Status::internal(e.to_string()))?;
         Ok(ActionCreatePreparedStatementResult {
-            prepared_statement_handle: query.query.into_bytes().into(),
+            prepared_statement_handle: PreparedHandle::new(query.query).to_bytes().into(),
             dataset_schema: schema_bytes,
             parameter_schema: params,
         })

@@ -17,6 +17,7 @@ pub mod history;
 pub mod load;
 pub mod membership;
 pub mod metrics;
+pub mod parameters;
 pub mod planning;
 pub mod query;
 pub mod running;

@@ -5,10 +5,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::parameters::{bind, number_placeholders, parameter_schema};
 use crate::time_partitions::{TIME_COLUMN_OPTION, TimePartitionedTable};
 use datafusion::arrow::array::StringArray;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::ScalarValue;
 use datafusion::datasource::listing::ListingTable;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
@@ -44,6 +46,7 @@ pub async fn plan_statement(
     ctx: &SessionContext,
     stores: &StoreRegistry,
     sql: &str,
+    parameters: Option<Vec<ScalarValue>>,
     workers: usize,
     io: &Arc<IoCounters>,
 ) -> Result<PlannedStatement> {
@@ -53,7 +56,11 @@ pub async fn plan_statement(
     // One copy of the session for the whole statement: a copy holds every
     // function registry, and a short query should pay for it once.
     let state = ctx.state();
-    let logical = state.create_logical_plan(sql).await?;
+    let logical = logical_plan(&state, sql).await?;
+    let logical = match parameters {
+        Some(values) => bind(logical, values)?,
+        None => logical,
+    };
     let options = hayate_options(&state);
     // A query plans in a view of the session whose stores count its I/O
     // (built only for statements that read tables, not for `SET` or DDL).
@@ -135,22 +142,35 @@ pub async fn plan_statement(
     }
 }
 
-/// The answer schema of a statement, without running it (for prepared
-/// statements, whose DDL must wait until they are executed).
-pub async fn statement_schema(ctx: &SessionContext, sql: &str) -> Result<SchemaRef> {
+/// What preparing a statement announces, without running it (its DDL must
+/// wait until it is executed): the schema of its answer and of the
+/// parameters it takes.
+pub async fn statement_schemas(ctx: &SessionContext, sql: &str) -> Result<(SchemaRef, SchemaRef)> {
+    let none = || Arc::new(Schema::empty());
     if refresh_target(sql).is_some() {
-        return Ok(Arc::new(Schema::empty()));
+        return Ok((none(), none()));
     }
     let state = ctx.state();
-    let logical = state.create_logical_plan(sql).await?;
-    match logical {
-        LogicalPlan::Explain(_) | LogicalPlan::Analyze(_) => Ok(explain_schema()),
+    let logical = logical_plan(&state, sql).await?;
+    let parameters = parameter_schema(&logical)?;
+    let answer = match logical {
+        LogicalPlan::Explain(_) | LogicalPlan::Analyze(_) => explain_schema(),
         // DDL and `SET` answer with no columns when they run.
-        LogicalPlan::Ddl(_) | LogicalPlan::Statement(_) => Ok(Arc::new(Schema::empty())),
+        LogicalPlan::Ddl(_) | LogicalPlan::Statement(_) => none(),
+        // Until its parameters are bound, the logical plan is all there is.
+        query if !parameters.fields().is_empty() => Arc::new(query.schema().as_arrow().clone()),
         // The schema the rows will carry: the physical plan's, which can be
         // more exact than the logical one (a decimal's precision).
-        query => Ok(state.create_physical_plan(&query).await?.schema()),
-    }
+        query => state.create_physical_plan(&query).await?.schema(),
+    };
+    Ok((answer, parameters))
+}
+
+/// The logical plan of `sql`, its `?` placeholders numbered.
+async fn logical_plan(state: &SessionState, sql: &str) -> Result<LogicalPlan> {
+    let dialect = &state.config_options().sql_parser.dialect;
+    let sql = number_placeholders(sql, &dialect.to_string())?;
+    state.create_logical_plan(&sql).await
 }
 
 /// Hayate's settings in `state`.

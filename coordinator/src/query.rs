@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use datafusion::arrow::array::{Array, RecordBatch, UInt64Array};
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::common::ScalarValue;
 use datafusion::datasource::sink::DataSinkExec;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
@@ -141,13 +142,16 @@ impl QueryEngine {
 
     /// Plans `sql`; returns the statement handle (also the query id) and
     /// the schema of its result.
+    /// Plans `sql` with the `parameters` bound to its placeholders (if any)
+    /// and keeps it for a `DoGet`; returns its id and answer schema.
     pub async fn plan(
         &self,
         ctx: &SessionContext,
         sql: &str,
+        parameters: Option<Vec<ScalarValue>>,
     ) -> Result<(String, SchemaRef), CoordinatorError> {
         // A statement that cannot be planned is a failed query too.
-        self.plan_statement(ctx, sql)
+        self.plan_statement(ctx, sql, parameters)
             .await
             .inspect_err(|_| self.metrics.start().fail())
     }
@@ -156,11 +160,12 @@ impl QueryEngine {
         &self,
         ctx: &SessionContext,
         sql: &str,
+        parameters: Option<Vec<ScalarValue>>,
     ) -> Result<(String, SchemaRef), CoordinatorError> {
         let workers = self.membership.live().len();
         let started = Instant::now();
         let io = Arc::new(IoCounters::default());
-        let statement = plan_statement(ctx, &self.stores, sql, workers, &io)
+        let statement = plan_statement(ctx, &self.stores, sql, parameters, workers, &io)
             .await
             .map_err(CoordinatorError::Planning)?;
         let id = uuid::Uuid::new_v4().to_string();
@@ -300,8 +305,9 @@ impl QueryEngine {
         &self,
         ctx: &SessionContext,
         sql: &str,
+        parameters: Option<Vec<ScalarValue>>,
     ) -> Result<i64, CoordinatorError> {
-        let (id, _) = self.plan(ctx, sql).await?;
+        let (id, _) = self.plan(ctx, sql, parameters).await?;
         let batches: Vec<_> = self.execute(&id).await?.try_collect().await?;
         let mut count = 0i64;
         for batch in &batches {

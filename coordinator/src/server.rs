@@ -263,7 +263,7 @@ async fn run_init_sql(
     let ctx = catalog.new_session();
     for sql in statements {
         let run = async {
-            let (id, _) = engine.plan(&ctx, sql).await?;
+            let (id, _) = engine.plan(&ctx, sql, None).await?;
             let mut stream = engine.execute(&id).await?;
             while let Some(batch) = stream.next().await {
                 batch?;

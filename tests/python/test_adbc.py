@@ -119,3 +119,28 @@ def test_a_connection_without_cookies_keeps_its_session(cluster):
     with flightsql.connect(cluster) as conn, conn.cursor() as cur:
         cur.execute("SELECT arrow_typeof(now()) AS t")
         assert cur.fetchall() == [("Timestamp(ns)",)]
+
+
+def test_prepared_statements_bind_parameters(cluster):
+    """Parameters bound by the driver, with `?` and `$n` placeholders: a
+    query takes one row, an insert runs once per row."""
+    with connect(cluster) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE params_t (id BIGINT, name VARCHAR)")
+        cur.executemany("INSERT INTO params_t VALUES (?, ?)", [(1, "a"), (2, "b"), (3, "ü")])
+        assert cur.rowcount == 3
+        cur.execute("SELECT name FROM params_t WHERE id >= ? ORDER BY id", (2,))
+        assert cur.fetchall() == [("b",), ("ü",)]
+        cur.execute("SELECT $1 + 1 AS x, $2 AS s", (41, "ü"))
+        assert cur.fetch_arrow_table().to_pylist() == [{"x": 42, "s": "ü"}]
+        cur.execute("SELECT ? IS NULL AS q, ? * 2 AS d", (None, 21))
+        assert cur.fetchall() == [(True, 42)]
+        # A value the placeholder's type cannot hold is refused, not cut.
+        with pytest.raises(Exception, match="does not fit"):
+            cur.execute("SELECT ? * 2 AS d", (1.5,))
+            cur.fetchall()
+        # A bad value is the statement's fault, and the session goes on.
+        with pytest.raises(Exception, match="(?i)cast|invalid"):
+            cur.execute("SELECT name FROM params_t WHERE id = ?", ("not a number",))
+            cur.fetchall()
+        cur.execute("SELECT count(*) FROM params_t")
+        assert cur.fetchall() == [(3,)]
