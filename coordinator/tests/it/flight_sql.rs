@@ -1,8 +1,10 @@
 //! The Flight SQL surface: metadata calls, DDL and DML through both query and
 //! update commands, sessions and a catalog shared between them.
 
+use std::sync::Arc;
+
 use arrow_flight::sql::{CommandGetDbSchemas, CommandGetTables, SqlInfo};
-use datafusion::arrow::array::{Array, AsArray, Int64Array, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray};
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::TryStreamExt;
@@ -208,6 +210,32 @@ async fn prepared_statements_run() {
     let info = prepared.execute().await.unwrap();
     let rows = fetch(&mut client, info).await;
     assert_eq!(strings(&rows, "n_name")[0], "ARGENTINA");
+    prepared.close().await.unwrap();
+
+    // With parameters: the parameter schema says what the placeholder is,
+    // and the bound row reaches the workers' scan as a filter.
+    let mut prepared = client
+        .inner
+        .prepare(
+            "SELECT n_name FROM nation WHERE n_regionkey = ? ORDER BY n_name".into(),
+            None,
+        )
+        .await
+        .unwrap();
+    let parameters = prepared.parameter_schema().unwrap().clone();
+    assert_eq!(parameters.fields().len(), 1, "{parameters:?}");
+    assert_eq!(parameters.field(0).name(), "$1");
+    for (region, first) in [(1i64, "ARGENTINA"), (3, "FRANCE")] {
+        let bound = RecordBatch::try_from_iter([(
+            "$1",
+            Arc::new(Int64Array::from(vec![region])) as ArrayRef,
+        )])
+        .unwrap();
+        prepared.set_parameters(bound).unwrap();
+        let info = prepared.execute().await.unwrap();
+        let rows = fetch(&mut client, info).await;
+        assert_eq!(strings(&rows, "n_name")[0], first);
+    }
     prepared.close().await.unwrap();
     cluster.stop().await;
 }
