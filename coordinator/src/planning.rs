@@ -169,7 +169,7 @@ pub async fn statement_schemas(ctx: &SessionContext, sql: &str) -> Result<(Schem
 /// The logical plan of `sql`, its `?` placeholders numbered.
 async fn logical_plan(state: &SessionState, sql: &str) -> Result<LogicalPlan> {
     let dialect = &state.config_options().sql_parser.dialect;
-    let sql = number_placeholders(sql, &dialect.to_string())?;
+    let sql = number_placeholders(sql, dialect.as_ref())?;
     state.create_logical_plan(&sql).await
 }
 

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use arrow_flight::sql::{CommandGetDbSchemas, CommandGetTables, SqlInfo};
+use arrow_flight::sql::{
+    CommandGetDbSchemas, CommandGetImportedKeys, CommandGetPrimaryKeys, CommandGetTables,
+    CommandGetXdbcTypeInfo, SqlInfo, XdbcDataType,
+};
 use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, StringArray};
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::record_batch::RecordBatch;
@@ -77,6 +80,65 @@ async fn metadata_calls_describe_the_catalog() {
 
     let info = client.inner.get_table_types().await.unwrap();
     assert!(strings(&fetch(&mut client, info).await, "table_type").contains(&"TABLE".to_string()));
+
+    // What JDBC's getTypeInfo reads, and all of it or one type.
+    let info = client
+        .inner
+        .get_xdbc_type_info(CommandGetXdbcTypeInfo { data_type: None })
+        .await
+        .unwrap();
+    let types = strings(&fetch(&mut client, info).await, "type_name");
+    for name in ["BIGINT", "VARCHAR", "TIMESTAMP", "DECIMAL"] {
+        assert!(types.contains(&name.to_string()), "{types:?}");
+    }
+    let info = client
+        .inner
+        .get_xdbc_type_info(CommandGetXdbcTypeInfo {
+            data_type: Some(XdbcDataType::XdbcVarchar as i32),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        strings(&fetch(&mut client, info).await, "type_name"),
+        ["VARCHAR"]
+    );
+
+    // Hayate's tables declare no keys: the key calls answer, with no rows.
+    let table = |name: &str| (None, Some("public".to_string()), name.to_string());
+    let (catalog, db_schema, name) = table("lineitem");
+    let info = client
+        .inner
+        .get_primary_keys(CommandGetPrimaryKeys {
+            catalog,
+            db_schema,
+            table: name,
+        })
+        .await
+        .unwrap();
+    let keys = fetch(&mut client, info).await;
+    assert_eq!(row_count(&keys), 0);
+    let (catalog, db_schema, name) = table("lineitem");
+    let info = client
+        .inner
+        .get_imported_keys(CommandGetImportedKeys {
+            catalog,
+            db_schema,
+            table: name,
+        })
+        .await
+        .unwrap();
+    assert_eq!(row_count(&fetch(&mut client, info).await), 0);
+
+    // Honest about cancelling: CancelFlightInfo stops queries.
+    let info = client
+        .inner
+        .get_sql_info(vec![SqlInfo::FlightSqlServerCancel])
+        .await
+        .unwrap();
+    let answer = fetch(&mut client, info).await;
+    let value = answer[0].column_by_name("value").unwrap();
+    let value = datafusion::arrow::util::display::array_value_to_string(value, 0).unwrap();
+    assert!(value.contains("true"), "{value}");
     cluster.stop().await;
 }
 
