@@ -44,6 +44,10 @@ use crate::parameters::PreparedHandle;
 use crate::planning::statement_schemas;
 use crate::query::QueryEngine;
 use crate::session::{SESSION_COOKIE, Sessions};
+use crate::session_options::{
+    CLOSE_SESSION, CloseSessionResult, CloseSessionStatus, GET_SESSION_OPTIONS,
+    SET_SESSION_OPTIONS, SetSessionOptionsRequest, get_options, set_options,
+};
 use crate::sql_metadata::{foreign_keys_schema, primary_keys_schema, sql_info, xdbc_types};
 
 type DoGetStream = Pin<Box<dyn Stream<Item = Result<FlightData, Status>> + Send + 'static>>;
@@ -487,6 +491,37 @@ impl FlightSqlService for CoordinatorService {
         request: Request<Action>,
     ) -> Result<Response<<Self as FlightService>::DoActionStream>, Status> {
         let internal = request.extensions().get::<InternalCaller>().is_some();
+        let session = || self.session(&request);
+        let answer = |body: Vec<u8>| -> Response<<Self as FlightService>::DoActionStream> {
+            Response::new(Box::pin(futures::stream::once(async move {
+                Ok(arrow_flight::Result { body: body.into() })
+            })))
+        };
+        match request.get_ref().r#type.as_str() {
+            SET_SESSION_OPTIONS => {
+                let options = SetSessionOptionsRequest::decode(request.get_ref().body.as_ref())
+                    .map_err(|e| {
+                        Status::invalid_argument(format!(
+                            "malformed SetSessionOptions request: {e}"
+                        ))
+                    })?;
+                let (_, ctx) = session();
+                return Ok(answer(set_options(&ctx, options).await.encode_to_vec()));
+            }
+            GET_SESSION_OPTIONS => {
+                let (_, ctx) = session();
+                return Ok(answer(get_options(&ctx).encode_to_vec()));
+            }
+            CLOSE_SESSION => {
+                let (id, _) = session();
+                self.sessions.close(&id);
+                let closed = CloseSessionResult {
+                    status: CloseSessionStatus::Closed as i32,
+                };
+                return Ok(answer(closed.encode_to_vec()));
+            }
+            _ => {}
+        }
         let action = request.into_inner();
         match action.r#type.as_str() {
             actions::REGISTER | actions::HEARTBEAT => {

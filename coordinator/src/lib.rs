@@ -24,6 +24,7 @@ pub mod running;
 pub mod scheduler;
 pub mod server;
 pub mod session;
+pub mod session_options;
 pub mod sql_metadata;
 pub mod status;
 pub mod time_partitions;

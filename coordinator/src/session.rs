@@ -84,6 +84,14 @@ impl Sessions {
         &self.catalog
     }
 
+    /// Forgets session `id` (a client's `CloseSession`): its next request
+    /// starts from the defaults.
+    pub fn close(&self, id: &str) {
+        let mut state = self.state.lock();
+        state.sessions.remove(id);
+        state.connections.retain(|_, session| session != id);
+    }
+
     /// The session a request belongs to, and its id: the one it names, or
     /// else its connection's (`connection` is the peer address and the user
     /// signed in, if any).

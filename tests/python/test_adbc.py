@@ -1,5 +1,7 @@
 """Hayate through the reference Flight SQL client: the ADBC driver."""
 
+import json
+
 import adbc_driver_flightsql.dbapi as flightsql
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -144,3 +146,22 @@ def test_prepared_statements_bind_parameters(cluster):
             cur.fetchall()
         cur.execute("SELECT count(*) FROM params_t")
         assert cur.fetchall() == [(3,)]
+
+
+def test_session_options_set_what_sql_set_does(cluster):
+    """ADBC's session options reach the session as SET would, time zone
+    included, and say which option was wrong."""
+    with flightsql.connect(cluster) as conn, conn.cursor() as cur:
+        prefix = "adbc.flight.sql.session.option."
+        conn.adbc_connection.set_options(
+            **{prefix + "datafusion.execution.time_zone": "+05:00", prefix + "hayate.bytes_per_task": "1"}
+        )
+        cur.execute("SELECT arrow_typeof(now()) AS t")
+        assert cur.fetchall() == [('Timestamp(ns, "+05:00")',)]
+        options = json.loads(conn.adbc_connection.get_option("adbc.flight.sql.session.options"))
+        assert options["hayate.bytes_per_task"] == "1"
+        assert options["datafusion.execution.time_zone"] == "+05:00"
+        with pytest.raises(Exception, match="no.such.setting.*invalid name"):
+            conn.adbc_connection.set_options(**{prefix + "no.such.setting": "1"})
+        with pytest.raises(Exception, match="batch_size.*invalid value"):
+            conn.adbc_connection.set_options(**{prefix + "datafusion.execution.batch_size": "lots"})

@@ -233,6 +233,31 @@ async fn ddl_dml_views_and_settings_work_like_datafusion() {
         .value(0);
     assert_eq!(count, 4);
 
+    // Flight's CloseSession ends a session: its next statement starts from
+    // the defaults, and the tables stay.
+    other
+        .update("SET datafusion.execution.batch_size = 321")
+        .await
+        .unwrap();
+    let closed = other
+        .inner
+        .do_action(arrow_flight::Action::new("CloseSession", ""))
+        .await
+        .unwrap()
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap();
+    assert_eq!(closed.len(), 1);
+    let shown = other
+        .query("SHOW datafusion.execution.batch_size")
+        .await
+        .unwrap();
+    assert_eq!(strings(&shown, "value"), vec!["8192".to_string()]);
+    assert_eq!(
+        row_count(&other.query("SELECT * FROM prio").await.unwrap()),
+        4
+    );
+
     // DDL works through the query command too (as ADBC's execute does).
     let rows = client
         .query("CREATE TABLE empty_one (x INT)")
