@@ -165,3 +165,24 @@ def test_session_options_set_what_sql_set_does(cluster):
             conn.adbc_connection.set_options(**{prefix + "no.such.setting": "1"})
         with pytest.raises(Exception, match="batch_size.*invalid value"):
             conn.adbc_connection.set_options(**{prefix + "datafusion.execution.batch_size": "lots"})
+
+
+def test_pandas_and_polars_read_through_adbc(cluster, events):
+    """The dataframe libraries' own ADBC paths: pandas through the cursor,
+    polars through `read_database` on the connection."""
+    import pandas as pd
+    import polars as pl
+
+    path, table = events
+    sql = "SELECT service, count(*) AS n FROM events_df GROUP BY service ORDER BY service"
+    expected = table.group_by("service").aggregate([("id", "count")]).sort_by("service")
+    with connect(cluster) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE EXTERNAL TABLE IF NOT EXISTS events_df STORED AS PARQUET LOCATION '{path}/'")
+        cur.execute(sql)
+        frame = cur.fetch_df()
+        assert isinstance(frame, pd.DataFrame)
+        assert frame["service"].tolist() == expected.column("service").to_pylist()
+        assert frame["n"].tolist() == expected.column("id_count").to_pylist()
+        polars_frame = pl.read_database(sql, connection=conn)
+        assert polars_frame["service"].to_list() == expected.column("service").to_pylist()
+        assert polars_frame["n"].to_list() == expected.column("id_count").to_pylist()
