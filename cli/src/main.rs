@@ -1,6 +1,7 @@
 //! The `hayate` binary: every role in one executable.
 
 mod client;
+mod completion;
 mod drain;
 mod local;
 mod logs_gen;
@@ -21,6 +22,7 @@ use hayate_worker::server::CpuThreads;
 use hayate_worker::{MemoryLimits, WorkerConfig, start_worker};
 
 use crate::client::SqlClient;
+use crate::output::{Output, OutputFormat};
 use crate::security_args::{AuthArgs, ClientArgs, ClusterArgs};
 use crate::storage_args::StorageArgs;
 
@@ -194,6 +196,22 @@ struct StatementArgs {
     /// Run the statements in this file and exit.
     #[arg(short = 'f', long = "file")]
     file: Vec<PathBuf>,
+    /// How answers are printed: a table, or CSV, JSON or NDJSON on stdout
+    /// alone (counts and times then go to stderr).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
+    /// Leave out the "N rows in T" line after each statement.
+    #[arg(long)]
+    no_timing: bool,
+}
+
+impl StatementArgs {
+    fn output(&self) -> Output {
+        Output {
+            format: self.format,
+            timing: !self.no_timing,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -472,7 +490,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 /// Runs `-e`/`-f` statements if given, else the interactive prompt.
 async fn statements_or_repl(client: &mut SqlClient, args: &StatementArgs) -> anyhow::Result<bool> {
     if args.execute.is_empty() && args.file.is_empty() {
-        repl::repl(client).await?;
+        repl::repl(client, args.output()).await?;
         return Ok(true);
     }
     let mut statements = Vec::new();
@@ -486,7 +504,7 @@ async fn statements_or_repl(client: &mut SqlClient, args: &StatementArgs) -> any
     for f in &args.file {
         statements.append(&mut read_statements(f)?);
     }
-    Ok(repl::run_statements(client, &statements).await)
+    Ok(repl::run_statements(client, &statements, &args.output()).await)
 }
 
 /// The statements of a SQL file, split at semicolons.

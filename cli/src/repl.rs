@@ -7,19 +7,27 @@ use std::time::Duration;
 
 use futures::TryStreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use rustyline::DefaultEditor;
+use rustyline::Editor;
 use rustyline::error::ReadlineError;
+use rustyline::history::DefaultHistory;
 
 use hayate_storage::io_summary;
 
 use crate::client::SqlClient;
-use crate::output::print_result;
+use crate::completion::{SqlCompletion, changes_names};
+use clap::ValueEnum;
+
+use crate::output::{Output, OutputFormat};
 use crate::statements::split_statements;
 
 /// Runs each statement in turn, printing results. Ctrl-C cancels the running
 /// statement (the coordinator then stops its tasks on every worker).
 /// Returns false if any statement failed.
-pub async fn run_statements(client: &mut SqlClient, statements: &[String]) -> bool {
+pub async fn run_statements(
+    client: &mut SqlClient,
+    statements: &[String],
+    output: &Output,
+) -> bool {
     let mut ok = true;
     for sql in statements {
         let started = Instant::now();
@@ -44,8 +52,8 @@ pub async fn run_statements(client: &mut SqlClient, statements: &[String]) -> bo
         progress.finish_and_clear();
         match outcome {
             Some(Ok(batches)) => {
-                print_result(&batches, started.elapsed());
-                print_io(client).await;
+                output.print(&batches, started.elapsed());
+                print_io(client, output).await;
             }
             Some(Err(e)) => {
                 eprintln!("{e}");
@@ -63,7 +71,7 @@ pub async fn run_statements(client: &mut SqlClient, statements: &[String]) -> bo
 /// The I/O line after a query that read files (requests, bytes, pruning
 /// and cache hits, summed over the query's planning and every task), and a
 /// note when workers were lost under the query and it ran again.
-async fn print_io(client: &mut SqlClient) {
+async fn print_io(client: &mut SqlClient, output: &Output) {
     let Ok(Some(stats)) = client.last_stats().await else {
         return;
     };
@@ -77,14 +85,14 @@ async fn print_io(client: &mut SqlClient) {
     .iter()
     .any(|k| stats.total.get(*k).copied().unwrap_or(0) > 0);
     if touched {
-        println!("I/O: {}", io_summary(&stats.total));
+        output.note(&format!("I/O: {}", io_summary(&stats.total)));
     }
     if stats.attempts > 1 {
-        println!(
+        output.note(&format!(
             "Ran {} times: lost worker(s) {}",
             stats.attempts,
             stats.lost_workers.join(", ")
-        );
+        ));
     }
 }
 
@@ -104,15 +112,20 @@ fn progress_bar() -> ProgressBar {
 }
 
 /// The interactive prompt: statements end with `;` and may span lines;
-/// history is kept in `~/.hayate_history`.
-pub async fn repl(client: &mut SqlClient) -> anyhow::Result<()> {
-    let mut editor = DefaultEditor::new()?;
+/// history is kept in `~/.hayate_history`; Tab completes keywords, tables
+/// and columns. Lines starting with a backslash
+/// change how answers are printed (`\?` lists them).
+pub async fn repl(client: &mut SqlClient, mut output: Output) -> anyhow::Result<()> {
+    let mut editor: Editor<SqlCompletion, DefaultHistory> = Editor::new()?;
+    let completion = SqlCompletion::default();
+    completion.refresh(client).await;
+    editor.set_helper(Some(completion.clone()));
     let history =
         std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".hayate_history"));
     if let Some(h) = &history {
         let _ = editor.load_history(h);
     }
-    println!("Hayate SQL. End statements with ';'. \\q quits.");
+    println!("Hayate SQL. End statements with ';'. \\? lists commands, \\q quits.");
     let mut buffer = String::new();
     loop {
         let prompt = if buffer.is_empty() {
@@ -136,6 +149,14 @@ pub async fn repl(client: &mut SqlClient) -> anyhow::Result<()> {
                 {
                     break;
                 }
+                if buffer.is_empty() && trimmed.starts_with('\\') {
+                    let _ = editor.add_history_entry(trimmed);
+                    match meta_command(trimmed, &mut output) {
+                        Ok(said) => println!("{said}"),
+                        Err(e) => eprintln!("{e}"),
+                    }
+                    continue;
+                }
                 if !buffer.is_empty() {
                     buffer.push('\n');
                 }
@@ -143,7 +164,10 @@ pub async fn repl(client: &mut SqlClient) -> anyhow::Result<()> {
                 let (statements, rest) = split_statements(&buffer);
                 if !statements.is_empty() {
                     let _ = editor.add_history_entry(buffer.trim());
-                    run_statements(client, &statements).await;
+                    run_statements(client, &statements, &output).await;
+                    if statements.iter().any(|s| changes_names(s)) {
+                        completion.refresh(client).await;
+                    }
                     buffer = rest;
                 }
             }
@@ -156,4 +180,52 @@ pub async fn repl(client: &mut SqlClient) -> anyhow::Result<()> {
         let _ = editor.save_history(h);
     }
     Ok(())
+}
+
+/// A prompt command (`\format csv`, `\timing`, `\?`): what it changed, or
+/// why it could not.
+fn meta_command(line: &str, output: &mut Output) -> Result<String, String> {
+    let mut words = line.split_whitespace();
+    match (words.next(), words.next()) {
+        (Some("\\format"), Some(name)) => {
+            output.format = OutputFormat::from_str(name, true)
+                .map_err(|_| format!("unknown format {name:?}: table, csv, json or ndjson"))?;
+            Ok(format!("Output format is {name}."))
+        }
+        (Some("\\format"), None) => Ok(format!("Output format is {:?}.", output.format)),
+        (Some("\\timing"), None) => {
+            output.timing = !output.timing;
+            Ok(format!(
+                "Timing is {}.",
+                if output.timing { "on" } else { "off" }
+            ))
+        }
+        (Some("\\?"), None) => Ok([
+            "\\format [table|csv|json|ndjson]  how answers are printed",
+            "\\timing                          row count and time after each statement, on or off",
+            "\\q                               quit",
+        ]
+        .join("\n")),
+        _ => Err(format!("unknown command {line:?} (\\? lists them)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompt_commands_change_the_output() {
+        let mut output = Output {
+            format: OutputFormat::Table,
+            timing: true,
+        };
+        meta_command("\\format NDJSON", &mut output).unwrap();
+        assert_eq!(output.format, OutputFormat::Ndjson);
+        meta_command("\\timing", &mut output).unwrap();
+        assert!(!output.timing);
+        assert!(meta_command("\\format yaml", &mut output).is_err());
+        assert!(meta_command("\\nope", &mut output).is_err());
+        assert_eq!(output.format, OutputFormat::Ndjson);
+    }
 }

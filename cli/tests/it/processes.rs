@@ -114,6 +114,40 @@ fn coordinator_and_worker_processes_answer_the_sql_cli() {
     assert!(output.contains("| 77 "), "{output}");
     assert!(output.contains("15000"), "{output}");
 
+    // Answers for programs: stdout holds the data alone, in each format.
+    let query = "SELECT n_nationkey, n_name FROM nation ORDER BY 1 LIMIT 2";
+    for (format, expected) in [
+        ("csv", "n_nationkey,n_name\n0,ALGERIA\n1,ARGENTINA\n"),
+        (
+            "ndjson",
+            "{\"n_nationkey\":0,\"n_name\":\"ALGERIA\"}\n{\"n_nationkey\":1,\"n_name\":\"ARGENTINA\"}\n",
+        ),
+        (
+            "json",
+            "[{\"n_nationkey\":0,\"n_name\":\"ALGERIA\"},{\"n_nationkey\":1,\"n_name\":\"ARGENTINA\"}]\n",
+        ),
+    ] {
+        let out = Command::new(HAYATE)
+            .args(["sql", "--coordinator", &cluster.url, "--format", format])
+            .args(["-e", query])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stdout), expected, "{format}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("2 rows in"),
+            "{}",
+            text(&out)
+        );
+    }
+    let out = Command::new(HAYATE)
+        .args(["sql", "--coordinator", &cluster.url, "--no-timing"])
+        .args(["-e", query])
+        .output()
+        .unwrap();
+    assert!(!text(&out).contains("rows in"), "{}", text(&out));
+    assert!(text(&out).contains("ARGENTINA"), "{}", text(&out));
+
     // A bad statement: a clear error and a failing exit code; the cluster
     // keeps answering.
     let out = sql(&cluster.url, &["SELEC 1"]);
