@@ -28,6 +28,8 @@ pub enum Planned {
     Rows(Vec<RecordBatch>),
     /// `EXPLAIN ANALYZE`: run the stages, then describe what they did.
     Analyze(StageGraph),
+    /// A write that has run already, and its answer (the rows written).
+    Written(Vec<RecordBatch>),
 }
 
 /// A planned statement with the schema of its answer.

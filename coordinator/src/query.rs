@@ -151,9 +151,33 @@ impl QueryEngine {
         parameters: Option<Vec<ScalarValue>>,
     ) -> Result<(String, SchemaRef), CoordinatorError> {
         // A statement that cannot be planned is a failed query too.
-        self.plan_statement(ctx, sql, parameters)
+        let (id, schema) = self
+            .plan_statement(ctx, sql, parameters)
             .await
-            .inspect_err(|_| self.metrics.start().fail())
+            .inspect_err(|_| self.metrics.start().fail())?;
+        let writes = matches!(
+            self.pending.lock().get(&id).map(|p| &p.statement.planned),
+            Some(Planned::Stages(graph)) if writes_output(graph)
+        );
+        if writes {
+            // A write runs when it is submitted, as in a database: a client
+            // that never fetches its answer (ADBC's `execute` of an INSERT)
+            // still has its rows written, and hears of a failure at once.
+            let written: Vec<RecordBatch> = self.execute(&id).await?.try_collect().await?;
+            self.pending.lock().insert(
+                id.clone(),
+                Pending {
+                    ctx: ctx.clone(),
+                    statement: PlannedStatement {
+                        schema: Arc::clone(&schema),
+                        planned: Planned::Written(written),
+                        split_time: Duration::ZERO,
+                    },
+                    created: Instant::now(),
+                },
+            );
+        }
+        Ok((id, schema))
     }
 
     async fn plan_statement(
@@ -201,6 +225,10 @@ impl QueryEngine {
         self.history
             .time(id, |t| &mut t.ticket_wait_us, pending.created.elapsed());
         match pending.statement.planned {
+            // Ran when it was planned; its record is complete.
+            Planned::Written(batches) => {
+                Ok(Box::pin(MemoryStream::try_new(batches, schema, None)?))
+            }
             Planned::Rows(batches) => {
                 self.history.finish(id, Vec::new());
                 self.metrics.start().complete();

@@ -186,3 +186,17 @@ def test_pandas_and_polars_read_through_adbc(cluster, events):
         polars_frame = pl.read_database(sql, connection=conn)
         assert polars_frame["service"].to_list() == expected.column("service").to_pylist()
         assert polars_frame["n"].to_list() == expected.column("id_count").to_pylist()
+
+
+def test_a_write_runs_when_it_is_submitted(cluster):
+    """`execute` of an INSERT writes its rows even if its answer is never
+    fetched, and a bad one fails at once."""
+    with connect(cluster) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE written_t (id BIGINT)")
+        cur.execute("INSERT INTO written_t VALUES (1), (2)")
+        cur.execute("INSERT INTO written_t VALUES (3)")
+        assert cur.fetchall() == [(1,)]
+        with pytest.raises(Exception, match="(?i)cast"):
+            cur.execute("INSERT INTO written_t VALUES ('x')")
+        cur.execute("SELECT count(*) FROM written_t")
+        assert cur.fetchall() == [(3,)]
