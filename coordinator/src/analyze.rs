@@ -6,7 +6,7 @@ use std::time::Duration;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::Result;
 use hayate_planner::{StageGraph, explain_stages};
-use hayate_protocol::QueryStats;
+use hayate_protocol::{QueryStats, StageStats};
 use hayate_storage::io_summary;
 
 use crate::planning::explain_result;
@@ -39,6 +39,13 @@ pub fn analyze_rows(
             get("rows_scanned"),
             io_summary(&s.metrics)
         );
+        if s.tasks > 1 {
+            let _ = writeln!(
+                per_stage,
+                "  across tasks (min / median / max): {}",
+                skew(s)
+            );
+        }
     }
     let query = format!(
         "{rows} rows in {:.3} s\nplanning: {}\ntotal: {}",
@@ -51,4 +58,33 @@ pub fn analyze_rows(
         ("stage_metrics", per_stage),
         ("query_metrics", query),
     ])
+}
+
+/// How the stage's work spread over its tasks: a max far above the median
+/// is a skewed stage (one hot key, one large file).
+fn skew(stage: &StageStats) -> String {
+    let mut parts = Vec::new();
+    for (name, label, scale, unit) in [
+        ("output_rows", "rows out", 1.0, ""),
+        ("cpu_nanos", "cpu", 1e6, " ms"),
+        ("rows_scanned", "rows scanned", 1.0, ""),
+        ("bytes_fetched", "fetched", 1.0, " B"),
+    ] {
+        if let Some(s) = stage.spread.get(name) {
+            let show = |v: u64| {
+                if scale == 1.0 {
+                    v.to_string()
+                } else {
+                    format!("{:.1}", v as f64 / scale)
+                }
+            };
+            parts.push(format!(
+                "{label} {} / {} / {}{unit}",
+                show(s.min),
+                show(s.median),
+                show(s.max)
+            ));
+        }
+    }
+    parts.join(", ")
 }

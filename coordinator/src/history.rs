@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use hayate_protocol::{QueryStats, QueryTimings, StageStats, TaskReport};
+use hayate_protocol::{QueryStats, QueryTimings, Spread, StageStats, TaskReport};
 use hayate_storage::IoCounters;
 use parking_lot::Mutex;
 use tokio::sync::watch;
@@ -155,6 +155,23 @@ fn summarize(r: &Record) -> QueryStats {
         stage.tasks += 1;
         add_all(&mut stage.metrics, &task.metrics);
     }
+    for stage in stages.values_mut() {
+        let tasks: Vec<&TaskReport> = r
+            .tasks
+            .iter()
+            .filter(|t| t.stage_id == stage.stage_id)
+            .collect();
+        stage.spread = stage
+            .metrics
+            .keys()
+            .map(|name| {
+                let values = tasks
+                    .iter()
+                    .map(|t| t.metrics.get(name).copied().unwrap_or(0));
+                (name.clone(), spread(values))
+            })
+            .collect();
+    }
     let mut total = planning.clone();
     for stage in stages.values() {
         add_all(&mut total, &stage.metrics);
@@ -184,5 +201,33 @@ fn micros(d: Duration) -> u64 {
 fn add_all(into: &mut BTreeMap<String, u64>, from: &BTreeMap<String, u64>) {
     for (k, v) in from {
         *into.entry(k.clone()).or_default() += v;
+    }
+}
+
+/// The smallest, median (the lower one of an even count) and largest of
+/// `values`.
+fn spread(values: impl Iterator<Item = u64>) -> Spread {
+    let mut sorted: Vec<u64> = values.collect();
+    sorted.sort_unstable();
+    Spread {
+        min: sorted.first().copied().unwrap_or(0),
+        median: sorted
+            .get(sorted.len().saturating_sub(1) / 2)
+            .copied()
+            .unwrap_or(0),
+        max: sorted.last().copied().unwrap_or(0),
+    }
+}
+
+#[cfg(test)]
+mod spread_tests {
+    use super::*;
+
+    #[test]
+    fn spread_is_min_median_max() {
+        let s = spread([40, 1, 3, 2].into_iter());
+        assert_eq!((s.min, s.median, s.max), (1, 2, 40));
+        let s = spread(std::iter::empty());
+        assert_eq!((s.min, s.median, s.max), (0, 0, 0));
     }
 }

@@ -203,4 +203,19 @@ pub struct StageStats {
     pub tasks: u32,
     #[prost(btree_map = "string, uint64", tag = "3")]
     pub metrics: std::collections::BTreeMap<String, u64>,
+    /// How each metric spread over the stage's tasks (skew shows as a max
+    /// far above the median).
+    #[prost(btree_map = "string, message", tag = "4")]
+    pub spread: std::collections::BTreeMap<String, Spread>,
+}
+
+/// The smallest, median and largest of one metric over a stage's tasks.
+#[derive(Clone, Copy, PartialEq, prost::Message)]
+pub struct Spread {
+    #[prost(uint64, tag = "1")]
+    pub min: u64,
+    #[prost(uint64, tag = "2")]
+    pub median: u64,
+    #[prost(uint64, tag = "3")]
+    pub max: u64,
 }

@@ -189,6 +189,27 @@ async fn log_suite_from_s3_matches_datafusion_and_prunes() {
             "EXPLAIN ANALYZE lacks {needle:?}:\n{text}"
         );
     }
+
+    // Over several tasks it also shows how the work spread between them.
+    let analyzed = client
+        .query(&format!(
+            "EXPLAIN ANALYZE {}",
+            SUITE
+                .iter()
+                .find(|q| q.name == "full_scan_summary")
+                .expect("query")
+                .sql
+        ))
+        .await
+        .expect("explain analyze");
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(&analyzed)
+        .expect("format")
+        .to_string();
+    assert!(
+        text.contains("across tasks (min / median / max): rows out")
+            && text.contains("rows scanned"),
+        "EXPLAIN ANALYZE lacks the spread over tasks:\n{text}"
+    );
     cluster.stop().await;
     drop(server);
 }
