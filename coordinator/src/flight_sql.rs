@@ -40,7 +40,7 @@ use tonic::{Request, Response, Status};
 use crate::auth::Authenticator;
 use crate::error::CoordinatorError;
 use crate::membership::Membership;
-use crate::parameters::PreparedHandle;
+use crate::parameters::{PreparedHandle, parameter_rows};
 use crate::planning::statement_schemas;
 use crate::query::QueryEngine;
 use crate::session::{SESSION_COOKIE, Sessions};
@@ -268,16 +268,16 @@ impl FlightSqlService for CoordinatorService {
         command: CommandPreparedStatementUpdate,
         request: Request<PeekableFlightDataStream>,
     ) -> Result<i64, Status> {
-        let mut handle = prepared_handle(&command.prepared_statement_handle)?;
+        let handle = prepared_handle(&command.prepared_statement_handle)?;
         let (_, ctx) = self.session(&request);
         // Rows sent with the update replace rows bound before it.
         let sent = bound_rows(request).await?;
-        let invalid =
-            |e: datafusion::error::DataFusionError| Status::invalid_argument(e.to_string());
-        if !sent.is_empty() {
-            handle = handle.bind(&sent).map_err(invalid)?;
+        let rows = if sent.is_empty() {
+            handle.rows()
+        } else {
+            parameter_rows(&sent)
         }
-        let rows = handle.rows().map_err(invalid)?;
+        .map_err(|e| Status::invalid_argument(e.to_string()))?;
         if rows.is_empty() {
             return Ok(self.engine.run_update(&ctx, &handle.sql, None).await?);
         }

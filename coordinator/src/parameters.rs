@@ -71,21 +71,27 @@ impl PreparedHandle {
         if self.parameters.is_empty() {
             return Ok(Vec::new());
         }
-        let reader = StreamReader::try_new(Cursor::new(&self.parameters), None)?;
-        let mut rows = Vec::new();
-        for batch in reader {
-            let batch = batch?;
-            for row in 0..batch.num_rows() {
-                let values = batch
-                    .columns()
-                    .iter()
-                    .map(|column| ScalarValue::try_from_array(column, row))
-                    .collect::<Result<Vec<_>>>()?;
-                rows.push(values);
-            }
-        }
-        Ok(rows)
+        let batches = StreamReader::try_new(Cursor::new(&self.parameters), None)?
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        parameter_rows(&batches)
     }
+}
+
+/// One list of values per row of `batches`, in column order (`$1` is the
+/// first column).
+pub fn parameter_rows(batches: &[RecordBatch]) -> Result<Vec<Vec<ScalarValue>>> {
+    let mut rows = Vec::new();
+    for batch in batches {
+        for row in 0..batch.num_rows() {
+            let values = batch
+                .columns()
+                .iter()
+                .map(|column| ScalarValue::try_from_array(column, row))
+                .collect::<Result<Vec<_>>>()?;
+            rows.push(values);
+        }
+    }
+    Ok(rows)
 }
 
 /// `plan` with `values` in place of its placeholders (`$1` is the first

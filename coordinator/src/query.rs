@@ -140,8 +140,6 @@ impl QueryEngine {
         }
     }
 
-    /// Plans `sql`; returns the statement handle (also the query id) and
-    /// the schema of its result.
     /// Plans `sql` with the `parameters` bound to its placeholders (if any)
     /// and keeps it for a `DoGet`; returns its id and answer schema.
     pub async fn plan(
@@ -151,14 +149,10 @@ impl QueryEngine {
         parameters: Option<Vec<ScalarValue>>,
     ) -> Result<(String, SchemaRef), CoordinatorError> {
         // A statement that cannot be planned is a failed query too.
-        let (id, schema) = self
+        let (id, schema, writes) = self
             .plan_statement(ctx, sql, parameters)
             .await
             .inspect_err(|_| self.metrics.start().fail())?;
-        let writes = matches!(
-            self.pending.lock().get(&id).map(|p| &p.statement.planned),
-            Some(Planned::Stages(graph)) if writes_output(graph)
-        );
         if writes {
             // A write runs when it is submitted, as in a database: a client
             // that never fetches its answer (ADBC's `execute` of an INSERT)
@@ -185,7 +179,7 @@ impl QueryEngine {
         ctx: &SessionContext,
         sql: &str,
         parameters: Option<Vec<ScalarValue>>,
-    ) -> Result<(String, SchemaRef), CoordinatorError> {
+    ) -> Result<(String, SchemaRef, bool), CoordinatorError> {
         let workers = self.membership.live().len();
         let started = Instant::now();
         let io = Arc::new(IoCounters::default());
@@ -194,6 +188,7 @@ impl QueryEngine {
             .map_err(CoordinatorError::Planning)?;
         let id = uuid::Uuid::new_v4().to_string();
         let schema = Arc::clone(&statement.schema);
+        let writes = matches!(&statement.planned, Planned::Stages(graph) if writes_output(graph));
         self.history
             .begin(&id, io, started.elapsed(), statement.split_time);
         let mut pending = self.pending.lock();
@@ -212,7 +207,7 @@ impl QueryEngine {
             elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
             "planned"
         );
-        Ok((id, schema))
+        Ok((id, schema, writes))
     }
 
     pub async fn execute(&self, id: &str) -> Result<SendableRecordBatchStream, CoordinatorError> {
@@ -222,10 +217,12 @@ impl QueryEngine {
             .remove(id)
             .ok_or_else(|| CoordinatorError::UnknownStatement(id.to_string()))?;
         let schema = Arc::clone(&pending.statement.schema);
-        self.history
-            .time(id, |t| &mut t.ticket_wait_us, pending.created.elapsed());
+        // A write ran when it was planned: its record is complete.
+        if !matches!(pending.statement.planned, Planned::Written(_)) {
+            self.history
+                .time(id, |t| &mut t.ticket_wait_us, pending.created.elapsed());
+        }
         match pending.statement.planned {
-            // Ran when it was planned; its record is complete.
             Planned::Written(batches) => {
                 Ok(Box::pin(MemoryStream::try_new(batches, schema, None)?))
             }

@@ -13,6 +13,18 @@ use hayate_testkit::S3Server;
 
 use crate::support::{Client, TestCluster, total};
 
+/// `EXPLAIN ANALYZE` of the suite's query `name`, as text.
+async fn explain_analyze(client: &mut Client, name: &str) -> String {
+    let query = SUITE.iter().find(|q| q.name == name).expect("query");
+    let analyzed = client
+        .query(&format!("EXPLAIN ANALYZE {}", query.sql))
+        .await
+        .expect("explain analyze");
+    datafusion::arrow::util::pretty::pretty_format_batches(&analyzed)
+        .expect("format")
+        .to_string()
+}
+
 async fn reference_context(server: &S3Server, location: &str) -> SessionContext {
     let ctx = SessionContext::new();
     let url = url::Url::parse(&format!("s3://{}", server.bucket)).expect("bucket URL");
@@ -162,20 +174,7 @@ async fn log_suite_from_s3_matches_datafusion_and_prunes() {
     );
 
     // EXPLAIN ANALYZE shows each stage's I/O.
-    let analyzed = client
-        .query(&format!(
-            "EXPLAIN ANALYZE {}",
-            SUITE
-                .iter()
-                .find(|q| q.name == "one_hour_summary")
-                .expect("query")
-                .sql
-        ))
-        .await
-        .expect("explain analyze");
-    let text = datafusion::arrow::util::pretty::pretty_format_batches(&analyzed)
-        .expect("format")
-        .to_string();
+    let text = explain_analyze(&mut client, "one_hour_summary").await;
     for needle in [
         "stage_metrics",
         "query_metrics",
@@ -191,20 +190,7 @@ async fn log_suite_from_s3_matches_datafusion_and_prunes() {
     }
 
     // Over several tasks it also shows how the work spread between them.
-    let analyzed = client
-        .query(&format!(
-            "EXPLAIN ANALYZE {}",
-            SUITE
-                .iter()
-                .find(|q| q.name == "full_scan_summary")
-                .expect("query")
-                .sql
-        ))
-        .await
-        .expect("explain analyze");
-    let text = datafusion::arrow::util::pretty::pretty_format_batches(&analyzed)
-        .expect("format")
-        .to_string();
+    let text = explain_analyze(&mut client, "full_scan_summary").await;
     assert!(
         text.contains("across tasks (min / median / max): rows out")
             && text.contains("rows scanned"),
