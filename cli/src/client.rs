@@ -12,7 +12,7 @@ use futures::{StreamExt, TryStreamExt};
 use hayate_coordinator::SESSION_HEADER;
 use hayate_coordinator::flight_sql::statement_handle;
 use hayate_protocol::transport::{MAX_MESSAGE_BYTES, channel};
-use hayate_protocol::{QueryRef, QueryStats, actions};
+use hayate_protocol::{QueryProgress, QueryRef, QueryStats, actions};
 use prost::Message;
 use tonic::transport::{Channel, ClientTlsConfig};
 use tonic::{Code, Request, Status};
@@ -184,11 +184,24 @@ impl SqlClient {
     /// What the last statement did (object-store requests, bytes, pruning,
     /// cache hits), once the coordinator has its workers' reports.
     pub async fn last_stats(&mut self) -> Result<Option<QueryStats>, ClientError> {
+        self.ask_about_last(actions::QUERY_STATS).await
+    }
+
+    /// Where the last statement is now (stages, tasks, rows and bytes so
+    /// far), answered at once.
+    pub async fn last_progress(&mut self) -> Result<Option<QueryProgress>, ClientError> {
+        self.ask_about_last(actions::QUERY_PROGRESS).await
+    }
+
+    async fn ask_about_last<M: Message + Default>(
+        &mut self,
+        action: &str,
+    ) -> Result<Option<M>, ClientError> {
         let Some(query_id) = self.last_query.clone() else {
             return Ok(None);
         };
         let action = Action {
-            r#type: actions::QUERY_STATS.to_string(),
+            r#type: action.to_string(),
             body: QueryRef { query_id }.encode_to_vec().into(),
         };
         let mut results = self
@@ -198,7 +211,7 @@ impl SqlClient {
             .map_err(ClientError::Server)?
             .into_inner();
         match results.try_next().await.map_err(ClientError::Server)? {
-            Some(r) => QueryStats::decode(r.body.as_ref())
+            Some(r) => M::decode(r.body.as_ref())
                 .map(Some)
                 .map_err(|e| ClientError::Protocol(e.to_string())),
             None => Ok(None),

@@ -13,10 +13,12 @@ use crate::client::SqlClient;
 pub async fn start(
     workers: usize,
     port: u16,
+    ui_port: Option<u16>,
     storage: StorageConfig,
 ) -> anyhow::Result<EmbeddedCluster> {
     let config = CoordinatorConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], port)),
+        status: ui_port.map(|port| SocketAddr::from(([127, 0, 0, 1], port))),
         storage,
         ..Default::default()
     };

@@ -6,6 +6,7 @@ mod drain;
 mod local;
 mod logs_gen;
 mod output;
+mod progress;
 mod repl;
 mod sample_data;
 mod security_args;
@@ -23,6 +24,7 @@ use hayate_worker::{MemoryLimits, WorkerConfig, start_worker};
 
 use crate::client::SqlClient;
 use crate::output::{Output, OutputFormat};
+use crate::progress::ProgressMode;
 use crate::security_args::{AuthArgs, ClientArgs, ClusterArgs};
 use crate::storage_args::StorageArgs;
 
@@ -203,6 +205,11 @@ struct StatementArgs {
     /// Leave out the "N rows in T" line after each statement.
     #[arg(long)]
     no_timing: bool,
+    /// When to show a running statement's progress (stages, tasks, rows
+    /// and bytes scanned): on a terminal, always (plain lines on stderr
+    /// without one), or never.
+    #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
+    progress: ProgressMode,
 }
 
 impl StatementArgs {
@@ -210,6 +217,7 @@ impl StatementArgs {
         Output {
             format: self.format,
             timing: !self.no_timing,
+            progress: self.progress,
         }
     }
 }
@@ -245,6 +253,10 @@ struct LocalArgs {
     /// register them as table `logs`.
     #[arg(long, default_value_t = 0)]
     logs: u64,
+    /// Serve the web UI (and /metrics) on this loopback port; 0 picks a
+    /// free one.
+    #[arg(long)]
+    ui_port: Option<u16>,
     /// Serve Flight SQL (for other clients) until interrupted, instead
     /// of opening a prompt; prints where it listens, like `coordinator`.
     #[arg(long, conflicts_with_all = ["execute", "file"])]
@@ -316,6 +328,9 @@ fn announce(role: &str, address: &str, status: Option<SocketAddr>) {
     println!("{role} listening at {address}");
     if let Some(status) = status {
         println!("status at http://{status}");
+        if role == "coordinator" {
+            println!("web UI at http://{status}/");
+        }
     }
 }
 
@@ -404,7 +419,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Local(args) => {
-            let cluster = local::start(args.workers, args.port, args.storage.config()).await?;
+            let cluster =
+                local::start(args.workers, args.port, args.ui_port, args.storage.config()).await?;
             let mut client = SqlClient::connect(&cluster.coordinator.address, None, None).await?;
             if !args.no_sample {
                 local::load_sample(&mut client, args.sf).await?;
@@ -412,8 +428,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if args.logs > 0 {
                 local::load_logs(&mut client, args.logs).await?;
             }
+            if let Some(ui) = cluster.coordinator.status_address {
+                eprintln!("Web UI at http://{ui}/");
+            }
             if args.serve {
-                announce("coordinator", &cluster.coordinator.address, None);
+                announce(
+                    "coordinator",
+                    &cluster.coordinator.address,
+                    cluster.coordinator.status_address,
+                );
                 shutdown_signal().await;
                 cluster.stop().await;
                 return Ok(());

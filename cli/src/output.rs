@@ -40,6 +40,8 @@ pub struct Output {
     pub format: OutputFormat,
     /// Print "N rows in T" after each statement.
     pub timing: bool,
+    /// When a running statement's progress line is shown.
+    pub progress: crate::progress::ProgressMode,
 }
 
 impl Output {
@@ -115,6 +117,7 @@ mod tests {
         let output = Output {
             format,
             timing: true,
+            progress: crate::progress::ProgressMode::Never,
         };
         output.write(&[batch], &mut out).unwrap();
         String::from_utf8(out).unwrap()

@@ -2,11 +2,7 @@
 
 use std::time::Instant;
 
-use std::io::IsTerminal;
-use std::time::Duration;
-
 use futures::TryStreamExt;
-use indicatif::{ProgressBar, ProgressStyle};
 use rustyline::Editor;
 use rustyline::error::ReadlineError;
 use rustyline::history::DefaultHistory;
@@ -18,6 +14,7 @@ use crate::completion::{SqlCompletion, changes_names};
 use clap::ValueEnum;
 
 use crate::output::{Output, OutputFormat};
+use crate::progress::{ProgressLine, REFRESH};
 use crate::statements::split_statements;
 
 /// Runs each statement in turn, printing results. Ctrl-C cancels the running
@@ -31,15 +28,29 @@ pub async fn run_statements(
     let mut ok = true;
     for sql in statements {
         let started = Instant::now();
-        let progress = progress_bar();
+        let progress = ProgressLine::new(output.progress);
         let run = async {
-            let mut stream = std::pin::pin!(client.query(sql).await?);
+            let stream = client.query(sql).await?;
+            let mut stream = std::pin::pin!(stream);
             let mut batches = Vec::new();
             let mut rows = 0usize;
-            while let Some(batch) = stream.try_next().await? {
-                rows += batch.num_rows();
-                progress.set_message(format!("{rows} rows"));
-                batches.push(batch);
+            let mut refresh = tokio::time::interval(REFRESH);
+            refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    batch = stream.try_next() => match batch? {
+                        Some(batch) => {
+                            rows += batch.num_rows();
+                            batches.push(batch);
+                        }
+                        None => break,
+                    },
+                    _ = refresh.tick() => {
+                        // Progress is a nicety: a failed ask changes nothing.
+                        let now = client.last_progress().await.ok().flatten();
+                        progress.show(now.as_ref(), rows, started.elapsed());
+                    }
+                }
             }
             Ok::<_, crate::client::ClientError>(batches)
         };
@@ -49,7 +60,7 @@ pub async fn run_statements(
             result = run => Some(result),
             _ = tokio::signal::ctrl_c() => None,
         };
-        progress.finish_and_clear();
+        progress.clear();
         match outcome {
             Some(Ok(batches)) => {
                 output.print(&batches, started.elapsed());
@@ -94,21 +105,6 @@ async fn print_io(client: &mut SqlClient, output: &Output) {
             stats.lost_workers.join(", ")
         ));
     }
-}
-
-/// A spinner with elapsed time and rows received while a statement runs,
-/// on a terminal only (never in piped output); cleared when it ends.
-fn progress_bar() -> ProgressBar {
-    if !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new_spinner();
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} running {elapsed} {msg}  (Ctrl-C cancels)")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
 }
 
 /// The interactive prompt: statements end with `;` and may span lines;
@@ -219,6 +215,7 @@ mod tests {
         let mut output = Output {
             format: OutputFormat::Table,
             timing: true,
+            progress: crate::progress::ProgressMode::Never,
         };
         meta_command("\\format NDJSON", &mut output).unwrap();
         assert_eq!(output.format, OutputFormat::Ndjson);

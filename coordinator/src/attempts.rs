@@ -36,8 +36,9 @@ use tonic::Status;
 
 use crate::cleanup::CleanupGuard;
 use crate::error::CoordinatorError;
-use crate::history::QueryHistory;
 use crate::membership::Membership;
+use crate::query::Query;
+use crate::registry::QueryRegistry;
 use crate::scheduler::Scheduler;
 
 /// How often a run checks that its workers still heartbeat.
@@ -52,12 +53,12 @@ pub struct RetryPolicy {
 
 /// Everything a query's runs need.
 pub struct QueryRun {
-    pub query_id: String,
+    pub query: Arc<Query>,
     pub graph: Arc<StageGraph>,
     pub ctx: SessionContext,
     pub scheduler: Scheduler,
     pub membership: Arc<Membership>,
-    pub history: Arc<QueryHistory>,
+    pub registry: Arc<QueryRegistry>,
     pub policy: RetryPolicy,
 }
 
@@ -139,40 +140,32 @@ async fn drive(run: QueryRun, tx: mpsc::Sender<Item>) {
         first_batch: None,
     };
     let mut excluded: Vec<String> = Vec::new();
-    let mut attempt = 1;
+    let mut attempt: u32 = 1;
     loop {
-        let attempt_id = match attempt {
-            1 => run.query_id.clone(),
-            n => format!("{}.{n}", run.query_id),
-        };
+        let attempt_id = hayate_protocol::attempt::attempt_id(&run.query.id, attempt);
+        run.query.running(attempt);
         let launch = Instant::now();
         let started = run
             .scheduler
             .start(&attempt_id, &run.graph, &run.ctx, &excluded)
             .await;
         let launched = Instant::now();
-        run.history
-            .time(&run.query_id, |t| &mut t.launch_us, launched - launch);
+        run.query.time(|t| &mut t.launch_us, launched - launch);
         let (error, guard) = match started {
             Ok(running) => {
                 let workers = running.placed.workers();
                 let guard = CleanupGuard::new(
                     run.scheduler.channels().clone(),
-                    Arc::clone(&run.history),
-                    &run.query_id,
+                    Arc::clone(&run.registry),
+                    Arc::clone(&run.query),
                     &attempt_id,
                     running.placed,
                 );
                 match pump(running.stream, &workers, &run.membership, &mut out).await {
                     RunEnd::Done => {
                         let first = out.first_batch.unwrap_or(launched);
-                        run.history.time(
-                            &run.query_id,
-                            |t| &mut t.first_batch_us,
-                            first - launched,
-                        );
-                        run.history
-                            .time(&run.query_id, |t| &mut t.stream_us, first.elapsed());
+                        run.query.time(|t| &mut t.first_batch_us, first - launched);
+                        run.query.time(|t| &mut t.stream_us, first.elapsed());
                         if out.flush().await {
                             drop(out);
                             guard.finish_now().await;
@@ -197,9 +190,9 @@ async fn drive(run: QueryRun, tx: mpsc::Sender<Item>) {
         };
         let lost = lost_worker(&error);
         match lost {
-            Some(lost) if out.sent_rows == 0 && attempt < run.policy.max_attempts => {
+            Some(lost) if out.sent_rows == 0 && (attempt as usize) < run.policy.max_attempts => {
                 tracing::warn!(
-                    query_id = %run.query_id,
+                    query_id = %run.query.id,
                     attempt,
                     worker = %lost,
                     error = %error,
@@ -208,18 +201,20 @@ async fn drive(run: QueryRun, tx: mpsc::Sender<Item>) {
                 out.discard();
                 match guard {
                     Some(guard) => guard.abandon(&lost),
-                    None => run.history.retried(&run.query_id, &lost),
+                    None => run.registry.retried(&run.query, &lost),
                 }
                 run.membership.forget_address(&lost);
                 excluded.push(lost);
                 attempt += 1;
             }
             lost => {
-                run.history.fail(&run.query_id);
+                // The query's state becomes failed when its stream delivers
+                // the error; with no run on the workers nobody else reports.
                 if guard.is_none() {
-                    run.history.finish(&run.query_id, Vec::new());
+                    run.registry.file_reports(&run.query, Vec::new(), true);
                 }
-                let error = explain_failure(error, lost.as_deref(), attempt, out.sent_rows);
+                let error =
+                    explain_failure(error, lost.as_deref(), attempt as usize, out.sent_rows);
                 let _ = out.tx.send(Err(error)).await;
                 return;
             }

@@ -17,6 +17,7 @@ use hayate_storage::StoreRegistry;
 use hayate_worker::{Channels, FlightPartitionFetcher, LocalPeers};
 
 use crate::server::StorageConfig;
+use crate::system_tables::{SYSTEM_SCHEMA, SystemSchema, SystemState};
 
 /// Memory for cached listings: about 100,000 files.
 const LISTING_CACHE_BYTES: usize = 64 * 1024 * 1024;
@@ -94,6 +95,26 @@ impl Catalog {
             .optimizer
             .enable_physical_uncorrelated_scalar_subquery = false;
         config
+    }
+
+    /// Adds the `system` schema (queries, tasks, workers, tables) to the
+    /// default catalog, reading `queries` and `membership`.
+    pub fn add_system_tables(
+        &self,
+        queries: Arc<crate::registry::QueryRegistry>,
+        membership: Arc<crate::membership::Membership>,
+    ) -> datafusion::error::Result<()> {
+        let catalogs = Arc::clone(self.template.catalog_list());
+        let Some(catalog) = catalogs.catalog("datafusion") else {
+            return Ok(());
+        };
+        let state = SystemState {
+            queries,
+            membership,
+            catalogs,
+        };
+        catalog.register_schema(SYSTEM_SCHEMA, Arc::new(SystemSchema::new(state)))?;
+        Ok(())
     }
 
     /// A new session over the shared catalog.

@@ -6,51 +6,65 @@ use std::time::Instant;
 
 use hayate_worker::Channels;
 
-use crate::history::QueryHistory;
 use crate::load::PlacedTasks;
+use crate::query::Query;
+use crate::registry::QueryRegistry;
 use crate::scheduler::cancel_on;
 
 /// Ends a run (attempt) of a query on its workers when dropped, and files
 /// their reports under the query.
 pub struct CleanupGuard {
     channels: Channels,
-    history: Arc<QueryHistory>,
-    /// The query, as clients and the history know it.
-    query_id: String,
+    registry: Arc<QueryRegistry>,
+    /// `None` once the run has been ended.
+    run: Option<Run>,
+}
+
+struct Run {
+    query: Arc<Query>,
     /// The run's id on the workers (the query id, or a rerun's own id).
     attempt_id: String,
     workers: Vec<String>,
     /// Counted against their workers until the run has ended there.
-    placed: Option<PlacedTasks>,
+    placed: PlacedTasks,
+}
+
+impl Run {
+    /// Stops the run's tasks on its workers; their final reports.
+    async fn end(self, channels: &Channels) -> (Arc<Query>, Vec<hayate_protocol::TaskReport>) {
+        let reports = cancel_on(channels, &self.attempt_id, &self.workers).await;
+        drop(self.placed);
+        (self.query, reports)
+    }
 }
 
 impl CleanupGuard {
     pub fn new(
         channels: Channels,
-        history: Arc<QueryHistory>,
-        query_id: &str,
+        registry: Arc<QueryRegistry>,
+        query: Arc<Query>,
         attempt_id: &str,
         placed: PlacedTasks,
     ) -> Self {
         Self {
             channels,
-            history,
-            query_id: query_id.to_string(),
-            attempt_id: attempt_id.to_string(),
-            workers: placed.workers(),
-            placed: Some(placed),
+            registry,
+            run: Some(Run {
+                query,
+                attempt_id: attempt_id.to_string(),
+                workers: placed.workers(),
+                placed,
+            }),
         }
     }
 
     /// Ends the run now, waits for the reports, and closes the record.
     pub async fn finish_now(mut self) {
-        let (query_id, attempt_id, workers, placed) = self.take();
+        let Some(run) = self.run.take() else { return };
         let started = Instant::now();
-        let reports = cancel_on(&self.channels, &attempt_id, &workers).await;
-        drop(placed);
-        self.history
-            .time(&query_id, |t| &mut t.cleanup_us, started.elapsed());
-        self.history.finish(&query_id, reports);
+        let (query, reports) = run.end(&self.channels).await;
+        query.time(|t| &mut t.cleanup_us, started.elapsed());
+        self.registry.file_reports(&query, reports, true);
     }
 
     /// Ends a run abandoned because `lost` went away; the query goes on in
@@ -58,40 +72,26 @@ impl CleanupGuard {
     /// the background: a cut-off worker would hold up the rerun until its
     /// cancel timed out.
     pub fn abandon(mut self, lost: &str) {
-        let (query_id, attempt_id, workers, placed) = self.take();
-        self.history.retried(&query_id, lost);
+        let Some(run) = self.run.take() else { return };
+        self.registry.retried(&run.query, lost);
         let channels = self.channels.clone();
-        let history = Arc::clone(&self.history);
+        let registry = Arc::clone(&self.registry);
         tokio::spawn(async move {
-            let reports = cancel_on(&channels, &attempt_id, &workers).await;
-            drop(placed);
-            history.add_reports(&query_id, reports);
+            let (query, reports) = run.end(&channels).await;
+            registry.file_reports(&query, reports, false);
         });
-    }
-
-    fn take(&mut self) -> (String, String, Vec<String>, Option<PlacedTasks>) {
-        (
-            std::mem::take(&mut self.query_id),
-            std::mem::take(&mut self.attempt_id),
-            std::mem::take(&mut self.workers),
-            self.placed.take(),
-        )
     }
 }
 
 impl Drop for CleanupGuard {
     fn drop(&mut self) {
-        if self.query_id.is_empty() {
-            return;
-        }
-        let (query_id, attempt_id, workers, placed) = self.take();
+        let Some(run) = self.run.take() else { return };
         let channels = self.channels.clone();
-        let history = Arc::clone(&self.history);
+        let registry = Arc::clone(&self.registry);
         if let Ok(handle) = tokio::runtime::Handle::try_current() {
             handle.spawn(async move {
-                let reports = cancel_on(&channels, &attempt_id, &workers).await;
-                drop(placed);
-                history.finish(&query_id, reports);
+                let (query, reports) = run.end(&channels).await;
+                registry.file_reports(&query, reports, true);
             });
         }
     }

@@ -21,6 +21,9 @@ pub enum CoordinatorError {
     /// statement's fault, not the server's.
     #[error("{0}")]
     Planning(DataFusionError),
+    /// Stopped from outside its stream: cancelled or timed out.
+    #[error("{0}")]
+    Stopped(crate::query::StopReason),
     #[error("{0}")]
     DataFusion(#[from] DataFusionError),
     #[error("{}", .0.message())]
@@ -37,6 +40,12 @@ impl From<CoordinatorError> for Status {
             CoordinatorError::Planning(e) => match e.find_root() {
                 DataFusionError::Execution(_) => Status::invalid_argument(e.strip_backtrace()),
                 _ => hayate_worker::error::to_status(&e),
+            },
+            CoordinatorError::Stopped(reason) => match reason {
+                crate::query::StopReason::Cancelled { .. } => Status::cancelled(reason.to_string()),
+                crate::query::StopReason::TimedOut(_) => {
+                    Status::deadline_exceeded(reason.to_string())
+                }
             },
             CoordinatorError::DataFusion(e) => hayate_worker::error::to_status(&e),
             CoordinatorError::Status(s) => s,

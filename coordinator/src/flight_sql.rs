@@ -38,11 +38,12 @@ use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};
 
 use crate::auth::Authenticator;
+use crate::engine::QueryEngine;
 use crate::error::CoordinatorError;
 use crate::membership::Membership;
 use crate::parameters::{PreparedHandle, parameter_rows};
 use crate::planning::statement_schemas;
-use crate::query::QueryEngine;
+use crate::query::Submitter;
 use crate::session::{SESSION_COOKIE, Sessions};
 use crate::session_options::{
     CLOSE_SESSION, CloseSessionResult, CloseSessionStatus, GET_SESSION_OPTIONS,
@@ -84,14 +85,20 @@ impl CoordinatorService {
         }
     }
 
-    fn session<T>(&self, request: &Request<T>) -> (String, SessionContext) {
+    /// Who sends `request`, and the session it runs in.
+    fn session<T>(&self, request: &Request<T>) -> (Submitter, SessionContext) {
         let user = self.auth.as_ref().and_then(|auth| {
             let authorization = request.metadata().get("authorization");
             auth.user_for(authorization.and_then(|v| v.to_str().ok()))
                 .ok()
         });
-        let connection = request.remote_addr().map(|peer| (peer, user));
-        self.sessions.for_request(request.metadata(), connection)
+        let connection = request.remote_addr().map(|peer| (peer, user.clone()));
+        let (session, ctx) = self.sessions.for_request(request.metadata(), connection);
+        let submitter = Submitter {
+            user: user.unwrap_or_default(),
+            session,
+        };
+        (submitter, ctx)
     }
 
     /// Plans a statement and answers with one endpoint whose ticket runs it.
@@ -101,8 +108,8 @@ impl CoordinatorService {
         parameters: Option<Vec<ScalarValue>>,
         request: &Request<T>,
     ) -> Result<Response<FlightInfo>, Status> {
-        let (session_id, ctx) = self.session(request);
-        let (id, schema) = self.engine.plan(&ctx, sql, parameters).await?;
+        let (submitter, ctx) = self.session(request);
+        let (id, schema) = self.engine.plan(&ctx, &submitter, sql, parameters).await?;
         let ticket = TicketStatementQuery {
             statement_handle: id.into_bytes().into(),
         };
@@ -114,7 +121,7 @@ impl CoordinatorService {
             )
             .with_descriptor(FlightDescriptor::new_cmd(sql.as_bytes().to_vec()))
             .with_ordered(true);
-        Ok(with_session_cookie(Response::new(info), &session_id))
+        Ok(with_session_cookie(Response::new(info), &submitter.session))
     }
 
     fn handle_membership(&self, action: &Action, internal: bool) -> Result<MembershipAck, Status> {
@@ -142,6 +149,7 @@ impl CoordinatorService {
         } else {
             self.membership.heartbeat(&w)
         };
+        self.engine.registry().heartbeat(&w.address, w.tasks);
         Ok(MembershipAck {
             heartbeat_interval_ms: self.membership.heartbeat_interval.as_millis() as u64,
             known,
@@ -259,8 +267,11 @@ impl FlightSqlService for CoordinatorService {
         command: CommandStatementUpdate,
         request: Request<PeekableFlightDataStream>,
     ) -> Result<i64, Status> {
-        let (_, ctx) = self.session(&request);
-        Ok(self.engine.run_update(&ctx, &command.query, None).await?)
+        let (submitter, ctx) = self.session(&request);
+        Ok(self
+            .engine
+            .run_update(&ctx, &submitter, &command.query, None)
+            .await?)
     }
 
     async fn do_put_prepared_statement_update(
@@ -269,7 +280,7 @@ impl FlightSqlService for CoordinatorService {
         request: Request<PeekableFlightDataStream>,
     ) -> Result<i64, Status> {
         let handle = prepared_handle(&command.prepared_statement_handle)?;
-        let (_, ctx) = self.session(&request);
+        let (submitter, ctx) = self.session(&request);
         // Rows sent with the update replace rows bound before it.
         let sent = bound_rows(request).await?;
         let rows = if sent.is_empty() {
@@ -279,12 +290,18 @@ impl FlightSqlService for CoordinatorService {
         }
         .map_err(|e| Status::invalid_argument(e.to_string()))?;
         if rows.is_empty() {
-            return Ok(self.engine.run_update(&ctx, &handle.sql, None).await?);
+            return Ok(self
+                .engine
+                .run_update(&ctx, &submitter, &handle.sql, None)
+                .await?);
         }
         // Each bound row runs the statement once, as a batch insert does.
         let mut count = 0;
         for row in rows {
-            count += self.engine.run_update(&ctx, &handle.sql, Some(row)).await?;
+            count += self
+                .engine
+                .run_update(&ctx, &submitter, &handle.sql, Some(row))
+                .await?;
         }
         Ok(count)
     }
@@ -513,8 +530,8 @@ impl FlightSqlService for CoordinatorService {
                 return Ok(answer(get_options(&ctx).encode_to_vec()));
             }
             CLOSE_SESSION => {
-                let (id, _) = session();
-                self.sessions.close(&id);
+                let (submitter, _) = session();
+                self.sessions.close(&submitter.session);
                 let closed = CloseSessionResult {
                     status: CloseSessionStatus::Closed as i32,
                 };
@@ -545,7 +562,10 @@ impl FlightSqlService for CoordinatorService {
                     .filter_map(|e| e.ticket.as_ref())
                     .filter_map(|t| statement_handle(&t.ticket))
                     .collect();
-                let cancelled = handles.iter().filter(|h| self.engine.cancel(h)).count();
+                let cancelled = handles
+                    .iter()
+                    .filter(|h| self.engine.cancel(h, "the client"))
+                    .count();
                 let status = match (handles.is_empty(), cancelled) {
                     (true, _) => CancelStatus::NotCancellable,
                     (false, 0) => CancelStatus::NotCancellable,
@@ -555,6 +575,15 @@ impl FlightSqlService for CoordinatorService {
                 Ok(Response::new(Box::pin(futures::stream::once(async move {
                     Ok(arrow_flight::Result { body: body.into() })
                 }))))
+            }
+            actions::QUERY_PROGRESS => {
+                let query = QueryRef::decode(action.body.as_ref()).map_err(|e| {
+                    Status::invalid_argument(format!("malformed query reference: {e}"))
+                })?;
+                let progress = self.engine.progress(&query.query_id).ok_or_else(|| {
+                    Status::not_found(format!("no record of query {}", query.query_id))
+                })?;
+                Ok(answer(progress.encode_to_vec()))
             }
             actions::QUERY_STATS => {
                 let query = QueryRef::decode(action.body.as_ref()).map_err(|e| {

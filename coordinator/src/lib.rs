@@ -10,28 +10,31 @@ pub mod auth;
 pub mod catalog;
 pub mod cleanup;
 pub mod embedded;
+pub mod engine;
 pub mod error;
 pub mod flight_sql;
 pub mod gate;
-pub mod history;
 pub mod load;
 pub mod membership;
 pub mod metrics;
 pub mod parameters;
 pub mod planning;
 pub mod query;
-pub mod running;
+pub mod registry;
 pub mod scheduler;
 pub mod server;
 pub mod session;
 pub mod session_options;
 pub mod sql_metadata;
 pub mod status;
+pub mod stopping;
+pub mod system_tables;
 pub mod time_partitions;
+pub mod web_ui;
 
 pub use catalog::Catalog;
 pub use embedded::EmbeddedCluster;
-pub use query::QueryLimits;
+pub use engine::QueryLimits;
 pub use server::{
     AuthConfig, CoordinatorConfig, CoordinatorHandle, StorageConfig, start_coordinator,
 };

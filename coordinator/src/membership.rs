@@ -17,6 +17,8 @@ struct WorkerEntry {
     slots: u32,
     /// Tasks it has accepted since it started.
     tasks_launched: u64,
+    /// Bytes its queries held at its last heartbeat.
+    memory_used: u64,
 }
 
 /// Who is in the cluster. A worker is live while its heartbeats arrive; one
@@ -50,6 +52,9 @@ pub struct WorkerState {
     pub slots: u32,
     pub draining: bool,
     pub tasks_launched: u64,
+    pub memory_used: u64,
+    /// How long ago its last heartbeat (or registration) arrived.
+    pub last_heartbeat: Duration,
 }
 
 impl Membership {
@@ -79,6 +84,7 @@ impl Membership {
                 draining: worker.draining,
                 slots: worker.cpus,
                 tasks_launched: worker.tasks_launched,
+                memory_used: worker.memory_used,
             },
         );
         if fresh {
@@ -99,6 +105,7 @@ impl Membership {
                 w.draining = worker.draining;
                 w.slots = worker.cpus;
                 w.tasks_launched = worker.tasks_launched;
+                w.memory_used = worker.memory_used;
                 true
             }
             None => false,
@@ -146,6 +153,8 @@ impl Membership {
                 slots: w.slots,
                 draining: w.draining,
                 tasks_launched: w.tasks_launched,
+                memory_used: w.memory_used,
+                last_heartbeat: w.last_seen.elapsed(),
             })
             .collect();
         all.sort_by(|a, b| a.address.cmp(&b.address));

@@ -283,7 +283,10 @@ pub async fn cancel_on(channels: &Channels, query_id: &str, workers: &[String]) 
             let mut tasks = Vec::new();
             while let Some(result) = s.try_next().await? {
                 if let Ok(report) = QueryTasksReport::decode(result.body.as_ref()) {
-                    tasks.extend(report.tasks);
+                    tasks.extend(report.tasks.into_iter().map(|mut task| {
+                        task.worker = address.clone();
+                        task
+                    }));
                 }
             }
             Ok::<_, Status>(tasks)

@@ -19,11 +19,12 @@ use hayate_storage::StoreOptions;
 
 use crate::auth::{Authenticator, Users};
 use crate::catalog::Catalog;
+use crate::engine::{QueryEngine, QueryLimits};
 use crate::error::CoordinatorError;
 use crate::flight_sql::CoordinatorService;
 use crate::gate::{Gate, record_path};
 use crate::membership::Membership;
-use crate::query::{QueryEngine, QueryLimits};
+use crate::query::Submitter;
 use crate::session::Sessions;
 use crate::status::CoordinatorStatus;
 use futures::StreamExt;
@@ -203,6 +204,9 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
         config.limits.clone(),
         channels,
     ));
+    catalog
+        .add_system_tables(Arc::clone(engine.registry()), Arc::clone(&membership))
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
     run_init_sql(&engine, &catalog, &config.init_sql).await?;
     let service = CoordinatorService::new(
         Sessions::new(catalog.clone()),
@@ -213,7 +217,7 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
     );
     let gate = Gate {
         secret: config.secret.clone(),
-        auth: authenticator,
+        auth: authenticator.clone(),
     };
     let front_door = tower::ServiceBuilder::new()
         .map_request(record_path)
@@ -232,11 +236,12 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
     tracing::info!(%address, "coordinator listening on {local}");
     let status_address = match config.status {
         Some(bind) => {
+            let pages = crate::web_ui::routes(Arc::clone(&engine), authenticator);
             let status = Arc::new(CoordinatorStatus {
                 engine,
                 membership: Arc::clone(&membership),
             });
-            Some(hayate_ops_http::serve(bind, status, shutdown.clone()).await?)
+            Some(hayate_ops_http::serve_with(bind, status, pages, shutdown.clone()).await?)
         }
         None => None,
     };
@@ -261,9 +266,13 @@ async fn run_init_sql(
         return Ok(());
     }
     let ctx = catalog.new_session();
+    let submitter = Submitter {
+        user: "--init-sql".to_string(),
+        session: ctx.session_id(),
+    };
     for sql in statements {
         let run = async {
-            let (id, _) = engine.plan(&ctx, sql, None).await?;
+            let (id, _) = engine.plan(&ctx, &submitter, sql, None).await?;
             let mut stream = engine.execute(&id).await?;
             while let Some(batch) = stream.next().await {
                 batch?;

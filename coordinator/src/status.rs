@@ -15,8 +15,8 @@ use hayate_ops_http::{Readiness, StatusSource, counter, encode, gauge, labelled_
 
 use hayate_worker::status::register_io_totals;
 
+use crate::engine::QueryEngine;
 use crate::membership::Membership;
-use crate::query::QueryEngine;
 
 pub struct CoordinatorStatus {
     pub engine: Arc<QueryEngine>,
@@ -107,7 +107,7 @@ impl StatusSource for CoordinatorStatus {
                 .map(|w| (w.address.clone(), w.tasks_launched)),
         );
 
-        let (totals, reruns) = self.engine.history().totals();
+        let (totals, reruns) = self.engine.registry().totals();
         counter(
             &mut registry,
             "query_reruns",

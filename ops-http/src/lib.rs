@@ -3,7 +3,9 @@
 //! restart it if not), `/readyz` (it should get work now: a draining or
 //! unregistered worker says no) and `/metrics` (Prometheus text format).
 //! It is plain HTTP on its own port so probes and scrapers need neither
-//! Flight nor the cluster secret; it exposes no data and takes no commands.
+//! Flight nor the cluster secret; the probes expose no data and take no
+//! commands. A role may add pages of its own (the coordinator's web UI),
+//! which then guard themselves.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,6 +44,17 @@ pub async fn serve(
     source: Arc<dyn StatusSource>,
     shutdown: CancellationToken,
 ) -> std::io::Result<SocketAddr> {
+    serve_with(bind, source, Router::new(), shutdown).await
+}
+
+/// As [`serve`], with more routes beside the probes (the coordinator's web
+/// UI, which guards itself).
+pub async fn serve_with(
+    bind: SocketAddr,
+    source: Arc<dyn StatusSource>,
+    pages: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<SocketAddr> {
     let named = |e: std::io::Error| {
         std::io::Error::new(e.kind(), format!("status endpoint on {bind}: {e}"))
     };
@@ -51,7 +64,8 @@ pub async fn serve(
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .with_state(source);
+        .with_state(source)
+        .merge(pages);
     tracing::info!("status endpoint at http://{address} (/healthz /readyz /metrics)");
     tokio::spawn(async move {
         let served = axum::serve(listener, app)

@@ -13,6 +13,9 @@ pub const HEARTBEAT: &str = "hayate.heartbeat";
 /// statement handle of its ticket); answers with a [`crate::QueryStats`]
 /// once the query's workers have reported, or after a few seconds.
 pub const QUERY_STATS: &str = "hayate.query_stats";
+/// Client → coordinator: where a running query is now (body:
+/// [`crate::QueryRef`]); answers at once with a [`crate::QueryProgress`].
+pub const QUERY_PROGRESS: &str = "hayate.query_progress";
 /// Operator → worker (a Kubernetes preStop hook, `hayate drain`): stop
 /// taking tasks and answer once the running ones finish or the grace
 /// period (body: seconds as decimal text) ends; answers with the number of

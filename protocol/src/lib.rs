@@ -5,6 +5,7 @@
 //! processes set on calls are in [`headers`].
 
 pub mod actions;
+pub mod attempt;
 pub mod cluster_secret;
 pub mod headers;
 pub mod messages;

@@ -57,6 +57,17 @@ pub struct TaskReport {
     pub task_id: u32,
     #[prost(btree_map = "string, uint64", tag = "3")]
     pub metrics: std::collections::BTreeMap<String, u64>,
+    /// The run the task belongs to, as the workers know it (see
+    /// [`crate::attempt`]).
+    #[prost(string, tag = "4")]
+    pub attempt_id: String,
+    /// The worker that ran it (`http://host:port`); filled in by the
+    /// coordinator from the call the report came on.
+    #[prost(string, tag = "5")]
+    pub worker: String,
+    /// Still running when reported: its metrics are so far, not final.
+    #[prost(bool, tag = "6")]
+    pub running: bool,
 }
 
 #[derive(Clone, PartialEq, Eq, Hash, prost::Message)]
@@ -109,6 +120,13 @@ pub struct WorkerAnnouncement {
     /// Tasks it has accepted since it started.
     #[prost(uint64, tag = "6")]
     pub tasks_launched: u64,
+    /// Every task it holds now, running or finished and not yet collected,
+    /// with its metrics so far: the coordinator's live view of progress.
+    #[prost(message, repeated, tag = "7")]
+    pub tasks: Vec<TaskReport>,
+    /// Bytes its queries hold in memory now.
+    #[prost(uint64, tag = "8")]
+    pub memory_used: u64,
 }
 
 /// The coordinator's answer to a registration or heartbeat.
@@ -218,4 +236,36 @@ pub struct Spread {
     pub median: u64,
     #[prost(uint64, tag = "3")]
     pub max: u64,
+}
+
+/// Where a query is now, cheap to ask for while it runs (`hayate.query_progress`):
+/// what the CLI's progress line and the web UI show.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct QueryProgress {
+    #[prost(string, tag = "1")]
+    pub query_id: String,
+    /// planned, queued, running, finished, failed or cancelled.
+    #[prost(string, tag = "2")]
+    pub state: String,
+    #[prost(uint32, tag = "3")]
+    pub attempt: u32,
+    #[prost(uint32, tag = "4")]
+    pub stages_total: u32,
+    #[prost(uint32, tag = "5")]
+    pub stages_done: u32,
+    #[prost(uint32, tag = "6")]
+    pub tasks_total: u32,
+    #[prost(uint32, tag = "7")]
+    pub tasks_running: u32,
+    #[prost(uint32, tag = "8")]
+    pub tasks_done: u32,
+    #[prost(uint64, tag = "9")]
+    pub rows_scanned: u64,
+    #[prost(uint64, tag = "10")]
+    pub bytes_scanned: u64,
+    /// Rows sent to the client so far.
+    #[prost(uint64, tag = "11")]
+    pub rows_out: u64,
+    #[prost(uint64, tag = "12")]
+    pub elapsed_ms: u64,
 }

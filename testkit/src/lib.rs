@@ -4,6 +4,7 @@
 //! does), run as a child process on loopback ports.
 
 mod announced;
+mod browser;
 mod flaky_s3;
 mod http;
 mod s3_server;
@@ -13,8 +14,11 @@ mod tcp_proxy;
 mod upload;
 
 pub use announced::spawn_announced;
+pub use browser::{browser_available, page_dom};
 pub use flaky_s3::FlakyS3;
 pub use http::{http_get, http_status, metric, try_http_get};
+/// For tests that speak HTTP beyond a GET (the web UI's API).
+pub use reqwest;
 pub use s3_server::{S3Server, free_port};
 pub use sql_client::{Described, SqlClient};
 pub use tcp_proxy::TcpProxy;

@@ -11,7 +11,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::TryStreamExt;
 use hayate_protocol::headers::SESSION_HEADER;
-use hayate_protocol::{QueryRef, QueryStats, actions};
+use hayate_protocol::{QueryProgress, QueryRef, QueryStats, actions};
 use prost::Message;
 use tonic::transport::Channel;
 
@@ -144,8 +144,21 @@ impl SqlClient {
 
     /// What query `query_id` did.
     pub async fn stats(&mut self, query_id: &str) -> Result<QueryStats, String> {
+        self.ask(actions::QUERY_STATS, query_id).await
+    }
+
+    /// Where query `query_id` is now.
+    pub async fn progress(&mut self, query_id: &str) -> Result<QueryProgress, String> {
+        self.ask(actions::QUERY_PROGRESS, query_id).await
+    }
+
+    async fn ask<M: Message + Default>(
+        &mut self,
+        action: &str,
+        query_id: &str,
+    ) -> Result<M, String> {
         let action = Action {
-            r#type: actions::QUERY_STATS.to_string(),
+            r#type: action.to_string(),
             body: QueryRef {
                 query_id: query_id.to_string(),
             }
@@ -161,9 +174,9 @@ impl SqlClient {
             .try_next()
             .await
             .map_err(|e| e.to_string())?
-            .ok_or("no stats")?
+            .ok_or("no answer")?
             .body;
-        QueryStats::decode(body.as_ref()).map_err(|e| e.to_string())
+        M::decode(body.as_ref()).map_err(|e| e.to_string())
     }
 
     /// Runs a statement through `CommandStatementUpdate`.

@@ -34,6 +34,8 @@ pub async fn keep_membership(
             cpus,
             draining: registry.is_draining(),
             tasks_launched: registry.launched_total(),
+            tasks: registry.progress(),
+            memory_used: registry.query_memory_in_use() as u64,
         };
         let action = if registered {
             actions::HEARTBEAT

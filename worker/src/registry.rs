@@ -124,7 +124,7 @@ impl TaskRegistry {
         if let Some(q) = queries.get_mut(&key.query_id)
             && let Some(task) = q.tasks.remove(&(key.stage_id, key.task_id))
         {
-            let report = task.report();
+            let report = task.report(false);
             self.add_to_totals(&report);
             q.finished.push(report);
             q.last_finished = Instant::now();
@@ -162,11 +162,24 @@ impl TaskRegistry {
         let stopped = q.tasks.len() as u32;
         let mut tasks = q.finished;
         for task in q.tasks.values() {
-            let report = task.report();
+            let report = task.report(true);
             self.add_to_totals(&report);
             tasks.push(report);
         }
         QueryTasksReport { stopped, tasks }
+    }
+
+    /// Every task held here now, running (metrics so far) or finished and
+    /// not yet collected: what the heartbeat tells the coordinator.
+    pub fn progress(&self) -> Vec<TaskReport> {
+        let queries = self.queries.lock();
+        queries
+            .values()
+            .flat_map(|q| {
+                let running = q.tasks.values().map(|t| t.report(true));
+                running.chain(q.finished.iter().cloned())
+            })
+            .collect()
     }
 
     /// Forgets queries whose tasks have all been waiting longer than `max_age`

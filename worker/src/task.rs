@@ -115,11 +115,15 @@ impl RunningTask {
         )))
     }
 
-    /// What the task has done so far.
-    pub fn report(&self) -> TaskReport {
+    /// What the task has done so far; `running` says whether it is still
+    /// at work (its numbers are not final).
+    pub fn report(&self, running: bool) -> TaskReport {
         TaskReport {
             stage_id: self.key.stage_id,
             task_id: self.key.task_id,
+            attempt_id: self.key.query_id.clone(),
+            worker: String::new(),
+            running,
             metrics: {
                 let mut metrics = task_metrics(self.plan.as_ref(), &self.io);
                 metrics.insert(

@@ -268,9 +268,12 @@ fn sample_data_is_written_once() {
 }
 
 /// Ctrl-C in `hayate sql` cancels the running statement and goes on with
-/// the next one: the cluster is free for it at once.
+/// the next one: the cluster is free for it at once. While the statement
+/// runs, its progress line shows its stages and tasks; afterwards
+/// `system.queries` lists it as cancelled.
 #[test]
 fn ctrl_c_cancels_the_running_statement() {
+    use std::io::BufRead;
     let cluster = ProcessCluster::start(2);
     let create: Vec<String> = hayate_tpch::create_table_statements(tpch_dir());
     let create: Vec<&str> = create.iter().map(String::as_str).collect();
@@ -279,19 +282,48 @@ fn ctrl_c_cancels_the_running_statement() {
     // dropped: far longer than this test waits.
     let slow = "SELECT count(*) FROM lineitem a JOIN lineitem b \
                 ON a.l_suppkey = b.l_suppkey AND a.l_orderkey + b.l_partkey < 0";
-    let child = Command::new(HAYATE)
-        .args(["sql", "--coordinator", &cluster.url])
+    let mut child = Command::new(HAYATE)
+        .args(["sql", "--coordinator", &cluster.url, "--progress", "always"])
         .args(["-e", "SET datafusion.execution.batch_size = 64"])
         .args(["-e", slow])
         .args([
             "-e",
             "SELECT count(*) AS nations FROM nation WHERE n_nationkey >= 0",
         ])
+        .args([
+            "-e",
+            "SELECT state, error FROM system.queries WHERE sql LIKE '%a.l_orderkey + b.l_partkey%' \
+             AND sql NOT LIKE '%system.queries%'",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Read stderr as it comes, to interrupt once progress shows tasks at
+    // work.
+    let stderr = child.stderr.take().unwrap();
+    let (lines, progress) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let working = loop {
+        let line = progress
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("a progress line within 30 s");
+        if line.starts_with("progress: stages") && !line.contains("tasks 0 running") {
+            break line;
+        }
+    };
+    assert!(working.contains("rows received"), "{working}");
     let interrupted = std::time::Instant::now();
     let kill = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -299,17 +331,23 @@ fn ctrl_c_cancels_the_running_statement() {
         .unwrap();
     assert!(kill.success());
     let out = child.wait_with_output().unwrap();
-    let output = text(&out);
-    assert!(output.contains("Cancelled after"), "{output}");
+    let errors = reader.join().unwrap();
+    let output = String::from_utf8_lossy(&out.stdout);
+    assert!(errors.contains("Cancelled after"), "{errors}");
     assert!(
         output.contains("| 25 "),
         "the next statement answered: {output}"
+    );
+    assert!(
+        output.contains("| cancelled | the client closed the stream before the end |"),
+        "system.queries lists the query as cancelled: {output}"
     );
     assert!(
         interrupted.elapsed() < std::time::Duration::from_secs(10),
         "took {:?} after Ctrl-C",
         interrupted.elapsed()
     );
+    eprintln!("progress before Ctrl-C: {working}");
     eprintln!(
         "Ctrl-C to the next answer and exit: {:?}",
         interrupted.elapsed()

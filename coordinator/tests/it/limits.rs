@@ -20,6 +20,23 @@ use crate::support::{TestCluster, assert_workers_idle, row_count};
 const SLOW: &str = "SELECT count(*) FROM lineitem a JOIN lineitem b \
                     ON a.l_suppkey = b.l_suppkey AND a.l_orderkey + b.l_partkey < 0";
 
+/// What a `CancelFlightInfo` answered.
+async fn cancel_status(client: &mut crate::support::Client, action: Action) -> CancelStatus {
+    let body = client
+        .inner
+        .do_action(action)
+        .await
+        .expect("answer")
+        .next()
+        .await
+        .expect("an answer")
+        .expect("ok")
+        .body;
+    CancelFlightInfoResult::decode(body.as_ref())
+        .expect("result")
+        .status()
+}
+
 /// A session for `SLOW`: small batches, so that a stopped task notices
 /// within milliseconds.
 async fn slow_session(cluster: &TestCluster) -> crate::support::Client {
@@ -55,7 +72,7 @@ async fn cancel_flight_info_stops_a_running_query_everywhere() {
     let mut canceller = cluster.client().await;
     let action = Action::new(
         "CancelFlightInfo",
-        CancelFlightInfoRequest::new(info).encode_to_vec(),
+        CancelFlightInfoRequest::new(info.clone()).encode_to_vec(),
     );
     let body = canceller
         .inner
@@ -79,34 +96,40 @@ async fn cancel_flight_info_stops_a_running_query_everywhere() {
     assert!(error.to_string().contains("cancelled"), "{error}");
     assert_workers_idle(&cluster, Duration::from_secs(1), "CancelFlightInfo").await;
     eprintln!("cancel to idle workers: {:?}", started.elapsed());
-    // Cancelling what is no longer running says so.
-    let again = Action::new(
+    // Cancelling a query that is over says so.
+    let over = Action::new(
         "CancelFlightInfo",
-        CancelFlightInfoRequest::new(
-            client
-                .inner
-                .execute("SELECT 1".into(), None)
-                .await
-                .expect("planned"),
-        )
-        .encode_to_vec(),
+        CancelFlightInfoRequest::new(info).encode_to_vec(),
     );
-    let body = canceller
-        .inner
-        .do_action(again)
-        .await
-        .expect("answer")
-        .next()
-        .await
-        .expect("an answer")
-        .expect("ok")
-        .body;
     assert_eq!(
-        CancelFlightInfoResult::decode(body.as_ref())
-            .expect("result")
-            .status(),
+        cancel_status(&mut canceller, over).await,
         CancelStatus::NotCancellable
     );
+    // A statement cancelled before its DoGet is not run by it.
+    let unfetched = client
+        .inner
+        .execute("SELECT 1".into(), None)
+        .await
+        .expect("planned");
+    let ticket = unfetched.endpoint[0].ticket.clone().expect("ticket");
+    let early = Action::new(
+        "CancelFlightInfo",
+        CancelFlightInfoRequest::new(unfetched).encode_to_vec(),
+    );
+    assert_eq!(
+        cancel_status(&mut canceller, early).await,
+        CancelStatus::Cancelled
+    );
+    let refused = match client.inner.do_get(ticket).await {
+        Ok(mut stream) => stream
+            .next()
+            .await
+            .expect("an item")
+            .expect_err("refused")
+            .to_string(),
+        Err(e) => e.to_string(),
+    };
+    assert!(refused.contains("cancelled"), "{refused}");
     assert_eq!(
         row_count(&client.query("SELECT 1").await.expect("still serving")),
         1

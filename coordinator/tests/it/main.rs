@@ -17,4 +17,6 @@ mod s3;
 mod security;
 mod status;
 mod support;
+mod system_tables;
 mod tpch;
+mod web_ui;

@@ -129,7 +129,7 @@ async fn workers_serve_only_callers_with_the_cluster_secret() {
         running_tasks: 0,
         cpus: 1,
         draining: false,
-        tasks_launched: 0,
+        ..Default::default()
     };
     let refused = impostor
         .do_action(Action {

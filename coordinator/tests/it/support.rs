@@ -59,6 +59,28 @@ impl TestCluster {
         }
     }
 
+    /// A cluster whose coordinator serves its status port (probes, metrics
+    /// and the web UI) on a free loopback port.
+    pub async fn start_with_ui(workers: usize) -> Self {
+        let config = CoordinatorConfig {
+            status: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            ..Self::config(StorageConfig::default(), QueryLimits::default())
+        };
+        let cluster = EmbeddedCluster::start_networked(config, workers)
+            .await
+            .expect("cluster starts");
+        Self {
+            coordinator: cluster.coordinator,
+            workers: cluster.workers,
+        }
+    }
+
+    /// The web UI's address, `http://host:port`.
+    pub fn ui(&self) -> String {
+        let address = self.coordinator.status_address.expect("started with a UI");
+        format!("http://{address}")
+    }
+
     /// A cluster whose members read each other in memory, as in `hayate
     /// local`.
     pub async fn start_in_memory(workers: usize) -> Self {
