@@ -37,6 +37,21 @@ use crate::storage_args::StorageArgs;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as readable text or as JSON objects (with the query and
+    /// task ids of the spans they are in), on stderr.
+    #[arg(long, global = true, value_enum, env = "HAYATE_LOG_FORMAT", default_value_t = LogFormatArg::Text)]
+    log_format: LogFormatArg,
+    /// Send OpenTelemetry traces over OTLP/HTTP to this collector
+    /// (`http://host:4318`); a query's trace spans the coordinator and
+    /// every worker that ran a task of it.
+    #[arg(long, global = true, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormatArg {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -297,20 +312,25 @@ struct LogsGenArgs {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HAYATE_LOG").unwrap_or_else(|_| {
-                let default = match cli.command {
-                    Command::Coordinator(_) | Command::Worker(_) => "info",
-                    _ => "warn",
-                };
-                tracing_subscriber::EnvFilter::new(default)
-            }),
-        )
-        .with_writer(std::io::stderr)
-        // Colours only on a terminal: container logs stay plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let role = match cli.command {
+        Command::Coordinator(_) => "coordinator",
+        Command::Worker(_) => "worker",
+        Command::Local(_) => "local",
+        _ => "cli",
+    };
+    // Dropped last: sends the spans not yet exported.
+    let _telemetry = hayate_telemetry::init(hayate_telemetry::TelemetryConfig {
+        service: format!("hayate-{role}"),
+        format: match cli.log_format {
+            LogFormatArg::Text => hayate_telemetry::LogFormat::Text,
+            LogFormatArg::Json => hayate_telemetry::LogFormat::Json,
+        },
+        default_level: match cli.command {
+            Command::Coordinator(_) | Command::Worker(_) => "info",
+            _ => "warn",
+        },
+        otlp_endpoint: cli.otlp_endpoint.clone(),
+    })?;
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     // A worker computes on a runtime of its own (one thread per core); this
     // one serves gRPC, heartbeats and object-store I/O, and moves finished

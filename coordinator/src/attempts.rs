@@ -33,6 +33,7 @@ use hayate_worker::peer_loss::mark_lost;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
+use tracing::Instrument;
 
 use crate::cleanup::CleanupGuard;
 use crate::error::CoordinatorError;
@@ -69,7 +70,10 @@ type Item = Result<RecordBatch, DataFusionError>;
 /// on every worker.
 pub fn run_with_retries(run: QueryRun) -> impl Stream<Item = Item> + Send + 'static {
     let (tx, rx) = mpsc::channel(2);
-    tokio::spawn(drive(run, tx));
+    // In the query's span: its log lines carry its id, and the calls that
+    // launch its tasks carry its trace to the workers.
+    let span = run.query.span();
+    tokio::spawn(drive(run, tx).instrument(span));
     ReceiverStream::new(rx)
 }
 
@@ -151,6 +155,12 @@ async fn drive(run: QueryRun, tx: mpsc::Sender<Item>) {
             .await;
         let launched = Instant::now();
         run.query.time(|t| &mut t.launch_us, launched - launch);
+        tracing::debug!(
+            attempt,
+            launched = started.is_ok(),
+            launch_ms = (launched - launch).as_secs_f64() * 1000.0,
+            "run started"
+        );
         let (error, guard) = match started {
             Ok(running) => {
                 let workers = running.placed.workers();

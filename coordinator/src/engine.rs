@@ -19,6 +19,7 @@ use datafusion::prelude::SessionContext;
 use futures::{StreamExt, TryStreamExt};
 use hayate_protocol::{QueryProgress, QueryStats};
 use hayate_storage::{IoCounters, StoreRegistry, redact_sql};
+use tracing::Instrument;
 
 use crate::admission::Admission;
 use crate::analyze::analyze_rows;
@@ -175,8 +176,8 @@ impl QueryEngine {
             Arc::clone(&io),
         ));
         self.registry.add(Arc::clone(&query));
-        let statement = match plan_statement(ctx, &self.stores, sql, parameters, workers, &io).await
-        {
+        let planning = plan_statement(ctx, &self.stores, sql, parameters, workers, &io);
+        let statement = match planning.instrument(query.span()).await {
             Ok(statement) => statement,
             Err(e) => {
                 query.failed(&e.to_string());

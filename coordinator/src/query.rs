@@ -152,6 +152,9 @@ pub struct Query {
     stop: CancellationToken,
     /// Becomes true once the workers' final reports are in.
     reports_in: watch::Sender<bool>,
+    /// The query's trace span, the parent of its tasks' spans on the
+    /// workers; let go when the query ends so that the span closes.
+    span: Mutex<Option<tracing::Span>>,
     inner: Mutex<Inner>,
 }
 
@@ -200,7 +203,10 @@ pub struct TaskSummary {
 
 impl Query {
     pub fn new(id: String, sql: String, submitter: Submitter, planning: Arc<IoCounters>) -> Self {
+        let span =
+            tracing::info_span!(parent: None, "query", query_id = %id, user = %submitter.user);
         Self {
+            span: Mutex::new(Some(span)),
             id,
             sql,
             submitter,
@@ -346,6 +352,12 @@ impl Query {
         }
         inner.state = state;
         inner.ended = Some(self.clock.elapsed());
+        self.span.lock().take();
+    }
+
+    /// The query's span, to run its work in (none once it has ended).
+    pub fn span(&self) -> tracing::Span {
+        self.span.lock().clone().unwrap_or_else(tracing::Span::none)
     }
 
     /// Stops the query from outside its stream; false if it is over.

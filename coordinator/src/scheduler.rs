@@ -250,10 +250,12 @@ async fn launch_task(
     launch: LaunchTask,
 ) -> Result<(), Status> {
     let mut client = channels.client(&address)?;
-    let request = Action {
+    let mut request = tonic::Request::new(Action {
         r#type: actions::LAUNCH_TASK.to_string(),
         body: launch.encode_to_vec().into(),
-    };
+    });
+    // The task's span on the worker becomes a child of this query's.
+    hayate_telemetry::inject(request.metadata_mut());
     let result = async {
         let mut stream = client.do_action(request).await?.into_inner();
         while stream.try_next().await?.is_some() {}

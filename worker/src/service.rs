@@ -114,7 +114,7 @@ impl WorkerService {
         Ok(ctx)
     }
 
-    fn launch(&self, launch: LaunchTask) -> Result<(), Status> {
+    fn launch(&self, launch: LaunchTask, span: tracing::Span) -> Result<(), Status> {
         // A draining worker still completes the queries it is part of (their
         // tasks are launched in one concurrent round); once it refuses new
         // queries, one gets Unavailable and the coordinator places it
@@ -174,6 +174,7 @@ impl WorkerService {
             context,
             launch.consumers as usize,
             io,
+            span,
         ));
         Ok(())
     }
@@ -181,6 +182,11 @@ impl WorkerService {
     fn serve_partition(&self, ticket: PartitionTicket) -> Result<BoxedStream<FlightData>, Status> {
         let OpenPartition { batches, task } = self.partitions.open(&ticket)?;
         let schema = batches.schema();
+        let span = task
+            .upgrade()
+            .map(|task| task.span.clone())
+            .unwrap_or_else(tracing::Span::none);
+        let batches = hayate_telemetry::in_span(span, batches);
         let encoded = flight_encode(schema, batches).inspect_ok(move |data| {
             if let Some(task) = task.upgrade() {
                 task.count_sent(data.data_header.len() + data.data_body.len());
@@ -279,15 +285,26 @@ impl FlightService for WorkerService {
         &self,
         request: Request<Action>,
     ) -> Result<Response<Self::DoActionStream>, Status> {
+        let metadata = request.metadata().clone();
         let action = request.into_inner();
         match action.r#type.as_str() {
             actions::LAUNCH_TASK => {
                 let launch: LaunchTask = decode(&action.body, "task")?;
+                let span = tracing::info_span!(
+                    "task",
+                    query_id = %launch.query_id,
+                    stage = launch.stage_id,
+                    task = launch.task_id
+                );
+                hayate_telemetry::adopt_parent(&span, &metadata);
                 // Decoding a plan is CPU work: keep it off the I/O threads.
                 let service = self.clone();
-                tokio::task::spawn_blocking(move || service.launch(launch))
-                    .await
-                    .map_err(|e| Status::internal(format!("task launch panicked: {e}")))??;
+                tokio::task::spawn_blocking(move || {
+                    let scope = span.clone();
+                    scope.in_scope(|| service.launch(launch, span))
+                })
+                .await
+                .map_err(|e| Status::internal(format!("task launch panicked: {e}")))??;
                 Ok(Response::new(one_result(Vec::new())))
             }
             actions::CANCEL_QUERY => {

@@ -54,6 +54,9 @@ pub struct RunningTask {
     io: Arc<IoCounters>,
     /// Bytes of Flight messages its output streams sent.
     sent_bytes: AtomicU64,
+    /// The task's span (a child of its query's trace): entered while its
+    /// output is produced, closed when the task is forgotten.
+    pub span: tracing::Span,
 }
 
 impl RunningTask {
@@ -63,6 +66,7 @@ impl RunningTask {
         context: Arc<TaskContext>,
         consumers: usize,
         io: Arc<IoCounters>,
+        span: tracing::Span,
     ) -> Self {
         let partitions = plan.output_partitioning().partition_count();
         let consumers = consumers.max(1);
@@ -83,6 +87,7 @@ impl RunningTask {
             started: Instant::now(),
             io,
             sent_bytes: AtomicU64::new(0),
+            span,
         }
     }
 

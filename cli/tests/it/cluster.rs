@@ -68,24 +68,38 @@ pub(crate) struct ProcessCluster {
     pub(crate) workers: Vec<Process>,
     /// The coordinator's log, shown when the cluster does not start.
     logs: tempfile::TempDir,
+    /// Set for every process of the cluster.
+    env: Vec<(String, String)>,
 }
 
 impl ProcessCluster {
     pub(crate) fn start(workers: usize) -> Self {
+        Self::start_with_env(workers, &[])
+    }
+
+    /// As [`Self::start`], with `env` set for the coordinator and every
+    /// worker.
+    pub(crate) fn start_with_env(workers: usize, env: &[(&str, &str)]) -> Self {
         let logs = tempfile::tempdir().expect("log dir");
         let log = std::fs::File::create(logs.path().join("coordinator.log")).expect("log file");
+        let mut command = Command::new(HAYATE);
+        command.stderr(log).envs(env.iter().copied());
         let (coordinator, url) = start_coordinator(
-            Command::new(HAYATE).stderr(log),
+            &mut command,
             &["--heartbeat-ms", "200", "--worker-timeout-ms", "2000"],
         );
         let workers = (0..workers)
-            .map(|_| spawn_worker(&url, &[], None).0)
+            .map(|_| spawn_worker(&url, &[], None, env).0)
             .collect();
         let cluster = Self {
             url,
             _coordinator: coordinator,
             workers,
             logs,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         // Ready when a distributed query over every worker answers.
         let ddl = format!(
@@ -117,9 +131,21 @@ impl ProcessCluster {
     /// Starts one more worker (with extra flags); returns its address and
     /// status URL once it listens. It registers within a heartbeat.
     pub(crate) fn add_worker(&mut self, extra: &[&str]) -> (String, String) {
-        let (process, address, status) = spawn_worker(&self.url, extra, None);
+        let (process, address, status) = spawn_worker(&self.url, extra, None, &self.env());
         self.workers.push(process);
         (address, status)
+    }
+
+    /// Everything the coordinator logged so far.
+    pub(crate) fn coordinator_log_text(&self) -> String {
+        std::fs::read_to_string(self.logs.path().join("coordinator.log")).unwrap_or_default()
+    }
+
+    /// Stops the coordinator as its orchestrator would (SIGTERM) and waits
+    /// for it to exit.
+    pub(crate) fn stop_coordinator(&mut self) {
+        self._coordinator.sigterm();
+        let _ = self._coordinator.0.wait();
     }
 
     /// The last lines the coordinator logged.
@@ -132,7 +158,16 @@ impl ProcessCluster {
 
     /// Starts one more worker whose debug log goes to `log`.
     pub(crate) fn add_logging_worker(&mut self, log: &Path) {
-        self.workers.push(spawn_worker(&self.url, &[], Some(log)).0);
+        let env = self.env();
+        self.workers
+            .push(spawn_worker(&self.url, &[], Some(log), &env).0);
+    }
+
+    fn env(&self) -> Vec<(&str, &str)> {
+        self.env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
     }
 }
 
@@ -143,8 +178,10 @@ fn spawn_worker(
     coordinator: &str,
     extra: &[&str],
     log: Option<&Path>,
+    env: &[(&str, &str)],
 ) -> (Process, String, String) {
     let mut cmd = Command::new(HAYATE);
+    cmd.envs(env.iter().copied());
     cmd.args([
         "worker",
         "--coordinator",

@@ -7,4 +7,5 @@ mod processes;
 mod s3;
 mod sign_in;
 mod sqllogic;
+mod traces;
 mod worker_loss;
