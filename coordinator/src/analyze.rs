@@ -7,7 +7,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::Result;
 use hayate_planner::{StageGraph, explain_stages};
 use hayate_protocol::{QueryStats, StageStats};
-use hayate_storage::io_summary;
+use hayate_storage::{human_bytes, io_metric, io_summary, scan_metric};
 
 use crate::planning::explain_result;
 
@@ -30,13 +30,20 @@ pub fn analyze_rows(
         let get = |k: &str| s.metrics.get(k).copied().unwrap_or(0);
         let _ = writeln!(
             per_stage,
-            "Stage {}: {} task{}, {} rows out, cpu {:.1} ms, {} rows scanned\n  {}",
+            "Stage {}: {} task{}, {} rows out in {} batches, cpu {:.1} ms, wall {:.1} ms (slowest task), {} rows scanned\n  exchange: {} rows / {} in, {} out; spilled {} times, {}\n  {}",
             stage.id,
             s.tasks,
             if s.tasks == 1 { "" } else { "s" },
-            get("output_rows"),
-            get("cpu_nanos") as f64 / 1e6,
-            get("rows_scanned"),
+            get(scan_metric::OUTPUT_ROWS),
+            get(scan_metric::OUTPUT_BATCHES),
+            get(scan_metric::CPU_NANOS) as f64 / 1e6,
+            s.spread.get(scan_metric::WALL_NANOS).map_or(0, |w| w.max) as f64 / 1e6,
+            get(scan_metric::ROWS_SCANNED),
+            get(scan_metric::EXCHANGE_ROWS_IN),
+            human_bytes(get(scan_metric::EXCHANGE_BYTES_IN)),
+            human_bytes(get(scan_metric::EXCHANGE_BYTES)),
+            get(scan_metric::SPILL_COUNT),
+            human_bytes(get(scan_metric::SPILLED_BYTES)),
             io_summary(&s.metrics)
         );
         if s.tasks > 1 {
@@ -44,6 +51,32 @@ pub fn analyze_rows(
                 per_stage,
                 "  across tasks (min / median / max): {}",
                 skew(s)
+            );
+        }
+        let mut tasks: Vec<_> = s.task_reports.iter().collect();
+        tasks.sort_by_key(|t| (t.attempt_id.clone(), t.task_id));
+        for task in tasks {
+            let get = |k: &str| task.metrics.get(k).copied().unwrap_or(0);
+            let _ = writeln!(
+                per_stage,
+                "  task {}{} on {}: {} rows out, cpu {:.1} ms, wall {:.1} ms, {} rows scanned, {} fetched, exchange {} in / {} out",
+                task.task_id,
+                match hayate_protocol::attempt::parse_attempt_id(&task.attempt_id).1 {
+                    1 => String::new(),
+                    n => format!(" (run {n})"),
+                },
+                if task.worker.is_empty() {
+                    "?"
+                } else {
+                    &task.worker
+                },
+                get(scan_metric::OUTPUT_ROWS),
+                get(scan_metric::CPU_NANOS) as f64 / 1e6,
+                get(scan_metric::WALL_NANOS) as f64 / 1e6,
+                get(scan_metric::ROWS_SCANNED),
+                human_bytes(get(io_metric::BYTES_FETCHED)),
+                human_bytes(get(scan_metric::EXCHANGE_BYTES_IN)),
+                human_bytes(get(scan_metric::EXCHANGE_BYTES)),
             );
         }
     }
@@ -67,6 +100,7 @@ fn skew(stage: &StageStats) -> String {
     for (name, label, scale, unit) in [
         ("output_rows", "rows out", 1.0, ""),
         ("cpu_nanos", "cpu", 1e6, " ms"),
+        ("wall_nanos", "wall", 1e6, " ms"),
         ("rows_scanned", "rows scanned", 1.0, ""),
         ("bytes_fetched", "fetched", 1.0, " B"),
     ] {

@@ -567,6 +567,7 @@ impl Query {
             });
             stage.tasks += 1;
             add_all(&mut stage.metrics, &task.metrics);
+            stage.task_reports.push(task.clone());
         }
         for stage in stages.values_mut() {
             let of_stage: Vec<&TaskReport> = tasks

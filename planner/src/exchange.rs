@@ -19,6 +19,9 @@ use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{
+    BaselineMetrics, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
+};
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
@@ -26,6 +29,10 @@ use datafusion::physical_plan::{
 use futures::StreamExt;
 
 /// How a stage's output reaches the tasks of the stage that reads it.
+/// The metric in which an exchange reader counts the bytes of the rows it
+/// read.
+pub const BYTES_RECEIVED: &str = "exchange_bytes_received";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ExchangeKind {
     /// Hash-partitioned: consumer task `t` reads its own slice of hash
@@ -114,6 +121,9 @@ pub struct ExchangeReaderExec {
     /// the scheduler resolves the reader for one concrete task.
     sources: Vec<Vec<PartitionSource>>,
     properties: Arc<PlanProperties>,
+    /// Rows, batches and Arrow bytes read from the exchange, per partition
+    /// (what `EXPLAIN ANALYZE` shows as a task's exchange input).
+    metrics: ExecutionPlanMetricsSet,
 }
 
 impl ExchangeReaderExec {
@@ -149,6 +159,7 @@ impl ExchangeReaderExec {
             schema,
             sources,
             properties,
+            metrics: ExecutionPlanMetricsSet::new(),
         }
     }
 
@@ -172,6 +183,7 @@ impl ExchangeReaderExec {
             schema: Arc::clone(&self.schema),
             sources: self.sources.clone(),
             properties: Arc::clone(&self.properties),
+            metrics: ExecutionPlanMetricsSet::new(),
         }
     }
 
@@ -264,15 +276,31 @@ impl ExecutionPlan for ExchangeReaderExec {
             .iter()
             .map(|s| fetcher.0.fetch(s, Arc::clone(&self.schema)))
             .collect::<Result<Vec<_>>>()?;
-        if streams.len() == 1 {
-            return Ok(streams.into_iter().next().expect("one stream"));
-        }
         // Poll every upstream stream concurrently so that a slow producer
         // does not hold back batches that others already have.
         let merged = futures::stream::select_all(streams);
+        let baseline = BaselineMetrics::new(&self.metrics, partition);
+        let received = MetricBuilder::new(&self.metrics).counter(BYTES_RECEIVED, partition);
+        let counted = merged.map(move |batch| {
+            batch.inspect(|batch| {
+                // The bytes the rows hold (not the capacity of the buffers
+                // they were decoded into).
+                let bytes: usize = batch
+                    .columns()
+                    .iter()
+                    .map(|c| c.to_data().get_slice_memory_size().unwrap_or(0))
+                    .sum();
+                received.add(bytes);
+                baseline.record_output(batch.num_rows());
+            })
+        });
         Ok(Box::pin(RecordBatchStreamAdapter::new(
             Arc::clone(&self.schema),
-            merged.boxed(),
+            counted,
         )))
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
     }
 }

@@ -225,6 +225,9 @@ pub struct StageStats {
     /// far above the median).
     #[prost(btree_map = "string, message", tag = "4")]
     pub spread: std::collections::BTreeMap<String, Spread>,
+    /// Each task's own report, with the worker that ran it.
+    #[prost(message, repeated, tag = "5")]
+    pub task_reports: Vec<TaskReport>,
 }
 
 /// The smallest, median and largest of one metric over a stage's tasks.

@@ -41,4 +41,15 @@ pub mod scan_metric {
     pub const PAGE_ROWS_PRUNED: &str = "page_index_rows_pruned";
     /// Bytes of Flight messages the task's output streams sent.
     pub const EXCHANGE_BYTES: &str = "exchange_bytes_sent";
+    /// Rows the task read from exchanges (other tasks' output), and the
+    /// bytes those rows hold in memory.
+    pub const EXCHANGE_ROWS_IN: &str = "exchange_rows_received";
+    pub const EXCHANGE_BYTES_IN: &str = "exchange_bytes_received";
+    /// Record batches the task produced.
+    pub const OUTPUT_BATCHES: &str = "output_batches";
+    /// From the task's launch to its end (or to the report, while running).
+    pub const WALL_NANOS: &str = "wall_nanos";
+    /// What its operators spilled to disk under memory pressure.
+    pub const SPILL_COUNT: &str = "spill_count";
+    pub const SPILLED_BYTES: &str = "spilled_bytes";
 }

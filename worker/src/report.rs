@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_plan::metrics::MetricValue;
+use datafusion::physical_plan::metrics::{MetricValue, MetricsSet};
+use hayate_planner::ExchangeReaderExec;
 use hayate_storage::{IoCounters, scan_metric};
 
 pub fn task_metrics(plan: &dyn ExecutionPlan, io: &IoCounters) -> BTreeMap<String, u64> {
@@ -19,6 +20,10 @@ pub fn task_metrics(plan: &dyn ExecutionPlan, io: &IoCounters) -> BTreeMap<Strin
     let mut add = |name: &str, v: usize| *out.entry(name.to_string()).or_default() += v as u64;
     if let Some(m) = plan.metrics() {
         add(OUTPUT_ROWS, m.output_rows().unwrap_or(0));
+        add(
+            OUTPUT_BATCHES,
+            count_of(&m, |v| matches!(v, MetricValue::OutputBatches(_))),
+        );
     }
     let mut stack: Vec<&dyn ExecutionPlan> = vec![plan];
     while let Some(node) = stack.pop() {
@@ -27,6 +32,18 @@ pub fn task_metrics(plan: &dyn ExecutionPlan, io: &IoCounters) -> BTreeMap<Strin
             continue;
         };
         add(CPU_NANOS, metrics.elapsed_compute().unwrap_or(0));
+        add(SPILL_COUNT, metrics.spill_count().unwrap_or(0));
+        add(SPILLED_BYTES, metrics.spilled_bytes().unwrap_or(0));
+        if node.is::<ExchangeReaderExec>() {
+            add(EXCHANGE_ROWS_IN, metrics.output_rows().unwrap_or(0));
+            add(
+                EXCHANGE_BYTES_IN,
+                count_of(
+                    &metrics,
+                    |v| matches!(v, MetricValue::Count { name, .. } if name == hayate_planner::exchange::BYTES_RECEIVED),
+                ),
+            );
+        }
         if !node.is::<DataSourceExec>() {
             continue;
         }
@@ -61,4 +78,14 @@ pub fn task_metrics(plan: &dyn ExecutionPlan, io: &IoCounters) -> BTreeMap<Strin
         }
     }
     out
+}
+
+/// The sum of the counts of `metrics` that `kind` picks.
+fn count_of(metrics: &MetricsSet, kind: impl Fn(&MetricValue) -> bool) -> usize {
+    metrics
+        .iter()
+        .map(|m| m.value())
+        .filter(|v| kind(v))
+        .map(|v| v.as_usize())
+        .sum()
 }

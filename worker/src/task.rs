@@ -135,6 +135,10 @@ impl RunningTask {
                     scan_metric::EXCHANGE_BYTES.to_string(),
                     self.sent_bytes.load(Ordering::Relaxed),
                 );
+                metrics.insert(
+                    scan_metric::WALL_NANOS.to_string(),
+                    self.started.elapsed().as_nanos() as u64,
+                );
                 metrics
             },
         }

@@ -5,6 +5,7 @@ mod cancel;
 mod concurrency;
 mod errors;
 mod exchange_windows;
+mod explain_analyze;
 mod flight_sql;
 mod garbage;
 mod joins;
