@@ -137,8 +137,22 @@ impl QueryEngine {
         sql: &str,
         parameters: Option<Vec<ScalarValue>>,
     ) -> Result<(String, SchemaRef), CoordinatorError> {
+        let submitted = self.submit(ctx, submitter, sql, parameters).await?;
+        Ok((submitted.id, submitted.schema))
+    }
+
+    /// As [`Self::plan`], also saying whether planning the statement again
+    /// would give the same answer (a read-only query) or not (a write,
+    /// DDL, `SET`: they take effect when planned).
+    pub async fn submit(
+        &self,
+        ctx: &SessionContext,
+        submitter: &Submitter,
+        sql: &str,
+        parameters: Option<Vec<ScalarValue>>,
+    ) -> Result<Submitted, CoordinatorError> {
         // A statement that cannot be planned is a failed query too.
-        let (query, schema, writes) = self
+        let (query, schema, writes, replayable) = self
             .plan_statement(ctx, submitter, sql, parameters)
             .await
             .inspect_err(|_| self.metrics.start().fail())?;
@@ -156,7 +170,11 @@ impl QueryEngine {
                 },
             });
         }
-        Ok((query.id.clone(), schema))
+        Ok(Submitted {
+            id: query.id.clone(),
+            schema,
+            replayable,
+        })
     }
 
     async fn plan_statement(
@@ -165,7 +183,7 @@ impl QueryEngine {
         submitter: &Submitter,
         sql: &str,
         parameters: Option<Vec<ScalarValue>>,
-    ) -> Result<(Arc<Query>, SchemaRef, bool), CoordinatorError> {
+    ) -> Result<(Arc<Query>, SchemaRef, bool, bool), CoordinatorError> {
         let workers = self.membership.live().len();
         let started = Instant::now();
         let io = Arc::new(IoCounters::default());
@@ -187,6 +205,7 @@ impl QueryEngine {
         };
         let schema = Arc::clone(&statement.schema);
         let writes = matches!(&statement.planned, Planned::Stages(graph) if writes_output(graph));
+        let replayable = !writes && matches!(&statement.planned, Planned::Stages(_));
         let split = statement.split_time;
         query.planned(
             Pending {
@@ -202,7 +221,7 @@ impl QueryEngine {
             elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
             "planned"
         );
-        Ok((query, schema, writes))
+        Ok((query, schema, writes, replayable))
     }
 
     pub async fn execute(&self, id: &str) -> Result<SendableRecordBatchStream, CoordinatorError> {
@@ -348,6 +367,14 @@ fn writes_output(graph: &StageGraph) -> bool {
         plan.downcast_ref::<DataSinkExec>().is_some() || plan.children().into_iter().any(writes)
     }
     graph.stages.iter().any(|stage| writes(&stage.plan))
+}
+
+/// A planned statement, as `GetFlightInfo` answers it.
+pub struct Submitted {
+    pub id: String,
+    pub schema: SchemaRef,
+    /// Planning it again gives the same answer (see [`QueryEngine::submit`]).
+    pub replayable: bool,
 }
 
 /// Records how a running query's answer ended: at its end, with its first

@@ -31,7 +31,7 @@ use datafusion::datasource::TableType;
 use datafusion::prelude::SessionContext;
 use futures::{Stream, TryStreamExt};
 use hayate_protocol::cluster_secret::InternalCaller;
-use hayate_protocol::{MembershipAck, QueryRef, WorkerAnnouncement, actions};
+use hayate_protocol::{MembershipAck, QueryRef, StatementTicket, WorkerAnnouncement, actions};
 use hayate_worker::wire::flight_encode;
 use prost::Message;
 use tonic::metadata::MetadataValue;
@@ -101,17 +101,30 @@ impl CoordinatorService {
         (submitter, ctx)
     }
 
-    /// Plans a statement and answers with one endpoint whose ticket runs it.
+    /// Plans a statement and answers with one endpoint whose ticket runs
+    /// it; the ticket also carries the `statement` (its SQL and bound rows),
+    /// so that it can be answered again without this plan.
     async fn plan_to_info<T>(
         &self,
-        sql: &str,
+        statement: &PreparedHandle,
         parameters: Option<Vec<ScalarValue>>,
         request: &Request<T>,
     ) -> Result<Response<FlightInfo>, Status> {
+        let sql = statement.sql.as_str();
         let (submitter, ctx) = self.session(request);
-        let (id, schema) = self.engine.plan(&ctx, &submitter, sql, parameters).await?;
+        let submitted = self
+            .engine
+            .submit(&ctx, &submitter, sql, parameters)
+            .await?;
+        let schema = submitted.schema;
         let ticket = TicketStatementQuery {
-            statement_handle: id.into_bytes().into(),
+            statement_handle: StatementTicket {
+                query_id: submitted.id,
+                statement: statement.to_bytes(),
+                replayable: submitted.replayable,
+            }
+            .to_handle()
+            .into(),
         };
         let info = FlightInfo::new()
             .try_with_schema(&schema)
@@ -230,7 +243,8 @@ impl FlightSqlService for CoordinatorService {
         query: CommandStatementQuery,
         request: Request<FlightDescriptor>,
     ) -> Result<Response<FlightInfo>, Status> {
-        self.plan_to_info(&query.query, None, &request).await
+        self.plan_to_info(&PreparedHandle::new(query.query), None, &request)
+            .await
     }
 
     async fn get_flight_info_prepared_statement(
@@ -248,16 +262,40 @@ impl FlightSqlService for CoordinatorService {
                 rows.len()
             )));
         }
-        self.plan_to_info(&handle.sql, rows.pop(), &request).await
+        self.plan_to_info(&handle, rows.pop(), &request).await
     }
 
     async fn do_get_statement(
         &self,
         ticket: TicketStatementQuery,
-        _request: Request<Ticket>,
+        request: Request<Ticket>,
     ) -> Result<Response<DoGetStream>, Status> {
-        let id = String::from_utf8_lossy(&ticket.statement_handle).to_string();
-        let stream = self.engine.execute(&id).await?;
+        let ticket = StatementTicket::from_handle(&ticket.statement_handle)
+            .ok_or_else(|| Status::invalid_argument("malformed statement ticket"))?;
+        let stream = match self.engine.execute(&ticket.query_id).await {
+            Err(CoordinatorError::UnknownStatement(_)) if ticket.replayable => {
+                // Not planned here (another coordinator, or redeemed
+                // again): plan it again from the ticket.
+                let statement = prepared_handle(&ticket.statement)?;
+                let mut rows = statement
+                    .rows()
+                    .map_err(|e| Status::invalid_argument(e.to_string()))?;
+                let (submitter, ctx) = self.session(&request);
+                let (id, _) = self
+                    .engine
+                    .plan(&ctx, &submitter, &statement.sql, rows.pop())
+                    .await?;
+                self.engine.execute(&id).await?
+            }
+            Err(CoordinatorError::UnknownStatement(id)) => {
+                return Err(Status::not_found(format!(
+                    "statement {id} is not held here and is not run again: it took effect \
+                     when it was planned (a write, DDL or SET) and its answer went to the client \
+                     that sent it"
+                )));
+            }
+            other => other?,
+        };
         let schema = stream.schema();
         Ok(Response::new(flight_encode(schema, stream)))
     }
@@ -709,10 +747,9 @@ fn metadata_info(
     Ok(Response::new(info))
 }
 
-/// The statement handle (query id) inside a Flight SQL ticket, if it is
-/// one of ours.
+/// The query a Flight SQL ticket runs, if it is one of ours.
 pub fn statement_handle(ticket: &[u8]) -> Option<String> {
     let any = arrow_flight::sql::Any::decode(ticket).ok()?;
     let ticket: TicketStatementQuery = any.unpack().ok()??;
-    String::from_utf8(ticket.statement_handle.to_vec()).ok()
+    StatementTicket::from_handle(&ticket.statement_handle).map(|t| t.query_id)
 }

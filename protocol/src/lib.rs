@@ -9,7 +9,9 @@ pub mod attempt;
 pub mod cluster_secret;
 pub mod headers;
 pub mod messages;
+pub mod ticket;
 pub mod transport;
 
 pub use cluster_secret::ClusterSecret;
 pub use messages::*;
+pub use ticket::StatementTicket;

@@ -79,7 +79,9 @@ impl SqlClient {
                 .map_err(|e| e.to_string())?;
             let statement: Option<TicketStatementQuery> =
                 any.unpack().map_err(|e| e.to_string())?;
-            handle = statement.map(|s| String::from_utf8_lossy(&s.statement_handle).to_string());
+            handle = statement
+                .and_then(|s| hayate_protocol::StatementTicket::from_handle(&s.statement_handle))
+                .map(|t| t.query_id);
             let stream = self.inner.do_get(ticket).await.map_err(|e| e.to_string())?;
             let mut part: Vec<RecordBatch> =
                 stream.try_collect().await.map_err(|e| e.to_string())?;

@@ -326,3 +326,79 @@ async fn prepared_statements_run() {
     prepared.close().await.unwrap();
     cluster.stop().await;
 }
+
+/// A statement's ticket holds the statement: redeemed again, or on another
+/// coordinator that never planned it (as behind a load balancer), it gives
+/// the same answer, bound parameters included. A write's ticket is not run
+/// twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn tickets_are_answered_again_and_by_another_coordinator() {
+    let first = TestCluster::start(1).await;
+    let second = TestCluster::start(1).await;
+    let mut client = first.tpch_client().await;
+    let mut other = second.tpch_client().await;
+
+    let info = client
+        .inner
+        .execute(
+            "SELECT n_name FROM nation WHERE n_regionkey = 1 ORDER BY n_name".into(),
+            None,
+        )
+        .await
+        .unwrap();
+    let here = fetch(&mut client, info.clone()).await;
+    assert_eq!(strings(&here, "n_name")[0], "ARGENTINA");
+    let again = fetch(&mut client, info.clone()).await;
+    assert_eq!(strings(&again, "n_name"), strings(&here, "n_name"));
+    let elsewhere = fetch(&mut other, info).await;
+    assert_eq!(strings(&elsewhere, "n_name"), strings(&here, "n_name"));
+
+    let mut prepared = client
+        .inner
+        .prepare(
+            "SELECT n_name FROM nation WHERE n_regionkey = ? ORDER BY n_name".into(),
+            None,
+        )
+        .await
+        .unwrap();
+    let bound =
+        RecordBatch::try_from_iter([("$1", Arc::new(Int64Array::from(vec![3i64])) as ArrayRef)])
+            .unwrap();
+    prepared.set_parameters(bound).unwrap();
+    let info = prepared.execute().await.unwrap();
+    let elsewhere = fetch(&mut other, info).await;
+    assert_eq!(strings(&elsewhere, "n_name")[0], "FRANCE");
+
+    // A write ran when it was planned; its ticket elsewhere says so.
+    let dir = tempfile::tempdir().unwrap();
+    client
+        .update(&format!(
+            "CREATE EXTERNAL TABLE written (n INT) STORED AS PARQUET LOCATION '{}/'",
+            dir.path().display()
+        ))
+        .await
+        .unwrap();
+    let info = client
+        .inner
+        .execute("INSERT INTO written VALUES (1), (2)".into(), None)
+        .await
+        .unwrap();
+    let ticket = info.endpoint[0].ticket.clone().unwrap();
+    let refused = match other.inner.do_get(ticket).await {
+        Ok(stream) => stream
+            .try_collect::<Vec<_>>()
+            .await
+            .unwrap_err()
+            .to_string(),
+        Err(e) => e.to_string(),
+    };
+    assert!(refused.contains("not run again"), "{refused}");
+    let count = client.query("SELECT count(*) FROM written").await.unwrap();
+    assert_eq!(
+        count[0].column(0).as_primitive::<Int64Type>().value(0),
+        2,
+        "the rows were written once"
+    );
+    first.stop().await;
+    second.stop().await;
+}
