@@ -123,8 +123,9 @@ struct StageShape {
     inputs: Vec<u32>,
 }
 
-/// One stage of a query now: where it runs, its inputs and how far it is.
-#[derive(Clone, Debug)]
+/// One stage of a query now: where it runs, its inputs and how far it is
+/// (what the web UI draws).
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct StageProgress {
     pub id: u32,
     pub operator: String,

@@ -19,6 +19,9 @@ const KEPT: usize = 1000;
 /// Planned statements a client has not fetched within this time are dropped.
 const PENDING_TTL: Duration = Duration::from_secs(10 * 60);
 
+/// How many queries past [`KEPT`] are filed before the registry is swept.
+const SWEEP_EVERY: usize = 100;
+
 #[derive(Default)]
 pub struct QueryRegistry {
     queries: Mutex<Queries>,
@@ -36,31 +39,40 @@ struct Queries {
     order: VecDeque<String>,
 }
 
-impl QueryRegistry {
-    /// Files a new query; forgets the oldest ended ones beyond [`KEPT`] and
-    /// statements nobody fetched.
-    pub fn add(&self, query: Arc<Query>) {
-        let mut queries = self.queries.lock();
-        for q in queries.by_id.values() {
+impl Queries {
+    /// Forgets the oldest ended queries beyond [`KEPT`], after ending the
+    /// statements nobody fetched within [`PENDING_TTL`].
+    fn sweep(&mut self) {
+        for q in self.by_id.values() {
             q.expire_pending(PENDING_TTL);
         }
-        let mut ended = queries
+        let ended = self
             .order
             .iter()
-            .filter(|id| queries.by_id[*id].state().is_over())
+            .filter(|id| self.by_id[*id].state().is_over())
             .count();
-        while ended >= KEPT {
-            let Some(pos) = queries
-                .order
-                .iter()
-                .position(|id| queries.by_id[id].state().is_over())
-            else {
-                break;
-            };
-            if let Some(id) = queries.order.remove(pos) {
-                queries.by_id.remove(&id);
+        let mut excess = ended.saturating_sub(KEPT);
+        let by_id = &mut self.by_id;
+        self.order.retain(|id| {
+            if excess > 0 && by_id[id].state().is_over() {
+                by_id.remove(id);
+                excess -= 1;
+                false
+            } else {
+                true
             }
-            ended -= 1;
+        });
+    }
+}
+
+impl QueryRegistry {
+    /// Files a new query. Every [`SWEEP_EVERY`] queries beyond [`KEPT`],
+    /// forgets the oldest ended ones and statements nobody fetched, so that
+    /// filing costs no scan of the registry in the common case.
+    pub fn add(&self, query: Arc<Query>) {
+        let mut queries = self.queries.lock();
+        if queries.order.len() >= KEPT + SWEEP_EVERY {
+            queries.sweep();
         }
         queries.order.push_back(query.id.clone());
         queries.by_id.insert(query.id.clone(), query);
@@ -129,5 +141,42 @@ impl QueryRegistry {
             self.totals.lock().clone(),
             self.reruns.load(Ordering::Relaxed),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::Submitter;
+
+    fn query(n: usize) -> Arc<Query> {
+        Arc::new(Query::new(
+            format!("q{n}"),
+            "SELECT 1".into(),
+            Submitter::default(),
+            Arc::default(),
+        ))
+    }
+
+    #[test]
+    fn ended_queries_beyond_the_limit_are_forgotten_oldest_first() {
+        let registry = QueryRegistry::default();
+        let waiting = query(0);
+        registry.add(Arc::clone(&waiting));
+        for n in 1..=KEPT + SWEEP_EVERY + 1 {
+            let q = query(n);
+            q.finished();
+            registry.add(q);
+        }
+        let kept = registry.list().len();
+        assert!(kept <= KEPT + SWEEP_EVERY + 1, "{kept}");
+        // The oldest ended ones went; the one still waiting stays.
+        assert!(registry.get("q1").is_none());
+        assert!(registry.get("q0").is_some());
+        assert!(
+            registry
+                .get(&format!("q{}", KEPT + SWEEP_EVERY + 1))
+                .is_some()
+        );
     }
 }

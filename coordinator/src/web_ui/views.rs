@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 use crate::engine::QueryEngine;
-use crate::query::{Query, QuerySummary};
+use crate::query::{Query, QuerySummary, StageProgress};
 use crate::registry::QueryRegistry;
 
 #[derive(Serialize)]
@@ -48,24 +48,7 @@ pub struct QueryPage {
     #[serde(flatten)]
     pub query: QueryRow,
     pub stages_done: u32,
-    pub stages: Vec<Stage>,
-}
-
-#[derive(Serialize)]
-pub struct Stage {
-    pub id: u32,
-    pub operator: String,
-    pub output: Option<String>,
-    pub inputs: Vec<u32>,
-    pub placement: &'static str,
-    pub tasks: u32,
-    pub tasks_running: u32,
-    pub tasks_done: u32,
-    pub done: bool,
-    pub rows_out: u64,
-    pub rows_scanned: u64,
-    pub bytes_scanned: u64,
-    pub cpu_ms: u64,
+    pub stages: Vec<StageProgress>,
 }
 
 pub fn cluster(engine: &QueryEngine) -> Cluster {
@@ -102,29 +85,7 @@ pub fn queries(registry: &QueryRegistry) -> Vec<QueryRow> {
 }
 
 pub fn query(query: &Query) -> QueryPage {
-    let stages: Vec<Stage> = query
-        .stages()
-        .into_iter()
-        .map(|s| Stage {
-            id: s.id,
-            operator: s.operator,
-            output: s.output,
-            inputs: s.inputs,
-            placement: if s.on_coordinator {
-                "coordinator"
-            } else {
-                "workers"
-            },
-            tasks: s.tasks,
-            tasks_running: s.tasks_running,
-            tasks_done: s.tasks_done,
-            done: s.done,
-            rows_out: s.rows_out,
-            rows_scanned: s.rows_scanned,
-            bytes_scanned: s.bytes_scanned,
-            cpu_ms: s.cpu_nanos / 1_000_000,
-        })
-        .collect();
+    let stages = query.stages();
     QueryPage {
         query: row(query.summary()),
         stages_done: stages.iter().filter(|s| s.done).count() as u32,

@@ -50,13 +50,7 @@ impl TestCluster {
     }
 
     pub async fn start_with(workers: usize, storage: StorageConfig, limits: QueryLimits) -> Self {
-        let cluster = EmbeddedCluster::start_networked(Self::config(storage, limits), workers)
-            .await
-            .expect("cluster starts");
-        Self {
-            coordinator: cluster.coordinator,
-            workers: cluster.workers,
-        }
+        Self::networked(Self::config(storage, limits), workers).await
     }
 
     /// A cluster whose coordinator serves its status port (probes, metrics
@@ -66,6 +60,10 @@ impl TestCluster {
             status: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             ..Self::config(StorageConfig::default(), QueryLimits::default())
         };
+        Self::networked(config, workers).await
+    }
+
+    async fn networked(config: CoordinatorConfig, workers: usize) -> Self {
         let cluster = EmbeddedCluster::start_networked(config, workers)
             .await
             .expect("cluster starts");
