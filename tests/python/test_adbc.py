@@ -200,3 +200,25 @@ def test_a_write_runs_when_it_is_submitted(cluster):
             cur.execute("INSERT INTO written_t VALUES ('x')")
         cur.execute("SELECT count(*) FROM written_t")
         assert cur.fetchall() == [(3,)]
+
+
+def test_system_tables_list_the_users_queries_and_join_user_tables(cluster, events):
+    """What a Python user sees of their own queries through SQL: the query
+    they ran in system.queries, finished, with its rows; and a system table
+    joined with a Parquet table."""
+    path, _table = events
+    with connect(cluster) as conn, conn.cursor() as cur:
+        cur.execute(f"CREATE EXTERNAL TABLE IF NOT EXISTS sys_events STORED AS PARQUET LOCATION '{path}'")
+        cur.execute("SELECT count(*) AS n FROM sys_events WHERE 42 = 42")
+        n = cur.fetch_arrow_table().column("n").to_pylist()[0]
+        cur.execute(
+            "SELECT state, rows, error FROM system.queries "
+            "WHERE sql = 'SELECT count(*) AS n FROM sys_events WHERE 42 = 42'"
+        )
+        assert cur.fetch_arrow_table().to_pylist() == [{"state": "finished", "rows": 1, "error": None}]
+        cur.execute(
+            "SELECT t.files, count(*) AS n FROM sys_events e "
+            "JOIN system.tables t ON t.\"table\" = 'sys_events' GROUP BY t.files"
+        )
+        joined = cur.fetch_arrow_table().to_pylist()
+        assert len(joined) == 1 and joined[0]["n"] == n and joined[0]["files"] >= 1
