@@ -328,7 +328,13 @@ async fn tables(state: &SystemState, session: &dyn Session) -> Result<Vec<ArrayR
                     files: None,
                 };
                 if let Some(listing) = listing_table(table.as_ref()) {
-                    describe_files(listing, session, &mut row).await?;
+                    describe(listing, &mut row);
+                    // A store that cannot be listed now leaves the count
+                    // empty rather than failing the whole table.
+                    row.files = count_files(listing, session)
+                        .await
+                        .inspect_err(|e| tracing::debug!(table = %row.table, error = %e, "cannot count files"))
+                        .ok();
                 }
                 rows.push(row);
             }
@@ -369,14 +375,8 @@ fn listing_table(table: &dyn TableProvider) -> Option<&ListingTable> {
     table.downcast_ref::<ListingTable>()
 }
 
-/// A file table's location, format and file count (listed through the
-/// planning cache, as a query would).
-async fn describe_files(
-    table: &ListingTable,
-    session: &dyn Session,
-    row: &mut TableRow,
-) -> Result<()> {
-    let options = table.options();
+/// A file table's location and format.
+fn describe(table: &ListingTable, row: &mut TableRow) {
     row.location = Some(
         table
             .table_paths()
@@ -385,18 +385,24 @@ async fn describe_files(
             .collect::<Vec<_>>()
             .join(", "),
     );
-    row.format = Some(options.format.get_ext().trim_start_matches('.').to_string());
+    let format = table.options().format.get_ext();
+    row.format = Some(format.trim_start_matches('.').to_string());
+}
+
+/// How many data files a file table has now (listed through the planning
+/// cache, as a query would).
+async fn count_files(table: &ListingTable, session: &dyn Session) -> Result<u64> {
+    let extension = &table.options().file_extension;
     let mut files = 0u64;
     for path in table.table_paths() {
         let store = session.runtime_env().object_store(path)?;
         let listed = path
-            .list_all_files(session, store.as_ref(), &options.file_extension)
+            .list_all_files(session, store.as_ref(), extension)
             .await
             .map_err(|e| DataFusionError::Execution(format!("listing {path}: {e}")))?;
         files += listed
             .try_fold(0u64, |n, _| async move { Ok(n + 1) })
             .await?;
     }
-    row.files = Some(files);
-    Ok(())
+    Ok(files)
 }
