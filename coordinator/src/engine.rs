@@ -26,7 +26,7 @@ use crate::analyze::analyze_rows;
 use crate::attempts::{QueryRun, RetryPolicy, run_with_retries};
 use crate::error::CoordinatorError;
 use crate::membership::Membership;
-use crate::metrics::{QueryMetrics, QueryOutcome};
+use crate::metrics::QueryMetrics;
 use crate::planning::{Planned, PlannedStatement, plan_statement, session_options};
 use crate::query::{Pending, Query, Submitter};
 use crate::registry::QueryRegistry;
@@ -152,10 +152,8 @@ impl QueryEngine {
         parameters: Option<Vec<ScalarValue>>,
     ) -> Result<Submitted, CoordinatorError> {
         // A statement that cannot be planned is a failed query too.
-        let (query, schema, writes, replayable) = self
-            .plan_statement(ctx, submitter, sql, parameters)
-            .await
-            .inspect_err(|_| self.metrics.start().fail())?;
+        let (query, schema, writes, replayable) =
+            self.plan_statement(ctx, submitter, sql, parameters).await?;
         if writes {
             // A write runs when it is submitted, as in a database: a client
             // that never fetches its answer (ADBC's `execute` of an INSERT)
@@ -187,12 +185,15 @@ impl QueryEngine {
         let workers = self.membership.live().len();
         let started = Instant::now();
         let io = Arc::new(IoCounters::default());
-        let query = Arc::new(Query::new(
-            uuid::Uuid::new_v4().to_string(),
-            redact_sql(sql),
-            submitter.clone(),
-            Arc::clone(&io),
-        ));
+        let query = Arc::new(
+            Query::new(
+                uuid::Uuid::new_v4().to_string(),
+                redact_sql(sql),
+                submitter.clone(),
+                Arc::clone(&io),
+            )
+            .counted_in(self.metrics.clone()),
+        );
         self.registry.add(Arc::clone(&query));
         let planning = plan_statement(ctx, &self.stores, sql, parameters, workers, &io);
         let statement = match planning.instrument(query.span()).await {
@@ -244,11 +245,10 @@ impl QueryEngine {
                 query.count_rows(batches.iter().map(|b| b.num_rows()).sum());
                 query.finished();
                 self.registry.file_reports(&query, Vec::new(), true);
-                self.metrics.start().complete();
                 Ok(Box::pin(MemoryStream::try_new(batches, schema, None)?))
             }
             Planned::Stages(graph) => {
-                let end = QueryEnd::new(&query, &self.registry, self.metrics.start());
+                let end = QueryEnd::new(&query, &self.registry);
                 let slot = self.admit(&query).await.inspect_err(|e| end.refused(e))?;
                 let timeout = self.timeout(&pending.ctx);
                 let result = self.run(&query, Arc::new(graph), pending.ctx);
@@ -270,7 +270,7 @@ impl QueryEngine {
                 Ok(Box::pin(RecordBatchStreamAdapter::new(schema, stream)))
             }
             Planned::Analyze(graph) => {
-                let end = QueryEnd::new(&query, &self.registry, self.metrics.start());
+                let end = QueryEnd::new(&query, &self.registry);
                 let _slot = self.admit(&query).await.inspect_err(|e| end.refused(e))?;
                 let started = Instant::now();
                 let graph = Arc::new(graph);
@@ -382,25 +382,18 @@ pub struct Submitted {
 struct QueryEnd {
     query: Arc<Query>,
     registry: Arc<QueryRegistry>,
-    outcome: Arc<QueryOutcome>,
 }
 
 impl QueryEnd {
-    fn new(
-        query: &Arc<Query>,
-        registry: &Arc<QueryRegistry>,
-        outcome: Arc<QueryOutcome>,
-    ) -> Arc<Self> {
+    fn new(query: &Arc<Query>, registry: &Arc<QueryRegistry>) -> Arc<Self> {
         Arc::new(Self {
             query: Arc::clone(query),
             registry: Arc::clone(registry),
-            outcome,
         })
     }
 
     fn failed(&self, error: &dyn std::fmt::Display) {
         self.query.failed(&error.to_string());
-        self.outcome.fail();
     }
 
     /// It failed before any task was launched: no worker will report.
@@ -411,16 +404,11 @@ impl QueryEnd {
 
     fn finished(&self) {
         self.query.finished();
-        self.outcome.complete();
     }
 }
 
 impl Drop for QueryEnd {
     fn drop(&mut self) {
-        // The outcome counts a query that neither failed nor completed as
-        // cancelled by itself.
-        if !self.query.state().is_over() {
-            self.query.abandoned();
-        }
+        self.query.abandoned();
     }
 }

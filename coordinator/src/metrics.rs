@@ -1,15 +1,16 @@
 //! How queries end, counted for Prometheus: finished, failed or cancelled
-//! (the client went away or stopped it), and how long they took. A query
-//! is counted once, when the stream its client reads ends or is dropped,
-//! so the numbers are what clients saw.
+//! (the client went away or stopped it), and how long they took from
+//! submission. A query is counted once, by its own state machine when it
+//! ends (see [`crate::query::Query`]), so these numbers and
+//! `system.queries` never tell two stories.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Instant;
+use std::time::Duration;
 
 use hayate_ops_http::prometheus_client::metrics::counter::Counter;
 use hayate_ops_http::prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use hayate_ops_http::prometheus_client::registry::Registry;
+
+use crate::query::QueryState;
 
 #[derive(Clone)]
 pub struct QueryMetrics {
@@ -32,14 +33,15 @@ impl Default for QueryMetrics {
 }
 
 impl QueryMetrics {
-    /// Starts timing a query; its outcome is counted when the last clone of
-    /// the returned handle is dropped.
-    pub fn start(&self) -> Arc<QueryOutcome> {
-        Arc::new(QueryOutcome {
-            metrics: self.clone(),
-            started: Instant::now(),
-            state: AtomicU8::new(RUNNING),
-        })
+    /// Counts a query that ended in `state` after `took`.
+    pub fn record(&self, state: &QueryState, took: Duration) {
+        let counter = match state {
+            QueryState::Finished => &self.finished,
+            QueryState::Failed { .. } => &self.failed,
+            _ => &self.cancelled,
+        };
+        counter.inc();
+        self.duration.observe(took.as_secs_f64());
     }
 
     pub fn register(&self, registry: &mut Registry) {
@@ -60,49 +62,8 @@ impl QueryMetrics {
         );
         registry.register(
             "query_duration_seconds",
-            "Time from admission to the end of a query's results",
+            "Time from a query's submission to its end",
             self.duration.clone(),
         );
-    }
-}
-
-const RUNNING: u8 = 0;
-const COMPLETE: u8 = 1;
-const FAILED: u8 = 2;
-
-/// One query's outcome, recorded on drop.
-pub struct QueryOutcome {
-    metrics: QueryMetrics,
-    started: Instant,
-    state: AtomicU8,
-}
-
-impl QueryOutcome {
-    /// The query returned an error (the first outcome set wins).
-    pub fn fail(&self) {
-        let _ = self
-            .state
-            .compare_exchange(RUNNING, FAILED, Ordering::AcqRel, Ordering::Acquire);
-    }
-
-    /// The client read the whole result.
-    pub fn complete(&self) {
-        let _ = self
-            .state
-            .compare_exchange(RUNNING, COMPLETE, Ordering::AcqRel, Ordering::Acquire);
-    }
-}
-
-impl Drop for QueryOutcome {
-    fn drop(&mut self) {
-        let counter = match self.state.load(Ordering::Acquire) {
-            COMPLETE => &self.metrics.finished,
-            FAILED => &self.metrics.failed,
-            _ => &self.metrics.cancelled,
-        };
-        counter.inc();
-        self.metrics
-            .duration
-            .observe(self.started.elapsed().as_secs_f64());
     }
 }

@@ -22,6 +22,7 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::QueryMetrics;
 use crate::planning::PlannedStatement;
 
 /// Where a query is in its life.
@@ -156,6 +157,8 @@ pub struct Query {
     /// The query's trace span, the parent of its tasks' spans on the
     /// workers; let go when the query ends so that the span closes.
     span: Mutex<Option<tracing::Span>>,
+    /// Where its end is counted for `/metrics`, if anywhere.
+    metrics: Option<QueryMetrics>,
     inner: Mutex<Inner>,
 }
 
@@ -208,6 +211,7 @@ impl Query {
             tracing::info_span!(parent: None, "query", query_id = %id, user = %submitter.user);
         Self {
             span: Mutex::new(Some(span)),
+            metrics: None,
             id,
             sql,
             submitter,
@@ -230,6 +234,12 @@ impl Query {
                 rows_out: 0,
             }),
         }
+    }
+
+    /// This query, with its end counted in `metrics`.
+    pub fn counted_in(mut self, metrics: QueryMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     pub fn state(&self) -> QueryState {
@@ -351,8 +361,12 @@ impl Query {
         if inner.state.is_over() {
             return;
         }
+        let took = self.clock.elapsed();
+        if let Some(metrics) = &self.metrics {
+            metrics.record(&state, took);
+        }
         inner.state = state;
-        inner.ended = Some(self.clock.elapsed());
+        inner.ended = Some(took);
         self.span.lock().take();
     }
 
