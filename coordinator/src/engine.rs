@@ -151,7 +151,6 @@ impl QueryEngine {
         sql: &str,
         parameters: Option<Vec<ScalarValue>>,
     ) -> Result<Submitted, CoordinatorError> {
-        // A statement that cannot be planned is a failed query too.
         let (query, schema, writes, replayable) =
             self.plan_statement(ctx, submitter, sql, parameters).await?;
         if writes {
@@ -198,6 +197,7 @@ impl QueryEngine {
         let planning = plan_statement(ctx, &self.stores, sql, parameters, workers, &io);
         let statement = match planning.instrument(query.span()).await {
             Ok(statement) => statement,
+            // A statement that cannot be planned is a failed query too.
             Err(e) => {
                 query.failed(&e.to_string());
                 self.registry.file_reports(&query, Vec::new(), true);
