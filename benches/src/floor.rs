@@ -189,7 +189,8 @@ async fn timed_run(
         let statement: Option<TicketStatementQuery> =
             Any::decode(ticket.ticket.as_ref())?.unpack()?;
         handle = statement
-            .map(|s| String::from_utf8_lossy(&s.statement_handle).to_string())
+            .and_then(|s| hayate_protocol::StatementTicket::from_handle(&s.statement_handle))
+            .map(|t| t.query_id)
             .unwrap_or_default();
         let mut stream = client.inner.do_get(ticket).await?;
         while stream.try_next().await?.is_some() {
