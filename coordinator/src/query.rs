@@ -247,8 +247,7 @@ impl Query {
     }
 
     /// How long since it was submitted (or how long it took, once over).
-    pub fn elapsed(&self) -> Duration {
-        let inner = self.inner.lock();
+    fn elapsed(&self, inner: &Inner) -> Duration {
         inner.ended.unwrap_or_else(|| self.clock.elapsed())
     }
 
@@ -476,10 +475,7 @@ impl Query {
             rows_scanned: sum(scan_metric::ROWS_SCANNED),
             bytes_scanned: sum(scan_metric::BYTES_SCANNED),
             rows_out: inner.rows_out,
-            elapsed_ms: inner
-                .ended
-                .unwrap_or_else(|| self.clock.elapsed())
-                .as_millis() as u64,
+            elapsed_ms: self.elapsed(&inner).as_millis() as u64,
         }
     }
 
@@ -539,7 +535,7 @@ impl Query {
             submitted: self.submitted,
             started: inner.started.map(|d| self.submitted + d),
             finished: inner.ended.map(|d| self.submitted + d),
-            elapsed: inner.ended.unwrap_or_else(|| self.clock.elapsed()),
+            elapsed: self.elapsed(&inner),
             rows: inner.rows_out,
             attempts: inner.lost_workers.len() as u32 + 1,
             totals,
@@ -607,10 +603,7 @@ impl Query {
         QueryStats {
             query_id: self.id.clone(),
             state: inner.state.name().to_string(),
-            elapsed_ms: inner
-                .ended
-                .unwrap_or_else(|| self.clock.elapsed())
-                .as_millis() as u64,
+            elapsed_ms: self.elapsed(&inner).as_millis() as u64,
             planning,
             stages: stages.into_values().collect(),
             total,
