@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use arrow_flight::{Action, Ticket};
+use arrow_flight::Ticket;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::datasource::MemTable;
@@ -20,9 +20,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::TryStreamExt;
 use hayate_planner::{ExchangeKind, ExchangeReaderExec, PartitionSource, encode_plan};
 use hayate_protocol::transport::InternalTransport;
-use hayate_protocol::{
-    ClusterSecret, LaunchTask, PartitionTicket, QueryRef, QueryTasksReport, actions,
-};
+use hayate_protocol::{ClusterSecret, LaunchTask, PartitionTicket, QueryRun, TaskId};
 use hayate_storage::scan_metric;
 use hayate_worker::Channels;
 use prost::Message;
@@ -70,30 +68,28 @@ pub async fn measure(
     let producer = encode_plan(producer)?;
     let mut results = Vec::new();
     for run in 0..=runs {
-        let query_id = format!("exchange-bench-{}", uuid::Uuid::new_v4());
-        for task in 0..streams {
-            launch(&channels, from, &query_id, 0, task, producer.clone()).await?;
+        let query = QueryRun::new(format!("exchange-bench-{}", uuid::Uuid::new_v4()), 1);
+        for task in 0..streams as u32 {
+            launch(&channels, from, query.task(0, task), producer.clone()).await?;
         }
-        let sources = (0..streams)
+        let sources = (0..streams as u32)
             .map(|task| {
                 vec![PartitionSource {
                     address: from.to_string(),
-                    query_id: query_id.clone(),
-                    stage_id: 0,
-                    task_id: task as u32,
-                    partition: 0,
-                    consumer: 0,
+                    ticket: PartitionTicket {
+                        task: query.task(0, task),
+                        partition: 0,
+                        consumer: 0,
+                    },
                 }]
             })
             .collect();
         let consumer = consumer_plan(&ctx, &schema, sources).await?;
-        launch(&channels, to, &query_id, 1, 0, encode_plan(consumer)?).await?;
+        launch(&channels, to, query.task(1, 0), encode_plan(consumer)?).await?;
         let started = Instant::now();
         let mut client = channels.client(to)?;
         let ticket = PartitionTicket {
-            query_id: query_id.clone(),
-            stage_id: 1,
-            task_id: 0,
+            task: query.task(1, 0),
             partition: 0,
             consumer: 0,
         };
@@ -109,8 +105,8 @@ pub async fn measure(
         if answer.is_empty() {
             bail!("the consumer answered nothing");
         }
-        let reports = cancel(&channels, from, &query_id).await?;
-        cancel(&channels, to, &query_id).await?;
+        let reports = cancel(&channels, from, &query).await?;
+        cancel(&channels, to, &query).await?;
         let bytes: u64 = reports
             .iter()
             .filter_map(|r| r.metrics.get(scan_metric::EXCHANGE_BYTES))
@@ -184,52 +180,25 @@ async fn consumer_plan(
 async fn launch(
     channels: &Channels,
     worker: &str,
-    query_id: &str,
-    stage: u32,
-    task: usize,
+    task: TaskId,
     plan: Vec<u8>,
 ) -> anyhow::Result<()> {
     let launch = LaunchTask {
-        query_id: query_id.to_string(),
-        stage_id: stage,
-        task_id: task as u32,
+        task,
         plan,
         settings: Vec::new(),
         consumers: 1,
         stores: Vec::new(),
     };
-    let mut client = channels.client(worker)?;
-    let mut answer = client
-        .do_action(Action {
-            r#type: actions::LAUNCH_TASK.to_string(),
-            body: launch.encode_to_vec().into(),
-        })
-        .await?
-        .into_inner();
-    while answer.try_next().await?.is_some() {}
+    channels.control(worker)?.launch_task(launch).await?;
     Ok(())
 }
 
 async fn cancel(
     channels: &Channels,
     worker: &str,
-    query_id: &str,
+    run: &QueryRun,
 ) -> anyhow::Result<Vec<hayate_protocol::TaskReport>> {
-    let mut client = channels.client(worker)?;
-    let mut answer = client
-        .do_action(Action {
-            r#type: actions::CANCEL_QUERY.to_string(),
-            body: QueryRef {
-                query_id: query_id.to_string(),
-            }
-            .encode_to_vec()
-            .into(),
-        })
-        .await?
-        .into_inner();
-    let mut tasks = Vec::new();
-    while let Some(result) = answer.try_next().await? {
-        tasks.extend(QueryTasksReport::decode(result.body.as_ref())?.tasks);
-    }
-    Ok(tasks)
+    let report = channels.control(worker)?.cancel_run(run.clone()).await?;
+    Ok(report.into_inner().tasks)
 }

@@ -1,7 +1,6 @@
 //! A small Flight SQL client for the CLI: runs a statement and returns its
 //! batches, keeping the server's error code and message intact.
 
-use arrow_flight::Action;
 use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_client::FlightServiceClient;
@@ -11,8 +10,9 @@ use datafusion::arrow::record_batch::RecordBatch;
 use futures::{StreamExt, TryStreamExt};
 use hayate_coordinator::SESSION_HEADER;
 use hayate_coordinator::flight_sql::statement_handle;
+use hayate_protocol::control::query_insight::query_insight_client::QueryInsightClient;
 use hayate_protocol::transport::{MAX_MESSAGE_BYTES, channel};
-use hayate_protocol::{QueryProgress, QueryRef, QueryStats, actions};
+use hayate_protocol::{QueryProgress, QueryRef, QueryStats};
 use prost::Message;
 use tonic::transport::{Channel, ClientTlsConfig};
 use tonic::{Code, Request, Status};
@@ -21,6 +21,8 @@ use tonic::{Code, Request, Status};
 /// stay for the life of the client).
 pub struct SqlClient {
     inner: FlightServiceClient<Channel>,
+    /// The coordinator's query progress and stats, on the same connection.
+    insight: QueryInsightClient<Channel>,
     session: String,
     /// `Bearer <token>` once signed in.
     bearer: Option<String>,
@@ -72,11 +74,13 @@ impl SqlClient {
     ) -> Result<Self, ClientError> {
         let channel = channel(address, tls)
             .map_err(|e| ClientError::Connect(address.to_string(), e.to_string()))?;
-        let inner = FlightServiceClient::new(channel)
+        let inner = FlightServiceClient::new(channel.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let insight = QueryInsightClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES);
         let mut client = Self {
             inner,
+            insight,
             session: uuid::Uuid::new_v4().to_string(),
             bearer: None,
             login: login.cloned(),
@@ -184,38 +188,32 @@ impl SqlClient {
     /// What the last statement did (object-store requests, bytes, pruning,
     /// cache hits), once the coordinator has its workers' reports.
     pub async fn last_stats(&mut self) -> Result<Option<QueryStats>, ClientError> {
-        self.ask_about_last(actions::QUERY_STATS).await
+        let Some(query) = self.last_query_ref() else {
+            return Ok(None);
+        };
+        let request = self.request(query);
+        let stats = self.insight.stats(request).await;
+        stats
+            .map(|r| Some(r.into_inner()))
+            .map_err(ClientError::Server)
     }
 
     /// Where the last statement is now (stages, tasks, rows and bytes so
     /// far), answered at once.
     pub async fn last_progress(&mut self) -> Result<Option<QueryProgress>, ClientError> {
-        self.ask_about_last(actions::QUERY_PROGRESS).await
-    }
-
-    async fn ask_about_last<M: Message + Default>(
-        &mut self,
-        action: &str,
-    ) -> Result<Option<M>, ClientError> {
-        let Some(query_id) = self.last_query.clone() else {
+        let Some(query) = self.last_query_ref() else {
             return Ok(None);
         };
-        let action = Action {
-            r#type: action.to_string(),
-            body: QueryRef { query_id }.encode_to_vec().into(),
-        };
-        let mut results = self
-            .inner
-            .do_action(self.request(action))
-            .await
-            .map_err(ClientError::Server)?
-            .into_inner();
-        match results.try_next().await.map_err(ClientError::Server)? {
-            Some(r) => M::decode(r.body.as_ref())
-                .map(Some)
-                .map_err(|e| ClientError::Protocol(e.to_string())),
-            None => Ok(None),
-        }
+        let request = self.request(query);
+        let progress = self.insight.progress(request).await;
+        progress
+            .map(|r| Some(r.into_inner()))
+            .map_err(ClientError::Server)
+    }
+
+    fn last_query_ref(&self) -> Option<QueryRef> {
+        let query_id = self.last_query.clone()?;
+        Some(QueryRef { query_id })
     }
 
     /// Runs one statement to the end and returns all its batches.

@@ -54,14 +54,14 @@ pub fn analyze_rows(
             );
         }
         let mut tasks: Vec<_> = s.task_reports.iter().collect();
-        tasks.sort_by_key(|t| (t.attempt_id.clone(), t.task_id));
+        tasks.sort_by_key(|t| (t.task.attempt, t.task.task));
         for task in tasks {
             let get = |k: &str| task.metrics.get(k).copied().unwrap_or(0);
             let _ = writeln!(
                 per_stage,
                 "  task {}{} on {}: {} rows out, cpu {:.1} ms, wall {:.1} ms, {} rows scanned, {} fetched, exchange {} in / {} out",
-                task.task_id,
-                match hayate_protocol::attempt::parse_attempt_id(&task.attempt_id).1 {
+                task.task.task,
+                match task.task.attempt {
                     1 => String::new(),
                     n => format!(" (run {n})"),
                 },

@@ -27,6 +27,7 @@ use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 use futures::{Stream, StreamExt};
 use hayate_planner::StageGraph;
+use hayate_protocol::QueryRun;
 use hayate_worker::error::{from_status, to_status};
 use hayate_worker::lost_worker;
 use hayate_worker::peer_loss::mark_lost;
@@ -53,7 +54,7 @@ pub struct RetryPolicy {
 }
 
 /// Everything a query's runs need.
-pub struct QueryRun {
+pub struct Runs {
     pub query: Arc<Query>,
     pub graph: Arc<StageGraph>,
     pub ctx: SessionContext,
@@ -68,7 +69,7 @@ type Item = Result<RecordBatch, DataFusionError>;
 /// The query's result; runs it again (up to the policy's attempts) when a
 /// worker is lost before any row was sent. Dropping the stream ends the run
 /// on every worker.
-pub fn run_with_retries(run: QueryRun) -> impl Stream<Item = Item> + Send + 'static {
+pub fn run_with_retries(run: Runs) -> impl Stream<Item = Item> + Send + 'static {
     let (tx, rx) = mpsc::channel(2);
     // In the query's span: its log lines carry its id, and the calls that
     // launch its tasks carry its trace to the workers.
@@ -134,7 +135,7 @@ impl Output {
     }
 }
 
-async fn drive(run: QueryRun, tx: mpsc::Sender<Item>) {
+async fn drive(run: Runs, tx: mpsc::Sender<Item>) {
     let mut out = Output {
         tx,
         held: Vec::new(),
@@ -146,12 +147,12 @@ async fn drive(run: QueryRun, tx: mpsc::Sender<Item>) {
     let mut excluded: Vec<String> = Vec::new();
     let mut attempt: u32 = 1;
     loop {
-        let attempt_id = hayate_protocol::attempt::attempt_id(&run.query.id, attempt);
+        let this_run = QueryRun::new(run.query.id.clone(), attempt);
         run.query.running(attempt);
         let launch = Instant::now();
         let started = run
             .scheduler
-            .start(&attempt_id, &run.graph, &run.ctx, &excluded)
+            .start(&this_run, &run.graph, &run.ctx, &excluded)
             .await;
         let launched = Instant::now();
         run.query.time(|t| &mut t.launch_us, launched - launch);
@@ -168,7 +169,7 @@ async fn drive(run: QueryRun, tx: mpsc::Sender<Item>) {
                     run.scheduler.channels().clone(),
                     Arc::clone(&run.registry),
                     Arc::clone(&run.query),
-                    &attempt_id,
+                    this_run,
                     running.placed,
                 );
                 match pump(running.stream, &workers, &run.membership, &mut out).await {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use hayate_protocol::QueryRun;
 use hayate_worker::Channels;
 
 use crate::load::PlacedTasks;
@@ -22,8 +23,8 @@ pub struct CleanupGuard {
 
 struct Run {
     query: Arc<Query>,
-    /// The run's id on the workers (the query id, or a rerun's own id).
-    attempt_id: String,
+    /// Which run of the query it is, as the workers know it.
+    id: QueryRun,
     workers: Vec<String>,
     /// Counted against their workers until the run has ended there.
     placed: PlacedTasks,
@@ -32,7 +33,7 @@ struct Run {
 impl Run {
     /// Stops the run's tasks on its workers; their final reports.
     async fn end(self, channels: &Channels) -> (Arc<Query>, Vec<hayate_protocol::TaskReport>) {
-        let reports = cancel_on(channels, &self.attempt_id, &self.workers).await;
+        let reports = cancel_on(channels, &self.id, &self.workers).await;
         drop(self.placed);
         (self.query, reports)
     }
@@ -43,7 +44,7 @@ impl CleanupGuard {
         channels: Channels,
         registry: Arc<QueryRegistry>,
         query: Arc<Query>,
-        attempt_id: &str,
+        id: QueryRun,
         placed: PlacedTasks,
     ) -> Self {
         Self {
@@ -51,7 +52,7 @@ impl CleanupGuard {
             registry,
             run: Some(Run {
                 query,
-                attempt_id: attempt_id.to_string(),
+                id,
                 workers: placed.workers(),
                 placed,
             }),

@@ -23,7 +23,7 @@ use tracing::Instrument;
 
 use crate::admission::Admission;
 use crate::analyze::analyze_rows;
-use crate::attempts::{QueryRun, RetryPolicy, run_with_retries};
+use crate::attempts::{RetryPolicy, Runs, run_with_retries};
 use crate::error::CoordinatorError;
 use crate::membership::Membership;
 use crate::metrics::QueryMetrics;
@@ -312,7 +312,7 @@ impl QueryEngine {
         } else {
             options.query_attempts.max(1)
         };
-        run_with_retries(QueryRun {
+        run_with_retries(Runs {
             query: Arc::clone(query),
             graph,
             ctx,

@@ -1,5 +1,4 @@
-//! The Flight SQL surface that clients (ADBC, JDBC, the `hayate` CLI) use,
-//! plus the membership actions workers send to the same port.
+//! The Flight SQL surface that clients (ADBC, JDBC, the `hayate` CLI) use.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -30,8 +29,7 @@ use datafusion::common::ScalarValue;
 use datafusion::datasource::TableType;
 use datafusion::prelude::SessionContext;
 use futures::{Stream, TryStreamExt};
-use hayate_protocol::cluster_secret::InternalCaller;
-use hayate_protocol::{MembershipAck, QueryRef, StatementTicket, WorkerAnnouncement, actions};
+use hayate_protocol::{QueryRef, StatementTicket, actions};
 use hayate_worker::wire::flight_encode;
 use prost::Message;
 use tonic::metadata::MetadataValue;
@@ -40,7 +38,6 @@ use tonic::{Request, Response, Status};
 use crate::auth::Authenticator;
 use crate::engine::QueryEngine;
 use crate::error::CoordinatorError;
-use crate::membership::Membership;
 use crate::parameters::{PreparedHandle, parameter_rows};
 use crate::planning::statement_schemas;
 use crate::query::Submitter;
@@ -57,31 +54,24 @@ type DoGetStream = Pin<Box<dyn Stream<Item = Result<FlightData, Status>> + Send 
 pub struct CoordinatorService {
     sessions: Sessions,
     engine: Arc<QueryEngine>,
-    membership: Arc<Membership>,
     sql_info: SqlInfoData,
     xdbc_types: XdbcTypeInfoData,
     /// Signs users in; `None` when the coordinator is open.
     auth: Option<Arc<Authenticator>>,
-    /// Whether worker announcements must carry the cluster secret.
-    secret_required: bool,
 }
 
 impl CoordinatorService {
     pub fn new(
         sessions: Sessions,
-        membership: Arc<Membership>,
         engine: Arc<QueryEngine>,
         auth: Option<Arc<Authenticator>>,
-        secret_required: bool,
     ) -> Self {
         Self {
             sessions,
             engine,
-            membership,
             sql_info: sql_info(),
             xdbc_types: xdbc_types(),
             auth,
-            secret_required,
         }
     }
 
@@ -135,38 +125,6 @@ impl CoordinatorService {
             .with_descriptor(FlightDescriptor::new_cmd(sql.as_bytes().to_vec()))
             .with_ordered(true);
         Ok(with_session_cookie(Response::new(info), &submitter.session))
-    }
-
-    fn handle_membership(&self, action: &Action, internal: bool) -> Result<MembershipAck, Status> {
-        if self.secret_required && !internal {
-            return Err(Status::permission_denied(
-                "worker announcements need the cluster secret",
-            ));
-        }
-        let w = WorkerAnnouncement::decode(action.body.as_ref())
-            .map_err(|e| Status::invalid_argument(format!("malformed worker announcement: {e}")))?;
-        // A worker must say who it is and where it is reached; anything
-        // else would be placed tasks it can never run.
-        let reachable = w.address.parse::<tonic::transport::Uri>().is_ok_and(|uri| {
-            matches!(uri.scheme_str(), Some("http" | "https")) && uri.authority().is_some()
-        });
-        if w.worker_id.is_empty() || !reachable {
-            return Err(Status::invalid_argument(format!(
-                "worker announcement needs an id and an http(s)://host:port address, got id {:?} address {:?}",
-                w.worker_id, w.address
-            )));
-        }
-        let known = if action.r#type == actions::REGISTER {
-            self.membership.register(&w);
-            true
-        } else {
-            self.membership.heartbeat(&w)
-        };
-        self.engine.registry().heartbeat(&w.address, w.tasks);
-        Ok(MembershipAck {
-            heartbeat_interval_ms: self.membership.heartbeat_interval.as_millis() as u64,
-            known,
-        })
     }
 }
 
@@ -545,7 +503,6 @@ impl FlightSqlService for CoordinatorService {
         &self,
         request: Request<Action>,
     ) -> Result<Response<<Self as FlightService>::DoActionStream>, Status> {
-        let internal = request.extensions().get::<InternalCaller>().is_some();
         let session = || self.session(&request);
         let answer = |body: Vec<u8>| -> Response<<Self as FlightService>::DoActionStream> {
             Response::new(Box::pin(futures::stream::once(async move {
@@ -579,13 +536,6 @@ impl FlightSqlService for CoordinatorService {
         }
         let action = request.into_inner();
         match action.r#type.as_str() {
-            actions::REGISTER | actions::HEARTBEAT => {
-                let ack = self.handle_membership(&action, internal)?;
-                let body = ack.encode_to_vec();
-                Ok(Response::new(Box::pin(futures::stream::once(async move {
-                    Ok(arrow_flight::Result { body: body.into() })
-                }))))
-            }
             // The Flight RPC way to stop a query: the request names the
             // FlightInfo whose ticket runs it.
             "CancelFlightInfo" => {

@@ -199,7 +199,6 @@ pub struct QuerySummary {
 /// One task as `system.tasks` lists it.
 #[derive(Clone, Debug)]
 pub struct TaskSummary {
-    pub query_id: String,
     pub report: TaskReport,
     /// running, finished, or stopped (ended by the query before it was done).
     pub state: &'static str,
@@ -434,9 +433,10 @@ impl Query {
             QueryState::Running { attempt } => attempt,
             _ => return,
         };
-        let (_, attempt) = hayate_protocol::attempt::parse_attempt_id(&report.attempt_id);
-        if attempt == current {
-            inner.live.insert((report.stage_id, report.task_id), report);
+        if report.task.attempt == current {
+            inner
+                .live
+                .insert((report.task.stage, report.task.task), report);
         }
     }
 
@@ -490,7 +490,7 @@ impl Query {
             .iter()
             .map(|stage| {
                 let mine: Vec<&TaskReport> =
-                    tasks.iter().filter(|t| t.stage_id == stage.id).collect();
+                    tasks.iter().filter(|t| t.task.stage == stage.id).collect();
                 let sum = |name: &str| -> u64 {
                     mine.iter()
                         .map(|t| t.metrics.get(name).copied().unwrap_or(0))
@@ -549,7 +549,6 @@ impl Query {
         task_view(&inner)
             .into_iter()
             .map(|report| TaskSummary {
-                query_id: self.id.clone(),
                 state: match (report.running, over) {
                     (false, _) => "finished",
                     (true, false) => "running",
@@ -572,8 +571,8 @@ impl Query {
         let tasks = task_view(&inner);
         let mut stages: BTreeMap<u32, StageStats> = BTreeMap::new();
         for task in &tasks {
-            let stage = stages.entry(task.stage_id).or_insert_with(|| StageStats {
-                stage_id: task.stage_id,
+            let stage = stages.entry(task.task.stage).or_insert_with(|| StageStats {
+                stage_id: task.task.stage,
                 ..Default::default()
             });
             stage.tasks += 1;
@@ -583,7 +582,7 @@ impl Query {
         for stage in stages.values_mut() {
             let of_stage: Vec<&TaskReport> = tasks
                 .iter()
-                .filter(|t| t.stage_id == stage.stage_id)
+                .filter(|t| t.task.stage == stage.stage_id)
                 .collect();
             stage.spread = stage
                 .metrics
@@ -628,7 +627,7 @@ fn latest_run(inner: &Inner) -> Vec<TaskReport> {
     };
     task_view(inner)
         .into_iter()
-        .filter(|t| hayate_protocol::attempt::parse_attempt_id(&t.attempt_id).1 == latest)
+        .filter(|t| t.task.attempt == latest)
         .collect()
 }
 
@@ -729,7 +728,7 @@ mod tests {
         let q = query();
         q.running(2);
         let report = |attempt: u32, running| TaskReport {
-            attempt_id: hayate_protocol::attempt::attempt_id("q", attempt),
+            task: hayate_protocol::QueryRun::new("q", attempt).task(0, 0),
             running,
             ..Default::default()
         };

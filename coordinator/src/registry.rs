@@ -103,8 +103,7 @@ impl QueryRegistry {
     pub fn heartbeat(&self, worker: &str, reports: Vec<TaskReport>) {
         let queries = self.queries.lock();
         for mut report in reports {
-            let (query_id, _) = hayate_protocol::attempt::parse_attempt_id(&report.attempt_id);
-            if let Some(q) = queries.by_id.get(query_id) {
+            if let Some(q) = queries.by_id.get(&report.task.query_id) {
                 report.worker = worker.to_string();
                 q.heartbeat(report);
             }

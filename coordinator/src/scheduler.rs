@@ -13,24 +13,19 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow_flight::Action;
 use datafusion::common::config::{ConfigExtension, ExtensionOptions};
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties, execute_stream};
 use datafusion::prelude::SessionContext;
-use futures::TryStreamExt;
 use futures::future::try_join_all;
 use hayate_planner::{
     HayateOptions, ProducerLayout, StageGraph, encode_plan, reader_sources, task_plan,
 };
 
-use hayate_protocol::{
-    LaunchTask, QueryRef, QueryTasksReport, Setting, StoreConfig, TaskReport, actions,
-};
+use hayate_protocol::{LaunchTask, QueryRun, Setting, StoreConfig, TaskReport};
 use hayate_storage::StoreRegistry;
 use hayate_worker::{Channels, name_peer};
-use prost::Message;
 use tonic::Status;
 
 use crate::error::CoordinatorError;
@@ -77,7 +72,7 @@ impl Scheduler {
     /// the workers' streams.
     pub async fn start(
         &self,
-        query_id: &str,
+        run: &QueryRun,
         graph: &StageGraph,
         ctx: &SessionContext,
         excluded: &[String],
@@ -100,20 +95,20 @@ impl Scheduler {
         let launch_started = std::time::Instant::now();
         let mut placed = self.load.track();
         let layouts = match self
-            .launch_all(query_id, graph, &workers, &settings, &mut placed)
+            .launch_all(run, graph, &workers, &settings, &mut placed)
             .await
         {
             Ok(layouts) => layouts,
             Err(LaunchFailure { error, launched }) => {
                 // In the background: a worker that cannot be reached would
                 // hold up the rerun until its cancel timed out.
-                let (channels, query_id) = (self.channels.clone(), query_id.to_string());
-                tokio::spawn(async move { cancel_on(&channels, &query_id, &launched).await });
+                let (channels, run) = (self.channels.clone(), run.clone());
+                tokio::spawn(async move { cancel_on(&channels, &run, &launched).await });
                 return Err(CoordinatorError::Status(error));
             }
         };
         tracing::debug!(
-            query_id,
+            %run,
             stages = graph.stages.len(),
             tasks = graph.worker_task_count(),
             elapsed_ms = launch_started.elapsed().as_secs_f64() * 1000.0,
@@ -132,7 +127,7 @@ impl Scheduler {
 
     async fn launch_all(
         &self,
-        query_id: &str,
+        run: &QueryRun,
         graph: &StageGraph,
         workers: &[String],
         settings: &[Setting],
@@ -152,7 +147,7 @@ impl Scheduler {
         for stage in graph.worker_stages() {
             let consumer_tasks = stage.consumer.map(|c| graph.stage(c).tasks).unwrap_or(1);
             let mut layout = ProducerLayout {
-                query_id: query_id.to_string(),
+                run: run.clone(),
                 stage_id: stage.id,
                 ..Default::default()
             };
@@ -173,9 +168,7 @@ impl Scheduler {
                     .push(plan.output_partitioning().partition_count());
                 let broadcast = stage.output == Some(hayate_planner::ExchangeKind::Broadcast);
                 let launch = LaunchTask {
-                    query_id: query_id.to_string(),
-                    stage_id: stage.id as u32,
-                    task_id: task as u32,
+                    task: run.task(stage.id as u32, task as u32),
                     plan: encode(Arc::clone(&plan)).map_err(|e| fail(e, &launched))?,
                     settings: settings.to_vec(),
                     consumers: if broadcast { consumer_tasks as u32 } else { 1 },
@@ -249,49 +242,30 @@ async fn launch_task(
     address: String,
     launch: LaunchTask,
 ) -> Result<(), Status> {
-    let mut client = channels.client(&address)?;
-    let mut request = tonic::Request::new(Action {
-        r#type: actions::LAUNCH_TASK.to_string(),
-        body: launch.encode_to_vec().into(),
-    });
+    let mut client = channels.control(&address)?;
+    let mut request = tonic::Request::new(launch);
     // The task's span on the worker becomes a child of this query's.
     hayate_telemetry::inject(request.metadata_mut());
-    let result = async {
-        let mut stream = client.do_action(request).await?.into_inner();
-        while stream.try_next().await?.is_some() {}
-        Ok::<_, Status>(())
+    match client.launch_task(request).await {
+        Ok(_) => Ok(()),
+        Err(status) => Err(name_peer(status, &address)),
     }
-    .await;
-    result.map_err(|status| name_peer(status, &address))
 }
 
-/// Tells every worker in `workers` to stop and forget the query's tasks,
+/// Tells every worker in `workers` to stop and forget the run's tasks,
 /// and returns what those tasks reported.
-pub async fn cancel_on(channels: &Channels, query_id: &str, workers: &[String]) -> Vec<TaskReport> {
+pub async fn cancel_on(channels: &Channels, run: &QueryRun, workers: &[String]) -> Vec<TaskReport> {
     let calls = workers.iter().map(|address| async move {
-        let Ok(mut client) = channels.client(address) else {
+        let Ok(mut client) = channels.control(address) else {
             return Vec::new();
         };
-        let request = Action {
-            r#type: actions::CANCEL_QUERY.to_string(),
-            body: QueryRef {
-                query_id: query_id.to_string(),
-            }
-            .encode_to_vec()
-            .into(),
-        };
         let call = async {
-            let mut s = client.do_action(request).await?.into_inner();
-            let mut tasks = Vec::new();
-            while let Some(result) = s.try_next().await? {
-                if let Ok(report) = QueryTasksReport::decode(result.body.as_ref()) {
-                    tasks.extend(report.tasks.into_iter().map(|mut task| {
-                        task.worker = address.clone();
-                        task
-                    }));
-                }
-            }
-            Ok::<_, Status>(tasks)
+            let report = client.cancel_run(run.clone()).await?.into_inner();
+            let tasks = report.tasks.into_iter().map(|mut task| {
+                task.worker = address.clone();
+                task
+            });
+            Ok::<_, Status>(tasks.collect::<Vec<_>>())
         };
         match tokio::time::timeout(std::time::Duration::from_secs(5), call).await {
             Ok(Ok(tasks)) => tasks,

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use arrow_flight::flight_service_server::FlightServiceServer;
 use hayate_protocol::ClusterSecret;
+use hayate_protocol::control::membership::membership_server::MembershipServer;
+use hayate_protocol::control::query_insight::query_insight_server::QueryInsightServer;
 use hayate_protocol::transport::{
     InternalTransport, MAX_MESSAGE_BYTES, Tls, incoming, server_builder,
 };
@@ -24,7 +26,9 @@ use crate::error::CoordinatorError;
 use crate::flight_sql::CoordinatorService;
 use crate::gate::{Gate, record_path};
 use crate::membership::Membership;
+use crate::membership_service::MembershipService;
 use crate::query::Submitter;
+use crate::query_insight::QueryInsightService;
 use crate::session::Sessions;
 use crate::status::CoordinatorStatus;
 use futures::StreamExt;
@@ -210,9 +214,12 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
     run_init_sql(&engine, &catalog, &config.init_sql).await?;
     let service = CoordinatorService::new(
         Sessions::new(catalog.clone()),
-        Arc::clone(&membership),
         Arc::clone(&engine),
         authenticator.clone(),
+    );
+    let membership_calls = MembershipService::new(
+        Arc::clone(&membership),
+        Arc::clone(engine.registry()),
         config.secret.is_set(),
     );
     let gate = Gate {
@@ -229,6 +236,15 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
         .add_service(
             FlightServiceServer::new(service)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            MembershipServer::new(membership_calls)
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            QueryInsightServer::new(QueryInsightService::new(Arc::clone(&engine)))
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )
         .serve_with_incoming_shutdown(incoming(listener), shutdown.clone().cancelled_owned());

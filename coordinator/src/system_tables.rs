@@ -262,13 +262,10 @@ fn tasks(state: &SystemState) -> Vec<ArrayRef> {
         )
     };
     vec![
-        texts(ts.iter().map(|t| &t.query_id)),
-        smalls(
-            ts.iter()
-                .map(|t| hayate_protocol::attempt::parse_attempt_id(&t.report.attempt_id).1),
-        ),
-        smalls(ts.iter().map(|t| t.report.stage_id)),
-        smalls(ts.iter().map(|t| t.report.task_id)),
+        texts(ts.iter().map(|t| &t.report.task.query_id)),
+        smalls(ts.iter().map(|t| t.report.task.attempt)),
+        smalls(ts.iter().map(|t| t.report.task.stage)),
+        smalls(ts.iter().map(|t| t.report.task.task)),
         texts(ts.iter().map(|t| &t.report.worker)),
         texts(ts.iter().map(|t| t.state)),
         metric(scan_metric::OUTPUT_ROWS, 1),

@@ -27,6 +27,7 @@ use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
 };
 use futures::StreamExt;
+use hayate_protocol::PartitionTicket;
 
 /// How a stage's output reaches the tasks of the stage that reads it.
 /// The metric in which an exchange reader counts the bytes of the rows it
@@ -75,24 +76,15 @@ impl ExchangeKind {
     }
 }
 
-/// One remote partition stream: which task produced it, on which worker.
-///
-/// `consumer` matters only for broadcast exchanges: each consumer task reads
-/// its own copy of the producer's output.
+/// One remote partition stream: the worker that holds it and the ticket
+/// that reads it there (which task produced it, which of its partitions,
+/// and for a broadcast which consumer's copy).
 #[derive(Clone, PartialEq, Eq, Hash, prost::Message)]
 pub struct PartitionSource {
     #[prost(string, tag = "1")]
     pub address: String,
-    #[prost(string, tag = "2")]
-    pub query_id: String,
-    #[prost(uint32, tag = "3")]
-    pub stage_id: u32,
-    #[prost(uint32, tag = "4")]
-    pub task_id: u32,
-    #[prost(uint32, tag = "5")]
-    pub partition: u32,
-    #[prost(uint32, tag = "6")]
-    pub consumer: u32,
+    #[prost(message, required, tag = "2")]
+    pub ticket: PartitionTicket,
 }
 
 /// Opens the stream of one remote partition. Workers and the coordinator

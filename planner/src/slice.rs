@@ -13,12 +13,14 @@ use datafusion::physical_plan::{ExecutionPlan, Partitioning, replace_children_if
 use crate::exchange::{ExchangeKind, ExchangeReaderExec, PartitionSource};
 use crate::split::file_scan_config;
 use crate::stage::Stage;
+use hayate_protocol::{PartitionTicket, QueryRun};
 
 /// Where the tasks of a producer stage run and how many output partitions
 /// each one has, known once those tasks are placed and built.
 #[derive(Debug, Clone, Default)]
 pub struct ProducerLayout {
-    pub query_id: String,
+    /// The run of the query the tasks belong to.
+    pub run: QueryRun,
     pub stage_id: usize,
     /// Worker address of each task.
     pub addresses: Vec<String>,
@@ -34,11 +36,11 @@ pub fn reader_sources(
 ) -> Vec<Vec<PartitionSource>> {
     let source = |task: usize, partition: usize, consumer: usize| PartitionSource {
         address: producer.addresses[task].clone(),
-        query_id: producer.query_id.clone(),
-        stage_id: producer.stage_id as u32,
-        task_id: task as u32,
-        partition: partition as u32,
-        consumer: consumer as u32,
+        ticket: PartitionTicket {
+            task: producer.run.task(producer.stage_id as u32, task as u32),
+            partition: partition as u32,
+            consumer: consumer as u32,
+        },
     };
     match reader.kind() {
         ExchangeKind::Shuffle => {

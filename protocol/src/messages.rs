@@ -1,14 +1,12 @@
 //! Message bodies. Plain `prost` structs: no `.proto` files and no `protoc`.
 
+use crate::task_id::TaskId;
+
 /// One task of one stage of one query.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct LaunchTask {
-    #[prost(string, tag = "1")]
-    pub query_id: String,
-    #[prost(uint32, tag = "2")]
-    pub stage_id: u32,
-    #[prost(uint32, tag = "3")]
-    pub task_id: u32,
+    #[prost(message, required, tag = "1")]
+    pub task: TaskId,
     /// The task's plan fragment, `datafusion-proto` encoded.
     #[prost(bytes = "vec", tag = "4")]
     pub plan: Vec<u8>,
@@ -51,16 +49,10 @@ pub struct QueryTasksReport {
 /// by metric name.
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct TaskReport {
-    #[prost(uint32, tag = "1")]
-    pub stage_id: u32,
-    #[prost(uint32, tag = "2")]
-    pub task_id: u32,
+    #[prost(message, required, tag = "1")]
+    pub task: TaskId,
     #[prost(btree_map = "string, uint64", tag = "3")]
     pub metrics: std::collections::BTreeMap<String, u64>,
-    /// The run the task belongs to, as the workers know it (see
-    /// [`crate::attempt`]).
-    #[prost(string, tag = "4")]
-    pub attempt_id: String,
     /// The worker that ran it (`http://host:port`); filled in by the
     /// coordinator from the call the report came on.
     #[prost(string, tag = "5")]
@@ -81,12 +73,9 @@ pub struct Setting {
 /// The `DoGet` ticket for one output partition of one task.
 #[derive(Clone, PartialEq, Eq, Hash, prost::Message)]
 pub struct PartitionTicket {
-    #[prost(string, tag = "1")]
-    pub query_id: String,
-    #[prost(uint32, tag = "2")]
-    pub stage_id: u32,
-    #[prost(uint32, tag = "3")]
-    pub task_id: u32,
+    /// The task that produces it.
+    #[prost(message, required, tag = "1")]
+    pub task: TaskId,
     #[prost(uint32, tag = "4")]
     pub partition: u32,
     /// Which consumer's copy, for a broadcast; 0 otherwise.

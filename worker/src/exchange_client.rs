@@ -15,6 +15,7 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::{StreamExt, TryStreamExt};
 use hayate_planner::{PartitionFetcher, PartitionSource};
 use hayate_protocol::ClusterSecret;
+use hayate_protocol::control::worker_control::worker_control_client::WorkerControlClient;
 use hayate_protocol::transport::{InternalTransport, MAX_MESSAGE_BYTES, channel};
 use prost::Message;
 use tonic::Status;
@@ -22,12 +23,15 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::error::from_status;
-use crate::partitions::{LocalPeers, ticket_for};
+use crate::partitions::LocalPeers;
 use crate::peer_loss::name_peer;
 
 /// A Flight client to another Hayate process: every call carries the
 /// cluster secret.
 pub type InternalClient = FlightServiceClient<InterceptedService<Channel, ClusterSecret>>;
+
+/// A client of a worker's control service, with the cluster secret.
+pub type ControlClient = WorkerControlClient<InterceptedService<Channel, ClusterSecret>>;
 
 /// One shared HTTP/2 connection per peer, opened on first use: a new
 /// connection per request would add a TCP and HTTP/2 handshake to every
@@ -59,6 +63,19 @@ impl Channels {
     /// A Flight client to `address` over the shared connection.
     pub fn client(&self, address: &str) -> std::result::Result<InternalClient, Status> {
         Ok(flight_client(self.get(address)?, &self.transport.secret))
+    }
+
+    /// A client of the control service of the worker at `address`, over
+    /// the shared connection.
+    pub fn control(&self, address: &str) -> std::result::Result<ControlClient, Status> {
+        Ok(
+            WorkerControlClient::with_interceptor(
+                self.get(address)?,
+                self.transport.secret.clone(),
+            )
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
     }
 }
 
@@ -106,7 +123,7 @@ impl PartitionFetcher for FlightPartitionFetcher {
         }
         let mut client = self.channels.client(&source.address).map_err(from_status)?;
         let address = source.address.clone();
-        let ticket = ticket_for(source).encode_to_vec();
+        let ticket = source.ticket.encode_to_vec();
         let open = async move {
             let response = client
                 .do_get(Ticket {

@@ -3,6 +3,7 @@
 //! workers and to the coordinator. It keeps no state between queries beyond
 //! caches: every task carries its plan, settings and input locations.
 
+pub mod control;
 pub mod cpu_runtime;
 pub mod error;
 pub mod exchange_client;

@@ -4,14 +4,11 @@
 
 use std::time::Duration;
 
-use arrow_flight::Action;
-use futures::TryStreamExt;
+use hayate_protocol::WorkerAnnouncement;
+use hayate_protocol::control::membership::membership_client::MembershipClient;
 use hayate_protocol::transport::{InternalTransport, channel};
-use hayate_protocol::{MembershipAck, WorkerAnnouncement, actions};
-use prost::Message;
 use tokio_util::sync::CancellationToken;
 
-use crate::exchange_client::flight_client;
 use crate::registry::TaskRegistry;
 
 /// Keeps this worker known to the coordinator until `shutdown` fires.
@@ -23,6 +20,14 @@ pub async fn keep_membership(
     registry: TaskRegistry,
     shutdown: CancellationToken,
 ) {
+    let channel = match channel(&coordinator, transport.tls.as_ref()) {
+        Ok(channel) => channel,
+        Err(e) => {
+            tracing::error!(%coordinator, error = %e, "bad coordinator address: this worker cannot join");
+            return;
+        }
+    };
+    let mut client = MembershipClient::with_interceptor(channel, transport.secret.clone());
     let mut interval = Duration::from_secs(1);
     let mut registered = false;
     let cpus = crate::server::cpus() as u32;
@@ -37,12 +42,12 @@ pub async fn keep_membership(
             tasks: registry.progress(),
             memory_used: registry.query_memory_in_use() as u64,
         };
-        let action = if registered {
-            actions::HEARTBEAT
+        let answer = if registered {
+            client.heartbeat(announcement.clone()).await
         } else {
-            actions::REGISTER
+            client.register(announcement.clone()).await
         };
-        match call(&coordinator, &transport, action, &announcement).await {
+        match answer.map(tonic::Response::into_inner) {
             Ok(ack) => {
                 if announcement.draining {
                     registry.draining_announced();
@@ -52,16 +57,16 @@ pub async fn keep_membership(
                 }
                 // A heartbeat the coordinator did not recognise means it
                 // forgot us (restart, missed heartbeats): register again.
-                registered = action == actions::REGISTER || ack.known;
+                registered = !registered || ack.known;
                 if ack.heartbeat_interval_ms > 0 {
                     interval = Duration::from_millis(ack.heartbeat_interval_ms);
                 }
             }
             Err(e) => {
                 if registered {
-                    tracing::warn!(%coordinator, error = %e, "heartbeat failed");
+                    tracing::warn!(%coordinator, error = %e.message(), "heartbeat failed");
                 } else {
-                    tracing::debug!(%coordinator, error = %e, "coordinator not reachable yet");
+                    tracing::debug!(%coordinator, error = %e.message(), "coordinator not reachable yet");
                 }
                 registered = false;
             }
@@ -74,29 +79,4 @@ pub async fn keep_membership(
             _ = registry.drain_begun(), if !announcement.draining => {}
         }
     }
-}
-
-async fn call(
-    coordinator: &str,
-    transport: &InternalTransport,
-    action: &str,
-    body: &WorkerAnnouncement,
-) -> Result<MembershipAck, String> {
-    let channel = channel(coordinator, transport.tls.as_ref()).map_err(|e| e.to_string())?;
-    let mut client = flight_client(channel, &transport.secret);
-    let request = Action {
-        r#type: action.to_string(),
-        body: body.encode_to_vec().into(),
-    };
-    let mut stream = client
-        .do_action(request)
-        .await
-        .map_err(|s| s.message().to_string())?
-        .into_inner();
-    let result = stream
-        .try_next()
-        .await
-        .map_err(|s| s.message().to_string())?
-        .ok_or("empty answer from coordinator")?;
-    MembershipAck::decode(result.body.as_ref()).map_err(|e| e.to_string())
 }

@@ -19,7 +19,7 @@ use crate::cpu_runtime::CpuRuntime;
 use crate::error::{from_status, to_status};
 use crate::peer_loss::task_missing;
 use crate::registry::TaskRegistry;
-use crate::task::{RunningTask, TaskKey};
+use crate::task::RunningTask;
 
 /// Opens the output partitions of this worker's tasks.
 pub struct PartitionServer {
@@ -47,12 +47,8 @@ impl PartitionServer {
     /// they hold, as the reader may be gone already); the task is forgotten
     /// once all its output streams are done or dropped.
     pub fn open(&self, ticket: &PartitionTicket) -> Result<OpenPartition, Status> {
-        let key = TaskKey {
-            query_id: ticket.query_id.clone(),
-            stage_id: ticket.stage_id,
-            task_id: ticket.task_id,
-        };
-        let (task, cancel) = self.registry.get(&key).ok_or_else(|| task_missing(&key))?;
+        let key = &ticket.task;
+        let (task, cancel) = self.registry.get(key).ok_or_else(|| task_missing(key))?;
         tracing::debug!(%key, partition = ticket.partition, consumer = ticket.consumer, "partition opened");
         let stream = self
             .cpu
@@ -100,9 +96,9 @@ struct StreamGuard {
 
 impl Drop for StreamGuard {
     fn drop(&mut self) {
-        tracing::debug!(key = %self.task.key, "partition stream ended");
+        tracing::debug!(task = %self.task.id, "partition stream ended");
         if self.task.finish_stream() {
-            self.registry.remove(&self.task.key);
+            self.registry.remove(&self.task.id);
         }
     }
 }
@@ -138,10 +134,9 @@ impl LocalPeers {
     /// this process; `None` means it must be fetched over the network.
     pub fn open(&self, source: &PartitionSource) -> Option<DfResult<SendableRecordBatchStream>> {
         let server = self.servers.read().get(&source.address)?.upgrade()?;
-        let ticket = ticket_for(source);
         Some(
             server
-                .open(&ticket)
+                .open(&source.ticket)
                 .map(|open| {
                     let schema = open.batches.schema();
                     let batches = server.cpu().poll_here(open.batches);
@@ -149,16 +144,5 @@ impl LocalPeers {
                 })
                 .map_err(from_status),
         )
-    }
-}
-
-/// The ticket that asks a worker for the partition `source` names.
-pub(crate) fn ticket_for(source: &PartitionSource) -> PartitionTicket {
-    PartitionTicket {
-        query_id: source.query_id.clone(),
-        stage_id: source.stage_id,
-        task_id: source.task_id,
-        partition: source.partition,
-        consumer: source.consumer,
     }
 }

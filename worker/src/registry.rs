@@ -1,5 +1,5 @@
-//! The tasks this worker holds, grouped by query so that a cancel finds and
-//! stops all of them at once.
+//! The tasks this worker holds, grouped by the query run they belong to so
+//! that a cancel finds and stops all of them at once.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -9,15 +9,15 @@ use std::time::{Duration, Instant};
 use std::num::NonZeroUsize;
 
 use datafusion::execution::memory_pool::{FairSpillPool, MemoryPool, TrackConsumersPool};
-use hayate_protocol::{QueryTasksReport, TaskReport};
+use hayate_protocol::{QueryRun, QueryTasksReport, TaskId, TaskReport};
 
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::task::{RunningTask, TaskKey};
+use crate::task::RunningTask;
 
-/// How long the reports of a query's finished tasks wait for the
-/// coordinator's `cancel_query` that collects them.
+/// How long the reports of a run's finished tasks wait for the
+/// coordinator's cancel that collects them.
 const REPORT_TTL: Duration = Duration::from_secs(120);
 
 struct QueryTasks {
@@ -44,10 +44,10 @@ impl Default for QueryTasks {
     }
 }
 
-/// Running tasks by query. Cheap to clone.
+/// Running tasks by query run. Cheap to clone.
 #[derive(Clone, Default)]
 pub struct TaskRegistry {
-    queries: Arc<Mutex<HashMap<String, QueryTasks>>>,
+    queries: Arc<Mutex<HashMap<QueryRun, QueryTasks>>>,
     launched: Arc<AtomicU64>,
     /// Every query pool still alive: a pool lives while any stream of its
     /// query does, even after the query is cancelled.
@@ -72,19 +72,19 @@ impl TaskRegistry {
     pub fn insert(&self, task: RunningTask) -> CancellationToken {
         self.launched.fetch_add(1, Ordering::Relaxed);
         let mut queries = self.queries.lock();
-        let entry = queries.entry(task.key.query_id.clone()).or_default();
+        let entry = queries.entry(task.id.run()).or_default();
         entry
             .tasks
-            .insert((task.key.stage_id, task.key.task_id), Arc::new(task));
+            .insert((task.id.stage, task.id.task), Arc::new(task));
         entry.cancel.clone()
     }
 
-    /// The memory pool every task of `query_id` on this worker shares:
-    /// `limit` bytes, made at the query's first task and gone with the
-    /// query. Limits that differ between tasks of one query keep the first.
-    pub fn query_memory(&self, query_id: &str, limit: usize) -> Arc<dyn MemoryPool> {
+    /// The memory pool every task of `run` on this worker shares: `limit`
+    /// bytes, made at the run's first task and gone with the run. Limits
+    /// that differ between tasks of one run keep the first.
+    pub fn query_memory(&self, run: QueryRun, limit: usize) -> Arc<dyn MemoryPool> {
         let mut queries = self.queries.lock();
-        let entry = queries.entry(query_id.to_string()).or_default();
+        let entry = queries.entry(run).or_default();
         Arc::clone(entry.memory.get_or_insert_with(|| {
             let pool: Arc<dyn MemoryPool> = Arc::new(TrackConsumersPool::new(
                 FairSpillPool::new(limit),
@@ -110,19 +110,19 @@ impl TaskRegistry {
     }
 
     /// The task and its query's cancellation token.
-    pub fn get(&self, key: &TaskKey) -> Option<(Arc<RunningTask>, CancellationToken)> {
+    pub fn get(&self, id: &TaskId) -> Option<(Arc<RunningTask>, CancellationToken)> {
         let queries = self.queries.lock();
-        let q = queries.get(&key.query_id)?;
-        let task = q.tasks.get(&(key.stage_id, key.task_id))?;
+        let q = queries.get(&id.run())?;
+        let task = q.tasks.get(&(id.stage, id.task))?;
         Some((Arc::clone(task), q.cancel.clone()))
     }
 
     /// Forgets a task whose output has been read in full, keeping its
     /// report for the coordinator.
-    pub fn remove(&self, key: &TaskKey) {
+    pub fn remove(&self, id: &TaskId) {
         let mut queries = self.queries.lock();
-        if let Some(q) = queries.get_mut(&key.query_id)
-            && let Some(task) = q.tasks.remove(&(key.stage_id, key.task_id))
+        if let Some(q) = queries.get_mut(&id.run())
+            && let Some(task) = q.tasks.remove(&(id.stage, id.task))
         {
             let report = task.report(false);
             self.add_to_totals(&report);
@@ -151,10 +151,10 @@ impl TaskRegistry {
         self.registered.load(Ordering::Relaxed)
     }
 
-    /// Stops every task of a query and forgets them; reports how many were
-    /// still running and what every task of the query did here.
-    pub fn cancel_query(&self, query_id: &str) -> QueryTasksReport {
-        let removed = self.queries.lock().remove(query_id);
+    /// Stops every task of a run and forgets them; reports how many were
+    /// still running and what every task of the run did here.
+    pub fn cancel_run(&self, run: &QueryRun) -> QueryTasksReport {
+        let removed = self.queries.lock().remove(run);
         let Some(q) = removed else {
             return QueryTasksReport::default();
         };
@@ -187,7 +187,7 @@ impl TaskRegistry {
     /// reports nobody collected.
     pub fn expire(&self, max_age: std::time::Duration) -> usize {
         let mut queries = self.queries.lock();
-        let stale: Vec<String> = queries
+        let stale: Vec<QueryRun> = queries
             .iter()
             .filter(|(_, q)| {
                 if q.tasks.is_empty() {
@@ -260,10 +260,9 @@ impl TaskRegistry {
         self.launched.load(Ordering::Relaxed)
     }
 
-    /// Whether tasks of `query_id` were launched here (and not yet
-    /// cancelled).
-    pub fn holds_query(&self, query_id: &str) -> bool {
-        self.queries.lock().contains_key(query_id)
+    /// Whether tasks of `run` were launched here (and not yet cancelled).
+    pub fn holds_run(&self, run: &QueryRun) -> bool {
+        self.queries.lock().contains_key(run)
     }
 
     pub fn running_tasks(&self) -> usize {

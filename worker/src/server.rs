@@ -8,6 +8,7 @@ use std::time::Duration;
 use arrow_flight::flight_service_server::FlightServiceServer;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use hayate_protocol::ClusterSecret;
+use hayate_protocol::control::worker_control::worker_control_server::WorkerControlServer;
 use hayate_protocol::transport::{
     InternalTransport, MAX_MESSAGE_BYTES, Tls, incoming, server_builder,
 };
@@ -171,7 +172,12 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
             },
         ))
         .add_service(
-            FlightServiceServer::new(service)
+            FlightServiceServer::new(service.clone())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            WorkerControlServer::new(service)
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
                 .max_encoding_message_size(MAX_MESSAGE_BYTES),
         )

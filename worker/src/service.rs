@@ -1,5 +1,6 @@
-//! The worker's Flight service: accept a task (`DoAction launch_task`),
-//! serve its output partitions (`DoGet`), and cancel a query's tasks.
+//! The worker's Flight service: the data plane. It serves the output
+//! partitions of the tasks it holds (`DoGet`); tasks arrive on the control
+//! service ([`crate::control`]), and are built here.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -17,11 +18,10 @@ use datafusion::execution::TaskContext;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::SessionConfig;
-use std::time::Duration;
 
 use futures::{Stream, TryStreamExt};
 use hayate_planner::{FetcherExtension, HayateOptions, decode_plan};
-use hayate_protocol::{LaunchTask, PartitionTicket, QueryRef, Setting, actions};
+use hayate_protocol::{LaunchTask, PartitionTicket, Setting};
 use hayate_storage::{IoCounters, StoreRegistry, counting_runtime_with_memory};
 
 use crate::memory::MemoryLimits;
@@ -32,7 +32,7 @@ use crate::error::to_status;
 use crate::exchange_client::FlightPartitionFetcher;
 use crate::partitions::{OpenPartition, PartitionServer};
 use crate::registry::TaskRegistry;
-use crate::task::{RunningTask, TaskKey};
+use crate::task::RunningTask;
 use crate::wire::flight_encode;
 
 type BoxedStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
@@ -114,22 +114,24 @@ impl WorkerService {
         Ok(ctx)
     }
 
-    fn launch(&self, launch: LaunchTask, span: tracing::Span) -> Result<(), Status> {
+    /// The registry of the tasks held here.
+    pub(crate) fn registry(&self) -> &TaskRegistry {
+        &self.registry
+    }
+
+    /// Builds a task from its launch and holds it until its output is read.
+    pub(crate) fn launch(&self, launch: LaunchTask, span: tracing::Span) -> Result<(), Status> {
         // A draining worker still completes the queries it is part of (their
         // tasks are launched in one concurrent round); once it refuses new
         // queries, one gets Unavailable and the coordinator places it
         // elsewhere.
-        if self.registry.refuses_new_queries() && !self.registry.holds_query(&launch.query_id) {
+        let id = launch.task;
+        if self.registry.refuses_new_queries() && !self.registry.holds_run(&id.run()) {
             return Err(Status::unavailable(
                 "worker is shutting down and takes no new queries",
             ));
         }
         let started = std::time::Instant::now();
-        let key = TaskKey {
-            query_id: launch.query_id,
-            stage_id: launch.stage_id,
-            task_id: launch.task_id,
-        };
         for store in &launch.stores {
             let url = url::Url::parse(&store.url).map_err(|e| {
                 Status::invalid_argument(format!("bad store URL {}: {e}", store.url))
@@ -147,11 +149,11 @@ impl WorkerService {
         let memory = self
             .memory
             .limit_for(&shared)
-            .map(|limit| self.registry.query_memory(&key.query_id, limit));
+            .map(|limit| self.registry.query_memory(id.run(), limit));
         let runtime =
             counting_runtime_with_memory(&self.runtime, &io, memory).map_err(|e| to_status(&e))?;
         let context = Arc::new(TaskContext::new(
-            Some(key.to_string()),
+            Some(id.to_string()),
             shared.session_id(),
             shared.session_config().clone(),
             shared.scalar_functions().clone(),
@@ -161,15 +163,15 @@ impl WorkerService {
             runtime,
         ));
         let plan = decode_plan(&launch.plan, &context)
-            .map_err(|e| Status::invalid_argument(format!("cannot decode plan of {key}: {e}")))?;
+            .map_err(|e| Status::invalid_argument(format!("cannot decode plan of {id}: {e}")))?;
         tracing::debug!(
-            %key,
+            task = %id,
             consumers = launch.consumers,
             elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
             "task launched"
         );
         self.registry.insert(RunningTask::new(
-            key,
+            id,
             plan,
             context,
             launch.consumers as usize,
@@ -200,12 +202,6 @@ impl WorkerService {
 
 fn decode<M: Message + Default>(bytes: &[u8], what: &str) -> Result<M, Status> {
     M::decode(bytes).map_err(|e| Status::invalid_argument(format!("malformed {what}: {e}")))
-}
-
-fn one_result(body: Vec<u8>) -> BoxedStream<arrow_flight::Result> {
-    Box::pin(futures::stream::once(async move {
-        Ok(arrow_flight::Result { body: body.into() })
-    }))
 }
 
 #[tonic::async_trait]
@@ -283,73 +279,17 @@ impl FlightService for WorkerService {
 
     async fn do_action(
         &self,
-        request: Request<Action>,
+        _request: Request<Action>,
     ) -> Result<Response<Self::DoActionStream>, Status> {
-        let metadata = request.metadata().clone();
-        let action = request.into_inner();
-        match action.r#type.as_str() {
-            actions::LAUNCH_TASK => {
-                let launch: LaunchTask = decode(&action.body, "task")?;
-                let span = tracing::info_span!(
-                    "task",
-                    query_id = %launch.query_id,
-                    stage = launch.stage_id,
-                    task = launch.task_id
-                );
-                hayate_telemetry::adopt_parent(&span, &metadata);
-                // Decoding a plan is CPU work: keep it off the I/O threads.
-                let service = self.clone();
-                tokio::task::spawn_blocking(move || {
-                    let scope = span.clone();
-                    scope.in_scope(|| service.launch(launch, span))
-                })
-                .await
-                .map_err(|e| Status::internal(format!("task launch panicked: {e}")))??;
-                Ok(Response::new(one_result(Vec::new())))
-            }
-            actions::CANCEL_QUERY => {
-                let query: QueryRef = decode(&action.body, "query reference")?;
-                let report = self.registry.cancel_query(&query.query_id);
-                if report.stopped > 0 {
-                    tracing::debug!(query = %query.query_id, stopped = report.stopped, "query cancelled");
-                }
-                Ok(Response::new(one_result(report.encode_to_vec())))
-            }
-            actions::DRAIN => {
-                let grace = std::str::from_utf8(&action.body)
-                    .ok()
-                    .and_then(|s| s.trim().parse::<u64>().ok())
-                    .ok_or_else(|| {
-                        Status::invalid_argument("drain needs the grace period in seconds")
-                    })?;
-                crate::server::drain(&self.registry, Duration::from_secs(grace)).await;
-                let left = self.registry.running_tasks();
-                Ok(Response::new(one_result(left.to_string().into_bytes())))
-            }
-            other => Err(Status::invalid_argument(format!(
-                "unknown action {other:?}"
-            ))),
-        }
+        Err(Status::unimplemented(
+            "workers take control calls on the hayate.WorkerControl service",
+        ))
     }
 
     async fn list_actions(
         &self,
         _request: Request<Empty>,
     ) -> Result<Response<Self::ListActionsStream>, Status> {
-        let list = [
-            (actions::LAUNCH_TASK, "run one task of a query"),
-            (actions::CANCEL_QUERY, "stop every task of a query"),
-            (
-                actions::DRAIN,
-                "take no new tasks; answer when running ones end",
-            ),
-        ]
-        .map(|(t, d)| {
-            Ok(ActionType {
-                r#type: t.to_string(),
-                description: d.to_string(),
-            })
-        });
-        Ok(Response::new(Box::pin(futures::stream::iter(list))))
+        Ok(Response::new(Box::pin(futures::stream::empty())))
     }
 }

@@ -11,35 +11,17 @@ use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use tokio_util::sync::CancellationToken;
 
-use hayate_protocol::TaskReport;
+use hayate_protocol::{TaskId, TaskReport};
 use hayate_storage::{IoCounters, scan_metric};
 
 use crate::replay::ReplayPartition;
 use crate::report::task_metrics;
 
-/// Identifies a task within the worker.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct TaskKey {
-    pub query_id: String,
-    pub stage_id: u32,
-    pub task_id: u32,
-}
-
-impl std::fmt::Display for TaskKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "query {} stage {} task {}",
-            self.query_id, self.stage_id, self.task_id
-        )
-    }
-}
-
 /// A launched task. Its output partitions run when consumers ask for them
 /// (pull-based): nothing executes until a downstream `DoGet` arrives, and a
 /// dropped stream stops the work that fed it.
 pub struct RunningTask {
-    pub key: TaskKey,
+    pub id: TaskId,
     plan: Arc<dyn ExecutionPlan>,
     context: Arc<TaskContext>,
     /// How many consumer tasks read each output partition.
@@ -61,7 +43,7 @@ pub struct RunningTask {
 
 impl RunningTask {
     pub fn new(
-        key: TaskKey,
+        id: TaskId,
         plan: Arc<dyn ExecutionPlan>,
         context: Arc<TaskContext>,
         consumers: usize,
@@ -78,7 +60,7 @@ impl RunningTask {
             Vec::new()
         };
         Self {
-            key,
+            id,
             plan,
             context,
             consumers,
@@ -105,7 +87,7 @@ impl RunningTask {
         if partition >= self.output_partitions() || consumer >= self.consumers {
             return Err(DataFusionError::Execution(format!(
                 "{} has no output partition {partition} for consumer {consumer}",
-                self.key
+                self.id
             )));
         }
         let Some(replay) = self.replays.get(partition) else {
@@ -124,9 +106,7 @@ impl RunningTask {
     /// at work (its numbers are not final).
     pub fn report(&self, running: bool) -> TaskReport {
         TaskReport {
-            stage_id: self.key.stage_id,
-            task_id: self.key.task_id,
-            attempt_id: self.key.query_id.clone(),
+            task: self.id.clone(),
             worker: String::new(),
             running,
             metrics: {

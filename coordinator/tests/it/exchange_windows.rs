@@ -6,12 +6,12 @@
 
 use std::time::Duration;
 
-use arrow_flight::{Action, Ticket};
+use arrow_flight::Ticket;
 use datafusion::prelude::{SessionConfig, SessionContext};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use hayate_planner::encode_plan;
 use hayate_protocol::transport::InternalTransport;
-use hayate_protocol::{ClusterSecret, LaunchTask, PartitionTicket, actions};
+use hayate_protocol::{ClusterSecret, LaunchTask, PartitionTicket, QueryRun};
 use hayate_worker::Channels;
 use prost::Message;
 
@@ -39,30 +39,21 @@ async fn an_unread_stream_never_holds_up_another_on_the_same_connection() {
         tls: None,
     });
     let plan = big_partition_plan().await;
-    let query_id = "unread-streams".to_string();
+    let run = QueryRun::new("unread-streams", 1);
     for task in 0..4u32 {
         let launch = LaunchTask {
-            query_id: query_id.clone(),
-            stage_id: 0,
-            task_id: task,
+            task: run.task(0, task),
             plan: plan.clone(),
             settings: Vec::new(),
             consumers: 1,
             stores: Vec::new(),
         };
-        let mut client = channels.client(&worker).unwrap();
-        let action = Action {
-            r#type: actions::LAUNCH_TASK.to_string(),
-            body: launch.encode_to_vec().into(),
-        };
-        let mut answer = client.do_action(action).await.unwrap().into_inner();
-        while answer.try_next().await.unwrap().is_some() {}
+        let mut client = channels.control(&worker).unwrap();
+        client.launch_task(launch).await.unwrap();
     }
     let ticket = |task: u32| Ticket {
         ticket: PartitionTicket {
-            query_id: query_id.clone(),
-            stage_id: 0,
-            task_id: task,
+            task: run.task(0, task),
             partition: 0,
             consumer: 0,
         }

@@ -5,16 +5,17 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use arrow_flight::Ticket;
 use arrow_flight::flight_service_client::FlightServiceClient;
-use arrow_flight::{Action, Ticket};
 use datafusion::arrow::array::Int64Array;
 use hayate_coordinator::auth::{Users, hash_password};
 use hayate_coordinator::{AuthConfig, CoordinatorConfig, EmbeddedCluster};
+use hayate_protocol::control::membership::membership_client::MembershipClient;
+use hayate_protocol::control::worker_control::worker_control_client::WorkerControlClient;
 use hayate_protocol::transport::{Tls, TlsFiles};
-use hayate_protocol::{ClusterSecret, WorkerAnnouncement, actions};
+use hayate_protocol::{ClusterSecret, LaunchTask, WorkerAnnouncement};
 use hayate_testkit::SqlClient;
-use hayate_worker::{WorkerConfig, flight_client, start_worker};
-use prost::Message;
+use hayate_worker::{WorkerConfig, start_worker};
 use tonic::Code;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
@@ -94,15 +95,13 @@ async fn workers_serve_only_callers_with_the_cluster_secret() {
     let cluster = TestCluster::start(1).await;
     let worker = cluster.workers[0].address.clone();
     let channel = Channel::from_shared(worker.clone()).unwrap();
-    let launch = || Action {
-        r#type: actions::LAUNCH_TASK.to_string(),
-        body: Vec::new().into(),
-    };
+    let launch = LaunchTask::default;
 
-    // No secret: nothing is served, not even the action list.
-    let mut stranger = FlightServiceClient::new(channel.connect_lazy());
-    let refused = stranger.do_action(launch()).await.unwrap_err();
+    // No secret: nothing is served, neither control calls nor data.
+    let mut stranger = WorkerControlClient::new(channel.connect_lazy());
+    let refused = stranger.launch_task(launch()).await.unwrap_err();
     assert_eq!(refused.code(), Code::Unauthenticated, "{refused}");
+    let mut stranger = FlightServiceClient::new(channel.connect_lazy());
     let refused = stranger
         .do_get(Ticket::new(vec![1, 2, 3]))
         .await
@@ -110,15 +109,16 @@ async fn workers_serve_only_callers_with_the_cluster_secret() {
     assert_eq!(refused.code(), Code::Unauthenticated, "{refused}");
 
     // A wrong secret is refused as such.
-    let mut guesser = flight_client(channel.connect_lazy(), &ClusterSecret::new("guess"));
-    let refused = guesser.do_action(launch()).await.unwrap_err();
+    let mut guesser =
+        WorkerControlClient::with_interceptor(channel.connect_lazy(), ClusterSecret::new("guess"));
+    let refused = guesser.launch_task(launch()).await.unwrap_err();
     assert!(
         refused.message().contains("wrong cluster secret"),
         "{refused}"
     );
 
     // The coordinator takes no announcement without the secret...
-    let mut impostor = FlightServiceClient::new(
+    let mut impostor = MembershipClient::new(
         Channel::from_shared(cluster.coordinator.address.clone())
             .unwrap()
             .connect_lazy(),
@@ -131,13 +131,7 @@ async fn workers_serve_only_callers_with_the_cluster_secret() {
         draining: false,
         ..Default::default()
     };
-    let refused = impostor
-        .do_action(Action {
-            r#type: actions::REGISTER.to_string(),
-            body: announcement.encode_to_vec().into(),
-        })
-        .await
-        .unwrap_err();
+    let refused = impostor.register(announcement).await.unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied, "{refused}");
 
     // ...so a worker with the wrong secret never joins.

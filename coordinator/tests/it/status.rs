@@ -5,12 +5,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use arrow_flight::Action;
-use futures::TryStreamExt;
 use hayate_coordinator::{CoordinatorConfig, start_coordinator};
-use hayate_protocol::{ClusterSecret, actions};
+use hayate_protocol::control::worker_control::worker_control_client::WorkerControlClient;
+use hayate_protocol::{ClusterSecret, Drain};
 use hayate_testkit::{http_get, metric};
-use hayate_worker::{MemoryLimits, WorkerConfig, WorkerHandle, flight_client, start_worker};
+use hayate_worker::{MemoryLimits, WorkerConfig, WorkerHandle, start_worker};
 
 use crate::support::{Client, TEST_SECRET, tpch_dir};
 
@@ -162,20 +161,14 @@ async fn probes_and_metrics_follow_queries_and_drain() {
     // A preStop drain: the worker stops being ready at once, and the
     // coordinator counts it as draining after its next heartbeat.
     let channel = hayate_protocol::transport::channel(&workers[0].address, None).unwrap();
-    let mut flight = flight_client(channel, &ClusterSecret::new(TEST_SECRET));
-    let answer = flight
-        .do_action(Action {
-            r#type: actions::DRAIN.to_string(),
-            body: "5".into(),
-        })
+    let mut control =
+        WorkerControlClient::with_interceptor(channel, ClusterSecret::new(TEST_SECRET));
+    let drained = control
+        .drain(Drain { grace_secs: 5 })
         .await
         .expect("drain accepted")
-        .into_inner()
-        .try_next()
-        .await
-        .unwrap()
-        .expect("drain answers");
-    assert_eq!(answer.body.as_ref(), b"0", "an idle worker drains at once");
+        .into_inner();
+    assert_eq!(drained.running_tasks, 0, "an idle worker drains at once");
     let (code, why) = http_get(&format!("{}/readyz", worker_status[0])).await;
     assert_eq!(code, 503);
     assert!(why.contains("draining"), "{why}");

@@ -267,7 +267,7 @@ async fn task_plans_survive_the_wire() {
     .await;
     let producer = &g.stages[0];
     let layout = ProducerLayout {
-        query_id: "q".into(),
+        run: hayate_protocol::QueryRun::new("q", 1),
         stage_id: 0,
         addresses: vec!["http://a:1".into(), "http://b:2".into()],
         partitions: vec![4, 4],
