@@ -8,7 +8,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::TryStreamExt;
 use futures::executor::block_on;
-use hayate_worker::wire::flight_encode;
+use hayate_rpc::flight_encode;
 use tpchgen::generators::LineItemGenerator;
 use tpchgen_arrow::LineItemArrow;
 

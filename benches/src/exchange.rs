@@ -21,8 +21,8 @@ use futures::TryStreamExt;
 use hayate_planner::{ExchangeKind, ExchangeReaderExec, PartitionSource, encode_plan};
 use hayate_protocol::transport::InternalTransport;
 use hayate_protocol::{ClusterSecret, LaunchTask, PartitionTicket, QueryRun, TaskId};
+use hayate_rpc::Channels;
 use hayate_storage::scan_metric;
-use hayate_worker::Channels;
 use prost::Message;
 use serde::Serialize;
 

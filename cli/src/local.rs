@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use hayate_coordinator::{CoordinatorConfig, EmbeddedCluster, StorageConfig};
+use hayate_coordinator::{CoordinatorConfig, StorageConfig};
+use hayate_embedded::EmbeddedCluster;
 
 use crate::client::SqlClient;
 

@@ -28,9 +28,7 @@ use datafusion::prelude::SessionContext;
 use futures::{Stream, StreamExt};
 use hayate_planner::StageGraph;
 use hayate_protocol::QueryRun;
-use hayate_worker::error::{from_status, to_status};
-use hayate_worker::lost_worker;
-use hayate_worker::peer_loss::mark_lost;
+use hayate_rpc::{WorkerLost, from_status, lost_worker, to_status};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
@@ -197,9 +195,10 @@ async fn drive(run: Runs, tx: mpsc::Sender<Item>) {
             ),
             // Launching failed: the scheduler already cancelled what it had
             // launched.
+            Err(CoordinatorError::DataFusion(e)) => (e, None),
             Err(e) => (from_status(Status::from(e)), None),
         };
-        let lost = lost_worker(&error);
+        let lost = lost_worker(&error).map(|l| l.worker.clone());
         match lost {
             Some(lost) if out.sent_rows == 0 && (attempt as usize) < run.policy.max_attempts => {
                 tracing::warn!(
@@ -247,11 +246,11 @@ async fn pump(
             _ = out.tx.closed() => return RunEnd::ClientGone,
             _ = check.tick() => {
                 if let Some(silent) = workers.iter().find(|w| membership.went_silent(w)) {
-                    let status = mark_lost(
-                        Status::unavailable(format!("worker {silent} stopped sending heartbeats")),
-                        silent,
+                    let lost = WorkerLost::new(
+                        silent.as_str(),
+                        format!("worker {silent} stopped sending heartbeats"),
                     );
-                    return RunEnd::Failed(from_status(status));
+                    return RunEnd::Failed(lost.into());
                 }
             }
             item = stream.next() => match item {

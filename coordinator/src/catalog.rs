@@ -13,8 +13,8 @@ use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use hayate_planner::{FetcherExtension, HayateOptions};
+use hayate_rpc::{Channels, FlightPartitionFetcher, LocalPeers};
 use hayate_storage::StoreRegistry;
-use hayate_worker::{Channels, FlightPartitionFetcher, LocalPeers};
 
 use crate::server::StorageConfig;
 use crate::system_tables::{SYSTEM_SCHEMA, SystemSchema, SystemState};

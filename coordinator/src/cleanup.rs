@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use hayate_protocol::QueryRun;
-use hayate_worker::Channels;
+use hayate_rpc::Channels;
 
 use crate::load::PlacedTasks;
 use crate::query::Query;

@@ -33,7 +33,7 @@ use crate::registry::QueryRegistry;
 use crate::scheduler::Scheduler;
 use crate::stopping::stoppable;
 use hayate_planner::StageGraph;
-use hayate_worker::Channels;
+use hayate_rpc::Channels;
 
 /// How long a stats request waits for a just-finished query's reports.
 const REPORT_WAIT: Duration = Duration::from_secs(5);

@@ -39,7 +39,7 @@ impl From<CoordinatorError> for Status {
             CoordinatorError::ShuttingDown => Status::unavailable(err.to_string()),
             CoordinatorError::Planning(e) => match e.find_root() {
                 DataFusionError::Execution(_) => Status::invalid_argument(e.strip_backtrace()),
-                _ => hayate_worker::error::to_status(&e),
+                _ => hayate_rpc::to_status(&e),
             },
             CoordinatorError::Stopped(reason) => match reason {
                 crate::query::StopReason::Cancelled { .. } => Status::cancelled(reason.to_string()),
@@ -47,7 +47,7 @@ impl From<CoordinatorError> for Status {
                     Status::deadline_exceeded(reason.to_string())
                 }
             },
-            CoordinatorError::DataFusion(e) => hayate_worker::error::to_status(&e),
+            CoordinatorError::DataFusion(e) => hayate_rpc::to_status(&e),
             CoordinatorError::Status(s) => s,
         }
     }

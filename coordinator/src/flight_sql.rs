@@ -30,7 +30,7 @@ use datafusion::datasource::TableType;
 use datafusion::prelude::SessionContext;
 use futures::{Stream, TryStreamExt};
 use hayate_protocol::{QueryRef, StatementTicket, actions};
-use hayate_worker::wire::flight_encode;
+use hayate_rpc::flight_encode;
 use prost::Message;
 use tonic::metadata::MetadataValue;
 use tonic::{Request, Response, Status};

@@ -9,7 +9,6 @@ pub mod attempts;
 pub mod auth;
 pub mod catalog;
 pub mod cleanup;
-pub mod embedded;
 pub mod engine;
 pub mod error;
 pub mod flight_sql;
@@ -35,7 +34,6 @@ pub mod time_partitions;
 pub mod web_ui;
 
 pub use catalog::Catalog;
-pub use embedded::EmbeddedCluster;
 pub use engine::QueryLimits;
 pub use server::{
     AuthConfig, CoordinatorConfig, CoordinatorHandle, StorageConfig, start_coordinator,

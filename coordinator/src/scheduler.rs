@@ -24,8 +24,8 @@ use hayate_planner::{
 };
 
 use hayate_protocol::{LaunchTask, QueryRun, Setting, StoreConfig, TaskReport};
+use hayate_rpc::{Channels, call_failed, from_status};
 use hayate_storage::StoreRegistry;
-use hayate_worker::{Channels, name_peer};
 use tonic::Status;
 
 use crate::error::CoordinatorError;
@@ -104,7 +104,7 @@ impl Scheduler {
                 // hold up the rerun until its cancel timed out.
                 let (channels, run) = (self.channels.clone(), run.clone());
                 tokio::spawn(async move { cancel_on(&channels, &run, &launched).await });
-                return Err(CoordinatorError::Status(error));
+                return Err(CoordinatorError::DataFusion(error));
             }
         };
         tracing::debug!(
@@ -135,7 +135,7 @@ impl Scheduler {
     ) -> Result<HashMap<usize, ProducerLayout>, LaunchFailure> {
         let mut layouts: HashMap<usize, ProducerLayout> = HashMap::new();
         let mut launched: Vec<String> = Vec::new();
-        let fail = |error: Status, launched: &[String]| LaunchFailure {
+        let fail = |error: DataFusionError, launched: &[String]| LaunchFailure {
             error,
             launched: launched.to_vec(),
         };
@@ -161,7 +161,7 @@ impl Scheduler {
                             DataFusionError::Internal("stage reads an unknown stage".into())
                         })
                 })
-                .map_err(|e| fail(hayate_worker::error::to_status(&e), &launched))?;
+                .map_err(|e| fail(e, &launched))?;
                 layout.addresses.push(address.clone());
                 layout
                     .partitions
@@ -189,13 +189,13 @@ impl Scheduler {
 }
 
 struct LaunchFailure {
-    /// Marked with the worker when one could not be reached.
-    error: Status,
+    /// A [`hayate_rpc::WorkerLost`] when a worker could not be reached.
+    error: DataFusionError,
     launched: Vec<String>,
 }
 
-fn encode(plan: Arc<dyn ExecutionPlan>) -> Result<Vec<u8>, Status> {
-    encode_plan(plan).map_err(|e| Status::internal(format!("cannot encode plan fragment: {e}")))
+fn encode(plan: Arc<dyn ExecutionPlan>) -> Result<Vec<u8>, DataFusionError> {
+    encode_plan(plan).map_err(|e| e.context("cannot encode plan fragment"))
 }
 
 /// The stores `plan`'s scans read, with the options to build them.
@@ -241,14 +241,14 @@ async fn launch_task(
     channels: &Channels,
     address: String,
     launch: LaunchTask,
-) -> Result<(), Status> {
-    let mut client = channels.control(&address)?;
+) -> Result<(), DataFusionError> {
+    let mut client = channels.control(&address).map_err(from_status)?;
     let mut request = tonic::Request::new(launch);
     // The task's span on the worker becomes a child of this query's.
     hayate_telemetry::inject(request.metadata_mut());
     match client.launch_task(request).await {
         Ok(_) => Ok(()),
-        Err(status) => Err(name_peer(status, &address)),
+        Err(status) => Err(call_failed(status, &address)),
     }
 }
 

@@ -12,7 +12,7 @@ use hayate_protocol::control::query_insight::query_insight_server::QueryInsightS
 use hayate_protocol::transport::{
     InternalTransport, MAX_MESSAGE_BYTES, Tls, incoming, server_builder,
 };
-use hayate_worker::{Channels, LocalPeers};
+use hayate_rpc::{Channels, LocalPeers};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::InterceptorLayer;

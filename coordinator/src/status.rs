@@ -11,9 +11,9 @@ use std::sync::Arc;
 use hayate_ops_http::prometheus_client::metrics::family::Family;
 use hayate_ops_http::prometheus_client::metrics::gauge::Gauge;
 use hayate_ops_http::prometheus_client::registry::Registry;
-use hayate_ops_http::{Readiness, StatusSource, counter, encode, gauge, labelled_counter};
-
-use hayate_worker::status::register_io_totals;
+use hayate_ops_http::{
+    Readiness, StatusSource, counter, encode, gauge, labelled_counter, register_io_totals,
+};
 
 use crate::engine::QueryEngine;
 use crate::membership::Membership;

@@ -46,5 +46,5 @@ where
 /// maps to.
 fn stop_error(reason: &StopReason) -> DataFusionError {
     let status = Status::from(CoordinatorError::Stopped(reason.clone()));
-    hayate_worker::error::from_status(status)
+    hayate_rpc::from_status(status)
 }

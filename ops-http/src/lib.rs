@@ -18,6 +18,9 @@ use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+mod io_totals;
+
+pub use io_totals::register_io_totals;
 pub use prometheus_client;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;

@@ -5,12 +5,9 @@
 
 pub mod control;
 pub mod cpu_runtime;
-pub mod error;
-pub mod exchange_client;
 pub mod membership;
 pub mod memory;
 pub mod partitions;
-pub mod peer_loss;
 pub mod registry;
 pub mod replay;
 pub mod report;
@@ -18,10 +15,6 @@ pub mod server;
 pub mod service;
 pub mod status;
 pub mod task;
-pub mod wire;
 
-pub use exchange_client::{Channels, FlightPartitionFetcher, flight_client};
 pub use memory::MemoryLimits;
-pub use partitions::LocalPeers;
-pub use peer_loss::{lost_worker, name_peer};
 pub use server::{WorkerConfig, WorkerHandle, start_worker};

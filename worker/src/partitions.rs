@@ -1,23 +1,19 @@
 //! Serving the output partitions of the tasks a worker holds: as Flight
 //! `DoGet` streams to other processes, and as plain record batches to
-//! readers in this process ([`LocalPeers`]), which then skip Arrow IPC, the
+//! readers in this process ([`hayate_rpc::LocalPeers`]), which then skip Arrow IPC, the
 //! socket and the copies in between.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
 use datafusion::error::Result as DfResult;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use futures::StreamExt;
-use hayate_planner::PartitionSource;
 use hayate_protocol::PartitionTicket;
-use parking_lot::RwLock;
+use hayate_rpc::{LocalPartitions, from_status, task_missing, to_status};
 use tonic::Status;
 
 use crate::cpu_runtime::CpuRuntime;
-use crate::error::{from_status, to_status};
-use crate::peer_loss::task_missing;
 use crate::registry::TaskRegistry;
 use crate::task::RunningTask;
 
@@ -103,46 +99,13 @@ impl Drop for StreamGuard {
     }
 }
 
-/// The workers this process serves, by the address the cluster knows them
-/// at. Every worker finds its own tasks here, so an exchange between two
-/// tasks on one worker stays in memory; `hayate local` shares one between
-/// its coordinator and all its workers, so no exchange of it crosses a
-/// socket. Holds the servers weakly: a stopped worker is not kept alive.
-#[derive(Clone, Default)]
-pub struct LocalPeers {
-    servers: Arc<RwLock<HashMap<String, Weak<PartitionServer>>>>,
-}
-
-impl std::fmt::Debug for LocalPeers {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_set().entries(self.servers.read().keys()).finish()
-    }
-}
-
-impl LocalPeers {
-    pub fn insert(&self, address: &str, server: &Arc<PartitionServer>) {
-        self.servers
-            .write()
-            .insert(address.to_string(), Arc::downgrade(server));
-    }
-
-    pub fn remove(&self, address: &str) {
-        self.servers.write().remove(address);
-    }
-
-    /// The partition `source` names, read in memory, if its worker is in
-    /// this process; `None` means it must be fetched over the network.
-    pub fn open(&self, source: &PartitionSource) -> Option<DfResult<SendableRecordBatchStream>> {
-        let server = self.servers.read().get(&source.address)?.upgrade()?;
-        Some(
-            server
-                .open(&source.ticket)
-                .map(|open| {
-                    let schema = open.batches.schema();
-                    let batches = server.cpu().poll_here(open.batches);
-                    Box::pin(RecordBatchStreamAdapter::new(schema, batches)) as _
-                })
-                .map_err(from_status),
-        )
+/// Readers in this process (the worker's own tasks, and in `hayate local`
+/// every member of the cluster) read partitions here, in memory.
+impl LocalPartitions for PartitionServer {
+    fn open_local(&self, ticket: &PartitionTicket) -> DfResult<SendableRecordBatchStream> {
+        let open = self.open(ticket).map_err(from_status)?;
+        let schema = open.batches.schema();
+        let batches = self.cpu.poll_here(open.batches);
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batches)))
     }
 }

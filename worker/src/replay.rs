@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tonic::Status;
 
-use crate::error::{from_status, to_status};
+use hayate_rpc::{from_status, to_status};
 
 #[derive(Default)]
 struct State {

@@ -20,12 +20,12 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::cpu_runtime::CpuRuntime;
-use crate::exchange_client::{Channels, FlightPartitionFetcher};
 use crate::membership::keep_membership;
-use crate::partitions::{LocalPeers, PartitionServer};
+use crate::partitions::PartitionServer;
 use crate::registry::TaskRegistry;
 use crate::service::WorkerService;
 use crate::status::WorkerStatus;
+use hayate_rpc::{Channels, FlightPartitionFetcher, LocalPeers};
 
 /// How to run one worker.
 #[derive(Debug, Clone)]

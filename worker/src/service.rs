@@ -28,12 +28,10 @@ use crate::memory::MemoryLimits;
 use prost::Message;
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::error::to_status;
-use crate::exchange_client::FlightPartitionFetcher;
 use crate::partitions::{OpenPartition, PartitionServer};
 use crate::registry::TaskRegistry;
 use crate::task::RunningTask;
-use crate::wire::flight_encode;
+use hayate_rpc::{FlightPartitionFetcher, flight_encode, to_status};
 
 type BoxedStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
 

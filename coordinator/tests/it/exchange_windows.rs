@@ -12,7 +12,7 @@ use futures::StreamExt;
 use hayate_planner::encode_plan;
 use hayate_protocol::transport::InternalTransport;
 use hayate_protocol::{ClusterSecret, LaunchTask, PartitionTicket, QueryRun};
-use hayate_worker::Channels;
+use hayate_rpc::Channels;
 use prost::Message;
 
 use crate::support::{TEST_SECRET, TestCluster};

@@ -14,7 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use tokio::io::AsyncWriteExt;
 
 use hayate_protocol::ClusterSecret;
-use hayate_worker::flight_client;
+use hayate_rpc::flight_client;
 use prost::bytes::{Buf, BufMut};
 use tonic::client::Grpc;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};

@@ -9,9 +9,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use datafusion::arrow::record_batch::RecordBatch;
-use hayate_coordinator::{
-    CoordinatorConfig, CoordinatorHandle, EmbeddedCluster, QueryLimits, StorageConfig,
-};
+use hayate_coordinator::{CoordinatorConfig, CoordinatorHandle, QueryLimits, StorageConfig};
+use hayate_embedded::EmbeddedCluster;
 use hayate_protocol::{ClusterSecret, QueryStats};
 use hayate_testkit::S3Server;
 use hayate_worker::WorkerHandle;

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use hayate_coordinator::auth::{Users, hash_password};
-use hayate_coordinator::{AuthConfig, CoordinatorConfig, EmbeddedCluster};
+use hayate_coordinator::{AuthConfig, CoordinatorConfig};
+use hayate_embedded::EmbeddedCluster;
 use hayate_protocol::ClusterSecret;
 use hayate_testkit::{browser_available, page_dom, reqwest};
 

@@ -1,7 +1,9 @@
 //! Errors on the wire keep their kind: a DataFusion error becomes the gRPC
 //! status code that says what went wrong, and a status that arrived from
 //! another Hayate process passes through unchanged (code and message), so a
-//! client sees the same error whichever worker hit it.
+//! client sees the same error whichever worker hit it. A lost worker
+//! crosses the wire marked as one and is a [`WorkerLost`] again on the
+//! other side.
 
 use std::error::Error;
 
@@ -10,9 +12,14 @@ use datafusion::error::DataFusionError;
 use datafusion::parquet::errors::ParquetError;
 use tonic::{Code, Status};
 
+use crate::peer_loss::WorkerLost;
+
 /// The gRPC status for a DataFusion error.
 pub fn to_status(err: &DataFusionError) -> Status {
-    if let Some(status) = find_status(err) {
+    if let Some(lost) = find::<WorkerLost>(err) {
+        return lost.to_status();
+    }
+    if let Some(status) = find::<Status>(err) {
         return status.clone();
     }
     let message = err.strip_backtrace();
@@ -46,22 +53,27 @@ pub fn to_status(err: &DataFusionError) -> Status {
     Status::new(code, message)
 }
 
-/// A status that crossed the wire, wrapped for DataFusion's error type.
+/// A status that crossed the wire (or was made here), as DataFusion's
+/// error: a lost worker becomes a [`WorkerLost`] again, any other status is
+/// kept as it came.
 pub fn from_status(status: Status) -> DataFusionError {
-    DataFusionError::External(Box::new(status))
+    match WorkerLost::from_wire(&status) {
+        Some(lost) => DataFusionError::External(Box::new(lost)),
+        None => DataFusionError::External(Box::new(status)),
+    }
 }
 
-/// The innermost gRPC status in an error chain, if any.
-pub(crate) fn find_status(err: &DataFusionError) -> Option<&Status> {
+/// The innermost error of type `E` in an error chain, if any.
+pub(crate) fn find<E: Error + 'static>(err: &DataFusionError) -> Option<&E> {
     let mut current: &dyn Error = err;
     loop {
-        if let Some(status) = current.downcast_ref::<Status>() {
-            return Some(status);
+        if let Some(found) = current.downcast_ref::<E>() {
+            return Some(found);
         }
         if let Some(DataFusionError::External(inner)) = current.downcast_ref::<DataFusionError>()
-            && let Some(status) = inner.downcast_ref::<Status>()
+            && let Some(found) = inner.downcast_ref::<E>()
         {
-            return Some(status);
+            return Some(found);
         }
         current = current.source()?;
     }

@@ -12,12 +12,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use hayate_coordinator::{CoordinatorConfig, CoordinatorHandle, start_coordinator};
 use hayate_protocol::ClusterSecret;
+use hayate_rpc::LocalPeers;
 use hayate_worker::cpu_runtime::CpuRuntime;
 use hayate_worker::server::CpuThreads;
-use hayate_worker::{LocalPeers, MemoryLimits, WorkerConfig, WorkerHandle, start_worker};
-
-use crate::server::{CoordinatorConfig, CoordinatorHandle, start_coordinator};
+use hayate_worker::{MemoryLimits, WorkerConfig, WorkerHandle, start_worker};
 
 pub struct EmbeddedCluster {
     pub coordinator: CoordinatorHandle,

@@ -22,7 +22,7 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use hayate_protocol::transport::TARGET_FLIGHT_MESSAGE_BYTES;
 use tonic::Status;
 
-use crate::error::to_status;
+use crate::wire_error::to_status;
 
 /// Buffers smaller than this are sent as they are.
 const MIN_WASTE_BYTES: usize = 64 * 1024;
