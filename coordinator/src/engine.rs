@@ -151,8 +151,12 @@ impl QueryEngine {
         sql: &str,
         parameters: Option<Vec<ScalarValue>>,
     ) -> Result<Submitted, CoordinatorError> {
-        let (query, schema, writes, replayable) =
-            self.plan_statement(ctx, submitter, sql, parameters).await?;
+        let PlannedQuery {
+            query,
+            schema,
+            writes,
+            replayable,
+        } = self.plan_statement(ctx, submitter, sql, parameters).await?;
         if writes {
             // A write runs when it is submitted, as in a database: a client
             // that never fetches its answer (ADBC's `execute` of an INSERT)
@@ -180,7 +184,7 @@ impl QueryEngine {
         submitter: &Submitter,
         sql: &str,
         parameters: Option<Vec<ScalarValue>>,
-    ) -> Result<(Arc<Query>, SchemaRef, bool, bool), CoordinatorError> {
+    ) -> Result<PlannedQuery, CoordinatorError> {
         let workers = self.membership.live().len();
         let started = Instant::now();
         let io = Arc::new(IoCounters::default());
@@ -222,7 +226,12 @@ impl QueryEngine {
             elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
             "planned"
         );
-        Ok((query, schema, writes, replayable))
+        Ok(PlannedQuery {
+            query,
+            schema,
+            writes,
+            replayable,
+        })
     }
 
     pub async fn execute(&self, id: &str) -> Result<SendableRecordBatchStream, CoordinatorError> {
@@ -367,6 +376,16 @@ fn writes_output(graph: &StageGraph) -> bool {
         plan.downcast_ref::<DataSinkExec>().is_some() || plan.children().into_iter().any(writes)
     }
     graph.stages.iter().any(|stage| writes(&stage.plan))
+}
+
+/// A statement planned and held by its query until its `DoGet`.
+struct PlannedQuery {
+    query: Arc<Query>,
+    schema: SchemaRef,
+    /// It writes files, so it runs when submitted.
+    writes: bool,
+    /// Planning it again gives the same answer (see [`QueryEngine::submit`]).
+    replayable: bool,
 }
 
 /// A planned statement, as `GetFlightInfo` answers it.
