@@ -8,6 +8,7 @@ pub mod analyze;
 pub mod attempts;
 pub mod auth;
 pub mod catalog;
+pub mod catalog_log;
 pub mod cleanup;
 pub mod engine;
 pub mod error;

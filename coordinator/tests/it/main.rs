@@ -2,6 +2,7 @@
 //! queried through a Flight SQL client. One test binary, one module a topic.
 
 mod cancel;
+mod catalog_log;
 mod concurrency;
 mod errors;
 mod exchange_windows;
