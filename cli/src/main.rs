@@ -114,6 +114,11 @@ struct CoordinatorArgs {
     /// replaced coordinator comes back with its tables.
     #[arg(long, env = "HAYATE_INIT_SQL")]
     init_sql: Option<PathBuf>,
+    /// Where table and view definitions are kept, shared by every
+    /// coordinator given the same place: `s3://bucket/prefix/` or a
+    /// directory. Without it they live as long as this process.
+    #[arg(long, env = "HAYATE_CATALOG")]
+    catalog: Option<String>,
     #[command(flatten)]
     storage: StorageArgs,
     #[command(flatten)]
@@ -354,6 +359,20 @@ fn announce(role: &str, address: &str, status: Option<SocketAddr>) {
     }
 }
 
+/// The catalog's location as a URL: `s3://...` as it is, a directory
+/// (made if missing) as a `file://` URL.
+fn catalog_url(location: &str) -> anyhow::Result<url::Url> {
+    if let Ok(url) = url::Url::parse(location)
+        && url.scheme().len() > 1
+    {
+        return Ok(url);
+    }
+    std::fs::create_dir_all(location)?;
+    let dir = std::fs::canonicalize(location)?;
+    url::Url::from_directory_path(&dir)
+        .map_err(|()| anyhow::anyhow!("catalog directory {} is not absolute", dir.display()))
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Coordinator(args) => {
@@ -376,6 +395,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     Some(path) => read_statements(path)?,
                     None => Vec::new(),
                 },
+                catalog: args.catalog.as_deref().map(catalog_url).transpose()?,
                 local_peers: Default::default(),
             })
             .await?;

@@ -66,6 +66,10 @@ struct Folded {
     seq: u64,
     /// What each name is defined by.
     definitions: BTreeMap<String, String>,
+    /// Changes by others folded in but not yet handed out: kept until a
+    /// catch-up or an append takes them, so that none is missed when a
+    /// read fails half way or an append is refused.
+    unapplied: Vec<(u64, CatalogChange)>,
 }
 
 impl Folded {
@@ -110,15 +114,16 @@ impl CatalogLog {
         self.log.clone().join(format!("{seq:020}.json"))
     }
 
-    /// The changes made since the last catch-up (by any coordinator), in
+    /// The changes made by others since they were last handed out, in
     /// order, with their numbers; they are folded into
     /// [`Self::definitions`] already.
     pub async fn catch_up(&self) -> Result<Vec<(u64, CatalogChange)>, CatalogLogError> {
         let _one = self.writer.lock().await;
-        self.read_new().await
+        self.read_new().await?;
+        Ok(std::mem::take(&mut self.folded.lock().unapplied))
     }
 
-    async fn read_new(&self) -> Result<Vec<(u64, CatalogChange)>, CatalogLogError> {
+    async fn read_new(&self) -> Result<(), CatalogLogError> {
         let seen = self.folded.lock().seq;
         let listing = match seen {
             0 => self.store.list(Some(&self.log)),
@@ -140,7 +145,6 @@ impl CatalogLog {
             .filter(|seq| *seq > seen)
             .collect();
         seqs.sort_unstable();
-        let mut changes = Vec::new();
         for seq in seqs {
             // Changes are folded in order; one not yet visible ends the
             // catch-up (the next one picks it up).
@@ -154,25 +158,26 @@ impl CatalogLog {
                     path: path.to_string(),
                     reason: e.to_string(),
                 })?;
-            self.folded.lock().fold(seq, &entry.change);
-            changes.push((seq, entry.change));
+            let mut folded = self.folded.lock();
+            folded.fold(seq, &entry.change);
+            folded.unapplied.push((seq, entry.change));
         }
-        Ok(changes)
+        Ok(())
     }
 
     /// Appends `change` after every change made so far, once `check`
     /// accepts it against the definitions as they are at that point, and
-    /// answers its number. The changes it had to read first (made by other
-    /// coordinators) are answered too, to be applied before it.
+    /// answers its number. The changes by others not yet handed out are
+    /// answered too, to be applied before it; when the change is refused
+    /// they wait for the next catch-up.
     pub async fn append(
         &self,
         change: CatalogChange,
         check: impl Fn(&BTreeMap<String, String>) -> Result<(), String>,
     ) -> Result<Appended, CatalogLogError> {
         let _one = self.writer.lock().await;
-        let mut missed = Vec::new();
         for _ in 0..MAX_ATTEMPTS {
-            missed.extend(self.read_new().await?);
+            self.read_new().await?;
             let seq = {
                 let folded = self.folded.lock();
                 check(&folded.definitions).map_err(CatalogLogError::Refused)?;
@@ -197,7 +202,9 @@ impl CatalogLog {
                 .await
             {
                 Ok(_) => {
-                    self.folded.lock().fold(seq, &change);
+                    let mut folded = self.folded.lock();
+                    folded.fold(seq, &change);
+                    let missed = std::mem::take(&mut folded.unapplied);
                     return Ok(Appended { seq, missed });
                 }
                 // Another coordinator took this number: read its change
@@ -225,6 +232,6 @@ impl CatalogLog {
 #[derive(Debug)]
 pub struct Appended {
     pub seq: u64,
-    /// Changes by others that came before it, read while appending.
+    /// Changes by others that came before it, not handed out before.
     pub missed: Vec<(u64, CatalogChange)>,
 }

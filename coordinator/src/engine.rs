@@ -24,6 +24,7 @@ use tracing::Instrument;
 use crate::admission::Admission;
 use crate::analyze::analyze_rows;
 use crate::attempts::{RetryPolicy, Runs, run_with_retries};
+use crate::catalog_sync::CatalogSync;
 use crate::error::CoordinatorError;
 use crate::membership::Membership;
 use crate::metrics::QueryMetrics;
@@ -47,6 +48,8 @@ pub struct QueryEngine {
     admission: Admission,
     limits: QueryLimits,
     metrics: QueryMetrics,
+    /// The shared catalog log, when the catalog is kept in object storage.
+    catalog_sync: std::sync::OnceLock<Arc<CatalogSync>>,
 }
 
 /// What the engine is doing now, for `/metrics` and `/readyz`.
@@ -90,7 +93,14 @@ impl QueryEngine {
             admission: Admission::new(limits.max_running, limits.max_queued),
             limits,
             metrics: QueryMetrics::default(),
+            catalog_sync: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Table and view definitions are kept in, and followed from, the
+    /// shared catalog log.
+    pub fn follow_catalog(&self, sync: Arc<CatalogSync>) {
+        let _ = self.catalog_sync.set(sync);
     }
 
     pub fn load(&self) -> EngineLoad {
@@ -198,8 +208,18 @@ impl QueryEngine {
             .counted_in(self.metrics.clone()),
         );
         self.registry.add(Arc::clone(&query));
-        let planning = plan_statement(ctx, &self.stores, sql, parameters, workers, &io);
-        let statement = match planning.instrument(query.span()).await {
+        // A change to the shared catalog is checked before it runs here.
+        let catalog_change = match self.catalog_sync.get() {
+            Some(_) => CatalogSync::change_of(sql),
+            None => Ok(None),
+        };
+        let planning = async {
+            let change = catalog_change?;
+            let statement =
+                plan_statement(ctx, &self.stores, sql, parameters, workers, &io).await?;
+            Ok::<_, DataFusionError>((statement, change))
+        };
+        let (statement, change) = match planning.instrument(query.span()).await {
             Ok(statement) => statement,
             // A statement that cannot be planned is a failed query too.
             Err(e) => {
@@ -208,6 +228,14 @@ impl QueryEngine {
                 return Err(CoordinatorError::Planning(e));
             }
         };
+        if let (Some(sync), Some(change)) = (self.catalog_sync.get(), change)
+            && let Err(e) = sync.record(change).await
+        {
+            let e = CoordinatorError::Catalog(e);
+            query.failed(&e.to_string());
+            self.registry.file_reports(&query, Vec::new(), true);
+            return Err(e);
+        }
         let schema = Arc::clone(&statement.schema);
         let writes = matches!(&statement.planned, Planned::Stages(graph) if writes_output(graph));
         let replayable = !writes && matches!(&statement.planned, Planned::Stages(_));

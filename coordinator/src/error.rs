@@ -3,6 +3,8 @@
 use datafusion::error::DataFusionError;
 use tonic::Status;
 
+use crate::catalog_log::CatalogLogError;
+
 #[derive(Debug, thiserror::Error)]
 pub enum CoordinatorError {
     #[error(
@@ -28,6 +30,9 @@ pub enum CoordinatorError {
     DataFusion(#[from] DataFusionError),
     #[error("{}", .0.message())]
     Status(Status),
+    /// The shared catalog refused a change or could not be reached.
+    #[error("{0}")]
+    Catalog(crate::catalog_log::CatalogLogError),
 }
 
 impl From<CoordinatorError> for Status {
@@ -49,6 +54,12 @@ impl From<CoordinatorError> for Status {
             },
             CoordinatorError::DataFusion(e) => hayate_rpc::to_status(&e),
             CoordinatorError::Status(s) => s,
+            CoordinatorError::Catalog(e) => match e {
+                CatalogLogError::Refused(_) => Status::already_exists(e.to_string()),
+                CatalogLogError::Busy(_) => Status::aborted(e.to_string()),
+                CatalogLogError::Store(_) => Status::unavailable(e.to_string()),
+                CatalogLogError::Corrupt { .. } => Status::internal(e.to_string()),
+            },
         }
     }
 }

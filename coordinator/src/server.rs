@@ -21,6 +21,8 @@ use hayate_storage::StoreOptions;
 
 use crate::auth::{Authenticator, Users};
 use crate::catalog::Catalog;
+use crate::catalog_log::CatalogLog;
+use crate::catalog_sync::CatalogSync;
 use crate::engine::{QueryEngine, QueryLimits};
 use crate::error::CoordinatorError;
 use crate::flight_sql::CoordinatorService;
@@ -55,6 +57,10 @@ pub struct CoordinatorConfig {
     /// Statements run before serving (table definitions), so a coordinator
     /// that is replaced comes back with the same tables.
     pub init_sql: Vec<String>,
+    /// Where the shared catalog log is kept (`s3://bucket/prefix/`,
+    /// `file:///dir/`): table and view definitions outlive this process and
+    /// are shared with every coordinator given the same location.
+    pub catalog: Option<url::Url>,
     /// Workers in this process whose partitions the coordinator reads in
     /// memory (an embedded cluster's); empty for a coordinator of its own.
     pub local_peers: LocalPeers,
@@ -110,6 +116,7 @@ impl Default for CoordinatorConfig {
             auth: None,
             status: None,
             init_sql: Vec::new(),
+            catalog: None,
             local_peers: LocalPeers::default(),
         }
     }
@@ -211,6 +218,14 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
     catalog
         .add_system_tables(Arc::clone(engine.registry()), Arc::clone(&membership))
         .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let shutdown = CancellationToken::new();
+    if let Some(url) = &config.catalog {
+        let log = open_catalog_log(&catalog, url, &address)?;
+        let sync = CatalogSync::start(log, catalog.clone(), shutdown.clone())
+            .await
+            .map_err(|e| std::io::Error::other(format!("catalog {url}: {e}")))?;
+        engine.follow_catalog(sync);
+    }
     run_init_sql(&engine, &catalog, &config.init_sql).await?;
     let service = CoordinatorService::new(
         Sessions::new(catalog.clone()),
@@ -229,7 +244,6 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
     let front_door = tower::ServiceBuilder::new()
         .map_request(record_path)
         .layer(InterceptorLayer::new(move |request| gate.check(request)));
-    let shutdown = CancellationToken::new();
     let server = server_builder(config.tls.server.as_ref())
         .map_err(|e| std::io::Error::other(format!("TLS: {e}")))?
         .layer(front_door)
@@ -273,6 +287,23 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
 
 /// Runs the startup statements through the same planner and engine as a
 /// client's; the first failure stops the coordinator with its statement.
+/// The catalog log at `url`, in the store the coordinator's tables would
+/// read it from (with the same default options and credentials).
+fn open_catalog_log(
+    catalog: &Catalog,
+    url: &url::Url,
+    coordinator: &str,
+) -> std::io::Result<Arc<CatalogLog>> {
+    use datafusion::execution::object_store::ObjectStoreRegistry;
+    let store = catalog
+        .stores()
+        .get_store(url)
+        .map_err(|e| std::io::Error::other(format!("catalog {url}: {e}")))?;
+    let prefix = object_store::path::Path::from_url_path(url.path())
+        .map_err(|e| std::io::Error::other(format!("catalog {url}: {e}")))?;
+    Ok(Arc::new(CatalogLog::new(store, &prefix, coordinator)))
+}
+
 async fn run_init_sql(
     engine: &QueryEngine,
     catalog: &Catalog,

@@ -107,3 +107,112 @@ async fn two_coordinators_change_a_catalog_on_s3_at_once() {
     let server = S3Server::start("catalog").await;
     both_append_at_once(server.store(), 50).await;
 }
+
+/// A coordinator and one worker keeping its catalog at `catalog`.
+async fn cluster_on(catalog: &url::Url) -> hayate_embedded::EmbeddedCluster {
+    let config = hayate_coordinator::CoordinatorConfig {
+        bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        catalog: Some(catalog.clone()),
+        ..Default::default()
+    };
+    hayate_embedded::EmbeddedCluster::start(config, 1)
+        .await
+        .expect("cluster starts")
+}
+
+async fn nation_count(client: &mut hayate_testkit::SqlClient) -> Result<u64, String> {
+    let (batches, _) = client.run("SELECT count(*) FROM nation").await?;
+    let counts = batches[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<datafusion::arrow::array::Int64Array>()
+        .ok_or("count is not Int64")?;
+    Ok(counts.value(0) as u64)
+}
+
+/// Waits up to 3 s for `check` to hold.
+async fn within_seconds(mut check: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..30 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn coordinators_sharing_a_catalog_see_each_others_tables_and_keep_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = url::Url::from_directory_path(dir.path()).unwrap();
+    let a = cluster_on(&catalog).await;
+    let b = cluster_on(&catalog).await;
+    let mut on_a = hayate_testkit::SqlClient::connect(&a.coordinator.address)
+        .await
+        .unwrap();
+    let mut on_b = hayate_testkit::SqlClient::connect(&b.coordinator.address)
+        .await
+        .unwrap();
+    let create = format!(
+        "CREATE EXTERNAL TABLE nation STORED AS PARQUET LOCATION '{}/nation/'",
+        crate::support::tpch_dir()
+    );
+    on_a.update(&create).await.expect("created through a");
+    assert_eq!(nation_count(&mut on_a).await.unwrap(), 25);
+    assert!(
+        within_seconds(async || nation_count(&mut on_b).await == Ok(25)).await,
+        "b sees the table a created"
+    );
+    // The same name again, through b: refused, and nothing changes.
+    let again = on_b.update(&create).await.expect_err("created twice");
+    assert!(again.contains("already exists"), "{again}");
+    // A definition holding a credential is never written down.
+    let secret = on_a
+        .update(
+            "CREATE EXTERNAL TABLE leaky STORED AS PARQUET LOCATION 's3://b/t/' \
+             OPTIONS ('aws.secret_access_key' 'hunter2')",
+        )
+        .await
+        .expect_err("a credential in the shared catalog");
+    assert!(secret.contains("credential"), "{secret}");
+    let mut written = String::new();
+    for entry in walk(dir.path()) {
+        written.push_str(&std::fs::read_to_string(entry).unwrap());
+    }
+    assert!(!written.contains("hunter2"));
+    assert!(
+        written.contains("CREATE EXTERNAL TABLE nation"),
+        "{written}"
+    );
+
+    // A coordinator started later comes up with the table; a drop through
+    // b reaches a.
+    a.stop().await;
+    let c = cluster_on(&catalog).await;
+    let mut on_c = hayate_testkit::SqlClient::connect(&c.coordinator.address)
+        .await
+        .unwrap();
+    assert_eq!(nation_count(&mut on_c).await.unwrap(), 25);
+    on_b.update("DROP TABLE nation")
+        .await
+        .expect("dropped through b");
+    assert!(
+        within_seconds(async || nation_count(&mut on_c).await.is_err()).await,
+        "c no longer has the dropped table"
+    );
+    b.stop().await;
+    c.stop().await;
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}

@@ -1,0 +1,193 @@
+//! Keeping this coordinator's tables in step with the shared catalog log
+//! ([`crate::catalog_log`]): at start it applies every definition, then it
+//! reads the log every second and applies what other coordinators changed;
+//! a `CREATE EXTERNAL TABLE`, `CREATE VIEW` or `DROP` run here is appended
+//! to the log, and undone here if the log refuses it (another coordinator
+//! created the name first).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion::error::DataFusionError;
+use datafusion::sql::parser::{DFParser, Statement as DfStatement};
+use datafusion::sql::sqlparser::ast::{ObjectType, Statement};
+use hayate_storage::redact_sql;
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::Catalog;
+use crate::catalog_log::{CatalogChange, CatalogLog, CatalogLogError};
+use crate::planning::plan_statement;
+
+/// How often the log is read for other coordinators' changes.
+const POLL: Duration = Duration::from_secs(1);
+
+/// A statement's change to the shared catalog.
+#[derive(Debug, Clone)]
+pub struct CatalogDdl {
+    change: CatalogChange,
+    /// A plain `CREATE` (not `OR REPLACE`, not `IF NOT EXISTS`): refused if
+    /// the name is defined by the time the change takes its place.
+    must_be_new: bool,
+}
+
+pub struct CatalogSync {
+    log: Arc<CatalogLog>,
+    catalog: Catalog,
+}
+
+impl CatalogSync {
+    /// Applies every definition in `log` to `catalog`, then follows the log
+    /// until `shutdown`.
+    pub async fn start(
+        log: Arc<CatalogLog>,
+        catalog: Catalog,
+        shutdown: CancellationToken,
+    ) -> Result<Arc<Self>, CatalogLogError> {
+        let sync = Arc::new(Self { log, catalog });
+        let changes = sync.log.catch_up().await?;
+        tracing::info!(
+            changes = changes.len(),
+            tables = sync.log.definitions().len(),
+            "catalog read from the shared log"
+        );
+        for (name, sql) in sync.log.definitions() {
+            sync.apply(&CatalogChange::Define { name, sql }).await;
+        }
+        let follower = Arc::clone(&sync);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(POLL) => {}
+                }
+                match follower.log.catch_up().await {
+                    Ok(changes) => {
+                        for (_, change) in changes {
+                            follower.apply(&change).await;
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot read the catalog log"),
+                }
+            }
+        });
+        Ok(sync)
+    }
+
+    /// Makes this coordinator's catalog hold `change`. A definition that no
+    /// longer plans (its files are gone) is logged and left out.
+    async fn apply(&self, change: &CatalogChange) {
+        let ctx = self.catalog.new_session();
+        let (name, sql) = match change {
+            CatalogChange::Define { name, sql } => (name, Some(sql)),
+            CatalogChange::Drop { name } => (name, None),
+        };
+        if let Err(e) = ctx.deregister_table(name.as_str()) {
+            tracing::warn!(%name, error = %e, "cannot replace a table from the catalog log");
+        }
+        let Some(sql) = sql else { return };
+        let planned =
+            plan_statement(&ctx, self.catalog.stores(), sql, None, 1, &Arc::default()).await;
+        if let Err(e) = planned {
+            tracing::warn!(%name, error = %e, "a table of the catalog log cannot be defined here");
+        }
+    }
+
+    /// The change `sql` makes to the shared catalog, if any: table and view
+    /// definitions and drops. A definition holding credentials is refused:
+    /// the log is never given a secret in plain text.
+    pub fn change_of(sql: &str) -> Result<Option<CatalogDdl>, DataFusionError> {
+        let Ok(mut statements) = DFParser::parse_sql(sql) else {
+            return Ok(None);
+        };
+        let Some(statement) = statements.pop_front().filter(|_| statements.is_empty()) else {
+            return Ok(None);
+        };
+        let define =
+            |name: String, must_be_new: bool| -> Result<Option<CatalogDdl>, DataFusionError> {
+                if redact_sql(sql) != sql {
+                    return Err(DataFusionError::Plan(format!(
+                        "{name} names credentials in its options, and the shared catalog never \
+                     keeps them in plain text: let the stores use the credential chain \
+                     (environment, instance or pod role) instead"
+                    )));
+                }
+                Ok(Some(CatalogDdl {
+                    change: CatalogChange::Define {
+                        name,
+                        sql: sql.to_string(),
+                    },
+                    must_be_new,
+                }))
+            };
+        match statement {
+            DfStatement::CreateExternalTable(create) => define(
+                create.name.to_string(),
+                !create.if_not_exists && !create.or_replace,
+            ),
+            DfStatement::Statement(statement) => match *statement {
+                Statement::CreateView(view) => define(view.name.to_string(), !view.or_replace),
+                Statement::Drop {
+                    object_type: ObjectType::Table | ObjectType::View,
+                    names,
+                    ..
+                } if names.len() == 1 => Ok(Some(CatalogDdl {
+                    change: CatalogChange::Drop {
+                        name: names[0].to_string(),
+                    },
+                    must_be_new: false,
+                })),
+                _ => Ok(None),
+            },
+            _ => Ok(None),
+        }
+    }
+
+    /// Appends a change that has just taken effect here. Others' changes
+    /// that came first are applied before it (a definition of the same
+    /// name among them is overtaken by this one); if the log refuses it,
+    /// it is undone here and the error says why.
+    pub async fn record(&self, ddl: CatalogDdl) -> Result<(), CatalogLogError> {
+        let name = match &ddl.change {
+            CatalogChange::Define { name, .. } | CatalogChange::Drop { name } => name.clone(),
+        };
+        let before = self.log.definitions().get(&name).cloned();
+        let must_be_new = ddl.must_be_new;
+        let checked = name.clone();
+        let appended = self
+            .log
+            .append(ddl.change, move |defined| {
+                match must_be_new && defined.contains_key(&checked) {
+                    true => Err(format!(
+                        "table {checked} was created meanwhile by another coordinator"
+                    )),
+                    false => Ok(()),
+                }
+            })
+            .await;
+        match appended {
+            Ok(appended) => {
+                for (_, change) in appended.missed {
+                    let same = matches!(&change,
+                        CatalogChange::Define { name: n, .. } | CatalogChange::Drop { name: n } if *n == name);
+                    if !same {
+                        self.apply(&change).await;
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // As the log has it: the definition before this statement,
+                // then whatever others changed meanwhile.
+                let restore = match self.log.definitions().get(&name).or(before.as_ref()) {
+                    Some(sql) => CatalogChange::Define {
+                        name: name.clone(),
+                        sql: sql.clone(),
+                    },
+                    None => CatalogChange::Drop { name: name.clone() },
+                };
+                self.apply(&restore).await;
+                Err(e)
+            }
+        }
+    }
+}
