@@ -1,8 +1,10 @@
 //! The worker's side of membership: register with the coordinator, then
 //! heartbeat; register again whenever the coordinator no longer knows us
-//! (it restarted, or forgot us after missed heartbeats).
+//! (it restarted, or forgot us after missed heartbeats). A coordinator that
+//! stops answering, or no longer knows us, has lost the runs it gave us:
+//! they are stopped here within a few heartbeats rather than left running.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hayate_protocol::WorkerAnnouncement;
 use hayate_protocol::control::membership::membership_client::MembershipClient;
@@ -29,6 +31,7 @@ pub async fn keep_membership(
     };
     let mut client = MembershipClient::with_interceptor(channel, transport.secret.clone());
     let mut interval = Duration::from_secs(1);
+    let mut last_answer = Instant::now();
     let mut registered = false;
     let cpus = crate::server::cpus() as u32;
     loop {
@@ -49,6 +52,10 @@ pub async fn keep_membership(
         };
         match answer.map(tonic::Response::into_inner) {
             Ok(ack) => {
+                last_answer = Instant::now();
+                if registered && !ack.known {
+                    abandon_runs(&registry, "the coordinator no longer knows this worker");
+                }
                 if announcement.draining {
                     registry.draining_announced();
                 }
@@ -69,6 +76,13 @@ pub async fn keep_membership(
                     tracing::debug!(%coordinator, error = %e.message(), "coordinator not reachable yet");
                 }
                 registered = false;
+                let silent = last_answer.elapsed();
+                if silent > gone_after(interval) {
+                    abandon_runs(
+                        &registry,
+                        &format!("the coordinator has not answered for {silent:.1?}"),
+                    );
+                }
             }
         }
         registry.set_registered(registered);
@@ -78,5 +92,26 @@ pub async fn keep_membership(
             // Draining began: tell the coordinator now, not a heartbeat later.
             _ = registry.drain_begun(), if !announcement.draining => {}
         }
+    }
+}
+
+/// How long a coordinator may leave heartbeats unanswered before its runs
+/// here are given up: five heartbeats, as long as it takes the coordinator
+/// to give up a silent worker (and run the query again without it).
+fn gone_after(interval: Duration) -> Duration {
+    (interval * 5).max(Duration::from_secs(1))
+}
+
+/// Stops every run held here, because their coordinator is gone (killed,
+/// cut off, or restarted and no longer knows them): nobody will read their
+/// output, and left alone they would hold CPU and memory until they
+/// expire.
+fn abandon_runs(registry: &TaskRegistry, why: &str) {
+    let stopped = registry.cancel_all();
+    if stopped > 0 {
+        tracing::warn!(
+            tasks = stopped,
+            "stopped the tasks of a lost coordinator: {why}"
+        );
     }
 }

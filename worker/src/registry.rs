@@ -169,6 +169,22 @@ impl TaskRegistry {
         QueryTasksReport { stopped, tasks }
     }
 
+    /// Stops every run held here: their coordinator is gone, so nobody will
+    /// read their output or collect their reports. Returns how many tasks
+    /// were stopped.
+    pub fn cancel_all(&self) -> usize {
+        let runs: Vec<QueryTasks> = self.queries.lock().drain().map(|(_, q)| q).collect();
+        let mut stopped = 0;
+        for q in runs {
+            q.cancel.cancel();
+            stopped += q.tasks.len();
+            for task in q.tasks.values() {
+                self.add_to_totals(&task.report(true));
+            }
+        }
+        stopped
+    }
+
     /// Every task held here now, running (metrics so far) or finished and
     /// not yet collected: what the heartbeat tells the coordinator.
     pub fn progress(&self) -> Vec<TaskReport> {

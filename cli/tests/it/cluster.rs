@@ -64,7 +64,7 @@ pub(crate) fn tpch_dir() -> &'static str {
 /// needs every worker's registration has been answered.
 pub(crate) struct ProcessCluster {
     pub(crate) url: String,
-    _coordinator: Process,
+    pub(crate) coordinator: Process,
     pub(crate) workers: Vec<Process>,
     /// The coordinator's log, shown when the cluster does not start.
     logs: tempfile::TempDir,
@@ -93,7 +93,7 @@ impl ProcessCluster {
             .collect();
         let cluster = Self {
             url,
-            _coordinator: coordinator,
+            coordinator,
             workers,
             logs,
             env: env
@@ -144,8 +144,8 @@ impl ProcessCluster {
     /// Stops the coordinator as its orchestrator would (SIGTERM) and waits
     /// for it to exit.
     pub(crate) fn stop_coordinator(&mut self) {
-        self._coordinator.sigterm();
-        let _ = self._coordinator.0.wait();
+        self.coordinator.sigterm();
+        let _ = self.coordinator.0.wait();
     }
 
     /// The last lines the coordinator logged.

@@ -3,6 +3,7 @@
 
 mod cluster;
 mod containers;
+mod coordinator_loss;
 mod processes;
 mod s3;
 mod sign_in;
