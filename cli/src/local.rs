@@ -16,11 +16,13 @@ pub async fn start(
     port: u16,
     ui_port: Option<u16>,
     storage: StorageConfig,
+    catalog: Option<url::Url>,
 ) -> anyhow::Result<EmbeddedCluster> {
     let config = CoordinatorConfig {
         bind: SocketAddr::from(([127, 0, 0, 1], port)),
         status: ui_port.map(|port| SocketAddr::from(([127, 0, 0, 1], port))),
         storage,
+        catalog,
         ..Default::default()
     };
     Ok(EmbeddedCluster::start(config, workers).await?)

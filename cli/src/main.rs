@@ -281,6 +281,11 @@ struct LocalArgs {
     /// of opening a prompt; prints where it listens, like `coordinator`.
     #[arg(long, conflicts_with_all = ["execute", "file"])]
     serve: bool,
+    /// Keep table and view definitions here (a directory, or
+    /// `s3://bucket/prefix/`), so they outlive this process and are shared
+    /// with coordinators given the same place.
+    #[arg(long, env = "HAYATE_CATALOG")]
+    catalog: Option<String>,
     #[command(flatten)]
     storage: StorageArgs,
     #[command(flatten)]
@@ -459,8 +464,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Local(args) => {
-            let cluster =
-                local::start(args.workers, args.port, args.ui_port, args.storage.config()).await?;
+            let cluster = local::start(
+                args.workers,
+                args.port,
+                args.ui_port,
+                args.storage.config(),
+                args.catalog.as_deref().map(catalog_url).transpose()?,
+            )
+            .await?;
             let mut client = SqlClient::connect(&cluster.coordinator.address, None, None).await?;
             if !args.no_sample {
                 local::load_sample(&mut client, args.sf).await?;

@@ -25,9 +25,29 @@ const POLL: Duration = Duration::from_secs(1);
 #[derive(Debug, Clone)]
 pub struct CatalogDdl {
     change: CatalogChange,
-    /// A plain `CREATE` (not `OR REPLACE`, not `IF NOT EXISTS`): refused if
-    /// the name is defined by the time the change takes its place.
-    must_be_new: bool,
+    when: Condition,
+}
+
+/// When a change holds against the catalog as it is when it takes its
+/// place in the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Condition {
+    /// `CREATE OR REPLACE`, `DROP`.
+    Always,
+    /// A plain `CREATE`: refused if the name is defined.
+    MustBeNew,
+    /// `CREATE ... IF NOT EXISTS`: nothing happens if the name is defined.
+    UnlessDefined,
+}
+
+impl Condition {
+    fn of_create(or_replace: bool, if_not_exists: bool) -> Self {
+        match (or_replace, if_not_exists) {
+            (true, _) => Condition::Always,
+            (false, true) => Condition::UnlessDefined,
+            (false, false) => Condition::MustBeNew,
+        }
+    }
 }
 
 pub struct CatalogSync {
@@ -103,7 +123,7 @@ impl CatalogSync {
             return Ok(None);
         };
         let define =
-            |name: String, must_be_new: bool| -> Result<Option<CatalogDdl>, DataFusionError> {
+            |name: String, when: Condition| -> Result<Option<CatalogDdl>, DataFusionError> {
                 if redact_sql(sql) != sql {
                     return Err(DataFusionError::Plan(format!(
                         "{name} names credentials in its options, and the shared catalog never \
@@ -116,16 +136,19 @@ impl CatalogSync {
                         name,
                         sql: sql.to_string(),
                     },
-                    must_be_new,
+                    when,
                 }))
             };
         match statement {
             DfStatement::CreateExternalTable(create) => define(
                 create.name.to_string(),
-                !create.if_not_exists && !create.or_replace,
+                Condition::of_create(create.or_replace, create.if_not_exists),
             ),
             DfStatement::Statement(statement) => match *statement {
-                Statement::CreateView(view) => define(view.name.to_string(), !view.or_replace),
+                Statement::CreateView(view) => define(
+                    view.name.to_string(),
+                    Condition::of_create(view.or_replace, view.if_not_exists),
+                ),
                 Statement::Drop {
                     object_type: ObjectType::Table | ObjectType::View,
                     names,
@@ -134,7 +157,7 @@ impl CatalogSync {
                     change: CatalogChange::Drop {
                         name: names[0].to_string(),
                     },
-                    must_be_new: false,
+                    when: Condition::Always,
                 })),
                 _ => Ok(None),
             },
@@ -151,12 +174,21 @@ impl CatalogSync {
             CatalogChange::Define { name, .. } | CatalogChange::Drop { name } => name.clone(),
         };
         let before = self.log.definitions().get(&name).cloned();
-        let must_be_new = ddl.must_be_new;
+        // `IF NOT EXISTS` of a defined name (run at every start, say), or a
+        // definition the name already has, changes nothing.
+        let unchanged = match &ddl.change {
+            CatalogChange::Define { sql, .. } => before.as_ref() == Some(sql),
+            CatalogChange::Drop { .. } => false,
+        };
+        if unchanged || (ddl.when == Condition::UnlessDefined && before.is_some()) {
+            return Ok(());
+        }
+        let when = ddl.when;
         let checked = name.clone();
         let appended = self
             .log
             .append(ddl.change, move |defined| {
-                match must_be_new && defined.contains_key(&checked) {
+                match when != Condition::Always && defined.contains_key(&checked) {
                     true => Err(format!(
                         "table {checked} was created meanwhile by another coordinator"
                     )),
@@ -186,7 +218,12 @@ impl CatalogSync {
                     None => CatalogChange::Drop { name: name.clone() },
                 };
                 self.apply(&restore).await;
-                Err(e)
+                match (&e, when) {
+                    // Created meanwhile by another coordinator: as if it had
+                    // existed all along.
+                    (CatalogLogError::Refused(_), Condition::UnlessDefined) => Ok(()),
+                    _ => Err(e),
+                }
             }
         }
     }

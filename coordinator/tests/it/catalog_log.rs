@@ -166,6 +166,16 @@ async fn coordinators_sharing_a_catalog_see_each_others_tables_and_keep_them() {
     // The same name again, through b: refused, and nothing changes.
     let again = on_b.update(&create).await.expect_err("created twice");
     assert!(again.contains("already exists"), "{again}");
+    // IF NOT EXISTS of a name defined elsewhere changes nothing.
+    let version = std::fs::read_dir(dir.path().join("log")).unwrap().count();
+    on_b.update(&create.replace("TABLE nation", "TABLE IF NOT EXISTS nation"))
+        .await
+        .expect("IF NOT EXISTS of a defined table");
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("log")).unwrap().count(),
+        version,
+        "nothing was appended"
+    );
     // A definition holding a credential is never written down.
     let secret = on_a
         .update(
