@@ -110,9 +110,17 @@ async fn two_coordinators_change_a_catalog_on_s3_at_once() {
 
 /// A coordinator and one worker keeping its catalog at `catalog`.
 async fn cluster_on(catalog: &url::Url) -> hayate_embedded::EmbeddedCluster {
+    cluster_with(catalog, Default::default()).await
+}
+
+async fn cluster_with(
+    catalog: &url::Url,
+    storage: hayate_coordinator::StorageConfig,
+) -> hayate_embedded::EmbeddedCluster {
     let config = hayate_coordinator::CoordinatorConfig {
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         catalog: Some(catalog.clone()),
+        storage,
         ..Default::default()
     };
     hayate_embedded::EmbeddedCluster::start(config, 1)
@@ -225,4 +233,53 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+/// The same through the S3 server: the catalog's store is built like a
+/// table's, from the coordinator's S3 options.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn coordinators_share_a_catalog_on_s3() {
+    let server = S3Server::start("shared").await;
+    let storage = hayate_coordinator::StorageConfig {
+        defaults: std::collections::BTreeMap::from([
+            ("aws.endpoint".to_string(), server.endpoint.clone()),
+            ("aws.region".to_string(), "us-east-1".to_string()),
+            ("aws.access_key_id".to_string(), server.access_key.clone()),
+            (
+                "aws.secret_access_key".to_string(),
+                server.secret_key.clone(),
+            ),
+        ]),
+        ..Default::default()
+    };
+    let catalog = url::Url::parse("s3://shared/hayate/catalog/").unwrap();
+    let a = cluster_with(&catalog, storage.clone()).await;
+    let b = cluster_with(&catalog, storage.clone()).await;
+    let mut on_a = hayate_testkit::SqlClient::connect(&a.coordinator.address)
+        .await
+        .unwrap();
+    let mut on_b = hayate_testkit::SqlClient::connect(&b.coordinator.address)
+        .await
+        .unwrap();
+    on_a.update("CREATE VIEW answer AS SELECT 42 AS x")
+        .await
+        .unwrap();
+    let answered = async |client: &mut hayate_testkit::SqlClient| {
+        client.run("SELECT x FROM answer").await.is_ok()
+    };
+    assert!(
+        within_seconds(async || answered(&mut on_b).await).await,
+        "b sees the view a created"
+    );
+    a.stop().await;
+    b.stop().await;
+    let c = cluster_with(&catalog, storage).await;
+    let mut on_c = hayate_testkit::SqlClient::connect(&c.coordinator.address)
+        .await
+        .unwrap();
+    assert!(
+        answered(&mut on_c).await,
+        "a coordinator started later has it"
+    );
+    c.stop().await;
 }
