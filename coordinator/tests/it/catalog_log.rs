@@ -108,6 +108,13 @@ async fn two_coordinators_change_a_catalog_on_s3_at_once() {
     both_append_at_once(server.store(), 50).await;
 }
 
+/// A client of `cluster`'s coordinator.
+async fn client_of(cluster: &hayate_embedded::EmbeddedCluster) -> hayate_testkit::SqlClient {
+    hayate_testkit::SqlClient::connect(&cluster.coordinator.address)
+        .await
+        .expect("connect")
+}
+
 /// A coordinator and one worker keeping its catalog at `catalog`.
 async fn cluster_on(catalog: &url::Url) -> hayate_embedded::EmbeddedCluster {
     cluster_with(catalog, Default::default()).await
@@ -155,12 +162,8 @@ async fn coordinators_sharing_a_catalog_see_each_others_tables_and_keep_them() {
     let catalog = url::Url::from_directory_path(dir.path()).unwrap();
     let a = cluster_on(&catalog).await;
     let b = cluster_on(&catalog).await;
-    let mut on_a = hayate_testkit::SqlClient::connect(&a.coordinator.address)
-        .await
-        .unwrap();
-    let mut on_b = hayate_testkit::SqlClient::connect(&b.coordinator.address)
-        .await
-        .unwrap();
+    let mut on_a = client_of(&a).await;
+    let mut on_b = client_of(&b).await;
     let create = format!(
         "CREATE EXTERNAL TABLE nation STORED AS PARQUET LOCATION '{}/nation/'",
         crate::support::tpch_dir()
@@ -207,9 +210,7 @@ async fn coordinators_sharing_a_catalog_see_each_others_tables_and_keep_them() {
     // b reaches a.
     a.stop().await;
     let c = cluster_on(&catalog).await;
-    let mut on_c = hayate_testkit::SqlClient::connect(&c.coordinator.address)
-        .await
-        .unwrap();
+    let mut on_c = client_of(&c).await;
     assert_eq!(nation_count(&mut on_c).await.unwrap(), 25);
     on_b.update("DROP TABLE nation")
         .await
@@ -255,12 +256,8 @@ async fn coordinators_share_a_catalog_on_s3() {
     let catalog = url::Url::parse("s3://shared/hayate/catalog/").unwrap();
     let a = cluster_with(&catalog, storage.clone()).await;
     let b = cluster_with(&catalog, storage.clone()).await;
-    let mut on_a = hayate_testkit::SqlClient::connect(&a.coordinator.address)
-        .await
-        .unwrap();
-    let mut on_b = hayate_testkit::SqlClient::connect(&b.coordinator.address)
-        .await
-        .unwrap();
+    let mut on_a = client_of(&a).await;
+    let mut on_b = client_of(&b).await;
     on_a.update("CREATE VIEW answer AS SELECT 42 AS x")
         .await
         .unwrap();
@@ -274,9 +271,7 @@ async fn coordinators_share_a_catalog_on_s3() {
     a.stop().await;
     b.stop().await;
     let c = cluster_with(&catalog, storage).await;
-    let mut on_c = hayate_testkit::SqlClient::connect(&c.coordinator.address)
-        .await
-        .unwrap();
+    let mut on_c = client_of(&c).await;
     assert!(
         answered(&mut on_c).await,
         "a coordinator started later has it"
