@@ -53,6 +53,10 @@ impl Condition {
 pub struct CatalogSync {
     log: Arc<CatalogLog>,
     catalog: Catalog,
+    /// Held while changes are taken from the log and applied here, by the
+    /// follower or by an append: changes are applied in the log's order
+    /// even when both take some at once.
+    applying: tokio::sync::Mutex<()>,
 }
 
 impl CatalogSync {
@@ -63,7 +67,11 @@ impl CatalogSync {
         catalog: Catalog,
         shutdown: CancellationToken,
     ) -> Result<Arc<Self>, CatalogLogError> {
-        let sync = Arc::new(Self { log, catalog });
+        let sync = Arc::new(Self {
+            log,
+            catalog,
+            applying: tokio::sync::Mutex::new(()),
+        });
         let changes = sync.log.catch_up().await?;
         tracing::info!(
             changes = changes.len(),
@@ -80,6 +88,7 @@ impl CatalogSync {
                     _ = shutdown.cancelled() => return,
                     _ = tokio::time::sleep(POLL) => {}
                 }
+                let _applying = follower.applying.lock().await;
                 match follower.log.catch_up().await {
                     Ok(changes) => {
                         for (_, change) in changes {
@@ -173,6 +182,7 @@ impl CatalogSync {
         let name = match &ddl.change {
             CatalogChange::Define { name, .. } | CatalogChange::Drop { name } => name.clone(),
         };
+        let _applying = self.applying.lock().await;
         let before = self.log.definitions().get(&name).cloned();
         // `IF NOT EXISTS` of a defined name (run at every start, say), or a
         // definition the name already has, changes nothing.
