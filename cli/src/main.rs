@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use hayate_coordinator::catalog_seal::CatalogKey;
 use hayate_coordinator::{CoordinatorConfig, QueryLimits, start_coordinator};
 use hayate_worker::server::CpuThreads;
 use hayate_worker::{MemoryLimits, WorkerConfig, start_worker};
@@ -119,6 +120,11 @@ struct CoordinatorArgs {
     /// directory. Without it they live as long as this process.
     #[arg(long, env = "HAYATE_CATALOG")]
     catalog: Option<String>,
+    /// A file holding the key (32 bytes, hex or base64; a Kubernetes
+    /// Secret) that seals catalog definitions holding credentials. Every
+    /// coordinator of the catalog needs the same one.
+    #[arg(long, env = "HAYATE_CATALOG_KEY_FILE")]
+    catalog_key_file: Option<PathBuf>,
     #[command(flatten)]
     storage: StorageArgs,
     #[command(flatten)]
@@ -401,6 +407,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     None => Vec::new(),
                 },
                 catalog: args.catalog.as_deref().map(catalog_url).transpose()?,
+                catalog_key: match &args.catalog_key_file {
+                    Some(path) => Some(
+                        CatalogKey::from_text(&std::fs::read_to_string(path)?)
+                            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+                    ),
+                    None => None,
+                },
                 local_peers: Default::default(),
             })
             .await?;

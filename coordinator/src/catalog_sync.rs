@@ -3,7 +3,8 @@
 //! reads the log every second and applies what other coordinators changed;
 //! a `CREATE EXTERNAL TABLE`, `CREATE VIEW` or `DROP` run here is appended
 //! to the log, and undone here if the log refuses it (another coordinator
-//! created the name first).
+//! created the name first). A definition holding a credential is sealed
+//! ([`crate::catalog_seal`]) or refused.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::catalog::Catalog;
 use crate::catalog_log::{CatalogChange, CatalogLog, CatalogLogError};
+use crate::catalog_seal::CatalogKey;
 use crate::planning::plan_statement;
 
 /// How often the log is read for other coordinators' changes.
@@ -26,6 +28,8 @@ const POLL: Duration = Duration::from_secs(1);
 pub struct CatalogDdl {
     change: CatalogChange,
     when: Condition,
+    /// The statement as it ran here (the change may hold it sealed).
+    sql: String,
 }
 
 /// When a change holds against the catalog as it is when it takes its
@@ -53,6 +57,8 @@ impl Condition {
 pub struct CatalogSync {
     log: Arc<CatalogLog>,
     catalog: Catalog,
+    /// Seals and opens definitions that hold credentials.
+    key: Option<CatalogKey>,
     /// Held while changes are taken from the log and applied here, by the
     /// follower or by an append: changes are applied in the log's order
     /// even when both take some at once.
@@ -65,11 +71,13 @@ impl CatalogSync {
     pub async fn start(
         log: Arc<CatalogLog>,
         catalog: Catalog,
+        key: Option<CatalogKey>,
         shutdown: CancellationToken,
     ) -> Result<Arc<Self>, CatalogLogError> {
         let sync = Arc::new(Self {
             log,
             catalog,
+            key,
             applying: tokio::sync::Mutex::new(()),
         });
         let changes = sync.log.catch_up().await?;
@@ -113,7 +121,15 @@ impl CatalogSync {
         if let Err(e) = ctx.deregister_table(name.as_str()) {
             tracing::warn!(%name, error = %e, "cannot replace a table from the catalog log");
         }
-        let Some(sql) = sql else { return };
+        let Some(stored) = sql else { return };
+        let sql = match CatalogKey::open(self.key.as_ref(), stored) {
+            Ok(sql) => sql,
+            Err(why) => {
+                tracing::warn!(%name, "a table of the catalog log is left out: {why}");
+                return;
+            }
+        };
+        let sql = sql.as_str();
         let planned =
             plan_statement(&ctx, self.catalog.stores(), sql, None, 1, &Arc::default()).await;
         if let Err(e) = planned {
@@ -122,9 +138,10 @@ impl CatalogSync {
     }
 
     /// The change `sql` makes to the shared catalog, if any: table and view
-    /// definitions and drops. A definition holding credentials is refused:
-    /// the log is never given a secret in plain text.
-    pub fn change_of(sql: &str) -> Result<Option<CatalogDdl>, DataFusionError> {
+    /// definitions and drops. A definition holding credentials is sealed
+    /// with the catalog key, or refused without one: the log is never given
+    /// a secret in plain text.
+    pub fn change_of(&self, sql: &str) -> Result<Option<CatalogDdl>, DataFusionError> {
         let Ok(mut statements) = DFParser::parse_sql(sql) else {
             return Ok(None);
         };
@@ -133,19 +150,22 @@ impl CatalogSync {
         };
         let define =
             |name: String, when: Condition| -> Result<Option<CatalogDdl>, DataFusionError> {
-                if redact_sql(sql) != sql {
-                    return Err(DataFusionError::Plan(format!(
-                        "{name} names credentials in its options, and the shared catalog never \
-                     keeps them in plain text: let the stores use the credential chain \
-                     (environment, instance or pod role) instead"
-                    )));
-                }
+                let stored = match (redact_sql(sql) != sql, &self.key) {
+                    (false, _) => sql.to_string(),
+                    (true, Some(key)) => key.seal(sql).map_err(DataFusionError::Execution)?,
+                    (true, None) => {
+                        return Err(DataFusionError::Plan(format!(
+                            "{name} names credentials in its options, and the shared catalog \
+                             never keeps them in plain text: give the coordinators a \
+                             --catalog-key-file to keep them sealed, or let the stores use the \
+                             credential chain (environment, instance or pod role)"
+                        )));
+                    }
+                };
                 Ok(Some(CatalogDdl {
-                    change: CatalogChange::Define {
-                        name,
-                        sql: sql.to_string(),
-                    },
+                    change: CatalogChange::Define { name, sql: stored },
                     when,
+                    sql: sql.to_string(),
                 }))
             };
         match statement {
@@ -167,6 +187,7 @@ impl CatalogSync {
                         name: names[0].to_string(),
                     },
                     when: Condition::Always,
+                    sql: sql.to_string(),
                 })),
                 _ => Ok(None),
             },
@@ -186,9 +207,11 @@ impl CatalogSync {
         let before = self.log.definitions().get(&name).cloned();
         // `IF NOT EXISTS` of a defined name (run at every start, say), or a
         // definition the name already has, changes nothing.
-        let unchanged = match &ddl.change {
-            CatalogChange::Define { sql, .. } => before.as_ref() == Some(sql),
-            CatalogChange::Drop { .. } => false,
+        let unchanged = match (&ddl.change, &before) {
+            (CatalogChange::Define { .. }, Some(stored)) => {
+                CatalogKey::open(self.key.as_ref(), stored).as_ref() == Ok(&ddl.sql)
+            }
+            _ => false,
         };
         if unchanged || (ddl.when == Condition::UnlessDefined && before.is_some()) {
             return Ok(());

@@ -210,7 +210,7 @@ impl QueryEngine {
         self.registry.add(Arc::clone(&query));
         // A change to the shared catalog is checked before it runs here.
         let catalog_change = match self.catalog_sync.get() {
-            Some(_) => CatalogSync::change_of(sql),
+            Some(sync) => sync.change_of(sql),
             None => Ok(None),
         };
         let planning = async {

@@ -9,6 +9,7 @@ pub mod attempts;
 pub mod auth;
 pub mod catalog;
 pub mod catalog_log;
+pub mod catalog_seal;
 pub mod catalog_sync;
 pub mod cleanup;
 pub mod engine;

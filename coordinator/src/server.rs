@@ -61,6 +61,8 @@ pub struct CoordinatorConfig {
     /// `file:///dir/`): table and view definitions outlive this process and
     /// are shared with every coordinator given the same location.
     pub catalog: Option<url::Url>,
+    /// Seals the catalog's definitions that hold credentials.
+    pub catalog_key: Option<crate::catalog_seal::CatalogKey>,
     /// Workers in this process whose partitions the coordinator reads in
     /// memory (an embedded cluster's); empty for a coordinator of its own.
     pub local_peers: LocalPeers,
@@ -117,6 +119,7 @@ impl Default for CoordinatorConfig {
             status: None,
             init_sql: Vec::new(),
             catalog: None,
+            catalog_key: None,
             local_peers: LocalPeers::default(),
         }
     }
@@ -221,7 +224,8 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
     let shutdown = CancellationToken::new();
     if let Some(url) = &config.catalog {
         let log = open_catalog_log(&catalog, url, &address)?;
-        let sync = CatalogSync::start(log, catalog.clone(), shutdown.clone())
+        let key = config.catalog_key.clone();
+        let sync = CatalogSync::start(log, catalog.clone(), key, shutdown.clone())
             .await
             .map_err(|e| std::io::Error::other(format!("catalog {url}: {e}")))?;
         engine.follow_catalog(sync);

@@ -7,10 +7,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use hayate_coordinator::catalog_log::{CatalogChange, CatalogLog, CatalogLogError};
+use hayate_coordinator::catalog_seal::CatalogKey;
 use hayate_testkit::S3Server;
-use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
 
 fn define(name: &str) -> CatalogChange {
     CatalogChange::Define {
@@ -117,16 +118,18 @@ async fn client_of(cluster: &hayate_embedded::EmbeddedCluster) -> hayate_testkit
 
 /// A coordinator and one worker keeping its catalog at `catalog`.
 async fn cluster_on(catalog: &url::Url) -> hayate_embedded::EmbeddedCluster {
-    cluster_with(catalog, Default::default()).await
+    cluster_with(catalog, Default::default(), None).await
 }
 
 async fn cluster_with(
     catalog: &url::Url,
     storage: hayate_coordinator::StorageConfig,
+    key: Option<CatalogKey>,
 ) -> hayate_embedded::EmbeddedCluster {
     let config = hayate_coordinator::CoordinatorConfig {
         bind: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
         catalog: Some(catalog.clone()),
+        catalog_key: key,
         storage,
         ..Default::default()
     };
@@ -254,8 +257,9 @@ async fn coordinators_share_a_catalog_on_s3() {
         ..Default::default()
     };
     let catalog = url::Url::parse("s3://shared/hayate/catalog/").unwrap();
-    let a = cluster_with(&catalog, storage.clone()).await;
-    let b = cluster_with(&catalog, storage.clone()).await;
+    let key = CatalogKey::from_text(&"5e".repeat(32)).unwrap();
+    let a = cluster_with(&catalog, storage.clone(), Some(key.clone())).await;
+    let b = cluster_with(&catalog, storage.clone(), Some(key)).await;
     let mut on_a = client_of(&a).await;
     let mut on_b = client_of(&b).await;
     on_a.update("CREATE VIEW answer AS SELECT 42 AS x")
@@ -268,13 +272,57 @@ async fn coordinators_share_a_catalog_on_s3() {
         within_seconds(async || answered(&mut on_b).await).await,
         "b sees the view a created"
     );
+    // A table whose options hold the S3 keys is kept sealed: b opens it
+    // with the shared key, the bucket never holds the secret in plain text.
+    on_a.update("COPY (SELECT 42 AS x) TO 's3://shared/data/answer.parquet' STORED AS PARQUET")
+        .await
+        .unwrap();
+    on_a.update(&format!(
+        "CREATE EXTERNAL TABLE sealed STORED AS PARQUET LOCATION 's3://shared/data/' OPTIONS (\
+         'aws.access_key_id' '{}', 'aws.secret_access_key' '{}', 'aws.endpoint' '{}', \
+         'aws.region' 'us-east-1')",
+        server.access_key, server.secret_key, server.endpoint
+    ))
+    .await
+    .expect("a table with credentials, sealed");
+    let sealed_answer = async |client: &mut hayate_testkit::SqlClient| {
+        client
+            .run("SELECT x FROM sealed")
+            .await
+            .map(|(b, _)| b.len())
+    };
+    assert!(
+        within_seconds(async || sealed_answer(&mut on_b).await == Ok(1)).await,
+        "b opens the sealed table"
+    );
+    let store = server.store();
+    let mut written = String::new();
+    let logged: Vec<_> =
+        futures::TryStreamExt::try_collect(store.list(Some(&Path::from("hayate/catalog"))))
+            .await
+            .unwrap();
+    for meta in logged {
+        let bytes = store
+            .get(&meta.location)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        written.push_str(&String::from_utf8_lossy(&bytes));
+    }
+    assert!(written.contains("sealed:v1:"), "{written}");
+    assert!(!written.contains(&server.secret_key), "{written}");
     a.stop().await;
     b.stop().await;
-    let c = cluster_with(&catalog, storage).await;
+    // A coordinator started later has the view; without the key it leaves
+    // the sealed table out and serves the rest.
+    let c = cluster_with(&catalog, storage, None).await;
     let mut on_c = client_of(&c).await;
     assert!(
         answered(&mut on_c).await,
         "a coordinator started later has it"
     );
+    assert!(sealed_answer(&mut on_c).await.is_err());
     c.stop().await;
 }
