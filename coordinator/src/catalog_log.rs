@@ -72,6 +72,15 @@ struct Folded {
     unapplied: Vec<(u64, CatalogChange)>,
 }
 
+impl CatalogChange {
+    /// The table or view the change is about.
+    pub fn name(&self) -> &str {
+        match self {
+            CatalogChange::Define { name, .. } | CatalogChange::Drop { name } => name,
+        }
+    }
+}
+
 impl Folded {
     fn fold(&mut self, seq: u64, change: &CatalogChange) {
         self.seq = seq;

@@ -114,14 +114,13 @@ impl CatalogSync {
     /// longer plans (its files are gone) is logged and left out.
     async fn apply(&self, change: &CatalogChange) {
         let ctx = self.catalog.new_session();
-        let (name, sql) = match change {
-            CatalogChange::Define { name, sql } => (name, Some(sql)),
-            CatalogChange::Drop { name } => (name, None),
-        };
-        if let Err(e) = ctx.deregister_table(name.as_str()) {
+        let name = change.name();
+        if let Err(e) = ctx.deregister_table(name) {
             tracing::warn!(%name, error = %e, "cannot replace a table from the catalog log");
         }
-        let Some(stored) = sql else { return };
+        let CatalogChange::Define { sql: stored, .. } = change else {
+            return;
+        };
         let sql = match CatalogKey::open(self.key.as_ref(), stored) {
             Ok(sql) => sql,
             Err(why) => {
@@ -200,9 +199,7 @@ impl CatalogSync {
     /// name among them is overtaken by this one); if the log refuses it,
     /// it is undone here and the error says why.
     pub async fn record(&self, ddl: CatalogDdl) -> Result<(), CatalogLogError> {
-        let name = match &ddl.change {
-            CatalogChange::Define { name, .. } | CatalogChange::Drop { name } => name.clone(),
-        };
+        let name = ddl.change.name().to_string();
         let _applying = self.applying.lock().await;
         let before = self.log.definitions().get(&name).cloned();
         // `IF NOT EXISTS` of a defined name (run at every start, say), or a
@@ -232,18 +229,16 @@ impl CatalogSync {
         match appended {
             Ok(appended) => {
                 for (_, change) in appended.missed {
-                    let same = matches!(&change,
-                        CatalogChange::Define { name: n, .. } | CatalogChange::Drop { name: n } if *n == name);
-                    if !same {
+                    if change.name() != name {
                         self.apply(&change).await;
                     }
                 }
                 Ok(())
             }
             Err(e) => {
-                // As the log has it: the definition before this statement,
-                // then whatever others changed meanwhile.
-                let restore = match self.log.definitions().get(&name).or(before.as_ref()) {
+                // As the log has it; others' changes to other names are
+                // applied by the follower.
+                let restore = match self.log.definitions().get(&name) {
                     Some(sql) => CatalogChange::Define {
                         name: name.clone(),
                         sql: sql.clone(),

@@ -35,20 +35,21 @@ pub async fn keep_membership(
     let mut registered = false;
     let cpus = crate::server::cpus() as u32;
     loop {
+        let draining = registry.is_draining();
         let announcement = WorkerAnnouncement {
             worker_id: worker_id.clone(),
             address: address.clone(),
             running_tasks: registry.running_tasks() as u32,
             cpus,
-            draining: registry.is_draining(),
+            draining,
             tasks_launched: registry.launched_total(),
             tasks: registry.progress(),
             memory_used: registry.query_memory_in_use() as u64,
         };
         let answer = if registered {
-            client.heartbeat(announcement.clone()).await
+            client.heartbeat(announcement).await
         } else {
-            client.register(announcement.clone()).await
+            client.register(announcement).await
         };
         match answer.map(tonic::Response::into_inner) {
             Ok(ack) => {
@@ -56,7 +57,7 @@ pub async fn keep_membership(
                 if registered && !ack.known {
                     abandon_runs(&registry, "the coordinator no longer knows this worker");
                 }
-                if announcement.draining {
+                if draining {
                     registry.draining_announced();
                 }
                 if !registered {
@@ -90,7 +91,7 @@ pub async fn keep_membership(
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(interval) => {}
             // Draining began: tell the coordinator now, not a heartbeat later.
-            _ = registry.drain_begun(), if !announcement.draining => {}
+            _ = registry.drain_begun(), if !draining => {}
         }
     }
 }
