@@ -189,6 +189,7 @@ async fn launch(
         settings: Vec::new(),
         consumers: 1,
         stores: Vec::new(),
+        coordinator_id: String::new(),
     };
     channels.control(worker)?.launch_task(launch).await?;
     Ok(())

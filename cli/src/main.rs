@@ -21,7 +21,7 @@ use clap::{Args, Parser, Subcommand};
 use hayate_coordinator::catalog_seal::CatalogKey;
 use hayate_coordinator::{CoordinatorConfig, QueryLimits, start_coordinator};
 use hayate_worker::server::CpuThreads;
-use hayate_worker::{MemoryLimits, WorkerConfig, start_worker};
+use hayate_worker::{CoordinatorTargets, MemoryLimits, WorkerConfig, start_worker};
 
 use crate::client::SqlClient;
 use crate::output::{Output, OutputFormat};
@@ -135,7 +135,11 @@ struct CoordinatorArgs {
 
 #[derive(Args)]
 struct WorkerArgs {
-    /// The coordinator's URL, e.g. http://127.0.0.1:50051.
+    /// The coordinators to serve: a URL such as http://127.0.0.1:50051, or
+    /// several separated by commas. A name that resolves to several
+    /// addresses (a headless Service) is every coordinator behind it, and is
+    /// resolved again every few seconds: coordinators added later are
+    /// joined.
     #[arg(long, env = "HAYATE_COORDINATOR")]
     coordinator: String,
     #[arg(long, env = "HAYATE_BIND", default_value = "0.0.0.0")]
@@ -430,7 +434,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 bind: SocketAddr::new(args.bind, args.port),
                 advertise_host: args.advertise_host,
                 advertise_port: args.advertise_port,
-                coordinator: Some(args.coordinator),
+                coordinators: CoordinatorTargets::parse(&[&args.coordinator])?,
                 memory: {
                     let sized = MemoryLimits::for_this_process().unwrap_or_default();
                     MemoryLimits {

@@ -33,6 +33,10 @@ pub struct Membership {
     silent: RwLock<HashSet<String>>,
     pub heartbeat_interval: Duration,
     pub timeout: Duration,
+    /// This coordinator process, as its workers know it: every launch
+    /// carries it, so that a worker serving several coordinators stops only
+    /// the tasks of the one it lost.
+    pub coordinator_id: String,
 }
 
 /// A worker as the scheduler sees it.
@@ -64,6 +68,7 @@ impl Membership {
             silent: RwLock::new(HashSet::new()),
             heartbeat_interval,
             timeout,
+            coordinator_id: uuid::Uuid::new_v4().to_string(),
         }
     }
 

@@ -61,6 +61,7 @@ impl MembershipService {
         Response::new(MembershipAck {
             heartbeat_interval_ms: self.membership.heartbeat_interval.as_millis() as u64,
             known,
+            coordinator_id: self.membership.coordinator_id.clone(),
         })
     }
 }

@@ -173,6 +173,7 @@ impl Scheduler {
                     settings: settings.to_vec(),
                     consumers: if broadcast { consumer_tasks as u32 } else { 1 },
                     stores: store_configs(&plan, &self.stores),
+                    coordinator_id: self.membership.coordinator_id.clone(),
                 };
                 if !launched.contains(&address) {
                     launched.push(address.clone());

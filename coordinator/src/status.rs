@@ -83,6 +83,17 @@ impl StatusSource for CoordinatorStatus {
             "CPUs of the workers taking tasks",
             live.iter().map(|w| u64::from(w.slots)).sum(),
         );
+        let info = Family::<Labels, Gauge>::default();
+        info.get_or_create(&vec![(
+            "coordinator_id".to_string(),
+            self.membership.coordinator_id.clone(),
+        )])
+        .set(1);
+        registry.register(
+            "coordinator_info",
+            "This coordinator process, by the id its workers know it by (new at every start)",
+            info,
+        );
         let per_worker = Family::<Labels, Gauge>::default();
         for w in &workers {
             per_worker

@@ -17,7 +17,7 @@ use hayate_protocol::ClusterSecret;
 use hayate_rpc::LocalPeers;
 use hayate_worker::cpu_runtime::CpuRuntime;
 use hayate_worker::server::CpuThreads;
-use hayate_worker::{MemoryLimits, WorkerConfig, WorkerHandle, start_worker};
+use hayate_worker::{CoordinatorTargets, MemoryLimits, WorkerConfig, WorkerHandle, start_worker};
 
 pub struct EmbeddedCluster {
     pub coordinator: CoordinatorHandle,
@@ -59,6 +59,8 @@ impl EmbeddedCluster {
         // all of them, not for each.
         let cpu = CpuRuntime::new(hayate_worker::server::cpus())?;
         let coordinator = start_coordinator(config).await?;
+        let coordinators = CoordinatorTargets::parse(&[&coordinator.address])
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let mut handles = Vec::new();
         for _ in 0..workers {
             handles.push(
@@ -66,7 +68,7 @@ impl EmbeddedCluster {
                     bind: SocketAddr::from(([127, 0, 0, 1], 0)),
                     advertise_host: None,
                     advertise_port: None,
-                    coordinator: Some(coordinator.address.clone()),
+                    coordinators: coordinators.clone(),
                     memory: MemoryLimits::for_this_process().unwrap_or_default(),
                     secret: secret.clone(),
                     tls: tls.clone(),

@@ -22,6 +22,11 @@ pub struct LaunchTask {
     /// them (a worker holds no storage configuration of its own).
     #[prost(message, repeated, tag = "7")]
     pub stores: Vec<StoreConfig>,
+    /// The coordinator whose query this is ([`MembershipAck::coordinator_id`]):
+    /// a worker serves several coordinators, and when one is lost only its
+    /// tasks are stopped. Empty for a task launched by hand (tests).
+    #[prost(string, tag = "8")]
+    pub coordinator_id: String,
 }
 
 /// One object store: `scheme://bucket` and its `aws.*` options. Options
@@ -127,6 +132,11 @@ pub struct MembershipAck {
     /// forgot the worker after missed heartbeats): the worker registers again.
     #[prost(bool, tag = "2")]
     pub known: bool,
+    /// Unique per coordinator process start: a worker tells coordinators
+    /// apart by it (several may share an address over time, and one
+    /// restarted at the same address is a new one).
+    #[prost(string, tag = "3")]
+    pub coordinator_id: String,
 }
 
 impl std::fmt::Debug for StoreConfig {

@@ -36,3 +36,15 @@ pub fn metric(page: &str, name: &str, labels: &str) -> f64 {
         })
         .sum()
 }
+
+/// The value of label `label` on the first sample of metric `name` in a
+/// Prometheus text page (an info metric's payload, such as an id).
+pub fn metric_label(page: &str, name: &str, label: &str) -> Option<String> {
+    let series = page
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix('{'))?;
+    let start = series.find(&format!("{label}=\""))? + label.len() + 2;
+    let value = &series[start..];
+    Some(value[..value.find('"')?].to_string())
+}

@@ -16,7 +16,7 @@ mod upload;
 pub use announced::spawn_announced;
 pub use browser::{browser_available, page_dom};
 pub use flaky_s3::FlakyS3;
-pub use http::{http_get, http_status, metric, try_http_get};
+pub use http::{http_get, http_status, metric, metric_label, try_http_get};
 /// For tests that speak HTTP beyond a GET (the web UI's API).
 pub use reqwest;
 pub use s3_server::{S3Server, free_port};

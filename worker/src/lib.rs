@@ -4,6 +4,8 @@
 //! caches: every task carries its plan, settings and input locations.
 
 pub mod control;
+pub mod coordinator_links;
+pub mod coordinators;
 pub mod cpu_runtime;
 pub mod membership;
 pub mod memory;
@@ -16,5 +18,6 @@ pub mod service;
 pub mod status;
 pub mod task;
 
+pub use coordinators::CoordinatorTargets;
 pub use memory::MemoryLimits;
 pub use server::{WorkerConfig, WorkerHandle, start_worker};

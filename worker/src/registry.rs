@@ -14,6 +14,7 @@ use hayate_protocol::{QueryRun, QueryTasksReport, TaskId, TaskReport};
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
+use crate::coordinator_links::CoordinatorLinks;
 use crate::task::RunningTask;
 
 /// How long the reports of a run's finished tasks wait for the
@@ -30,6 +31,8 @@ struct QueryTasks {
     last_finished: Instant,
     /// The memory the query's tasks on this worker share, if limited.
     memory: Option<Arc<dyn MemoryPool>>,
+    /// The coordinator whose query this is (its id, from the launch).
+    coordinator_id: String,
 }
 
 impl Default for QueryTasks {
@@ -40,6 +43,7 @@ impl Default for QueryTasks {
             finished: Vec::new(),
             last_finished: Instant::now(),
             memory: None,
+            coordinator_id: String::new(),
         }
     }
 }
@@ -57,22 +61,24 @@ pub struct TaskRegistry {
     /// Set once launches of new queries are refused (after the coordinator
     /// has heard of the drain and launches already on their way arrived).
     refusing: Arc<AtomicBool>,
-    /// Wakes the membership loop when draining begins.
-    drain_begun: Arc<tokio::sync::Notify>,
-    /// Set once the coordinator has acknowledged that we drain.
-    drain_known: Arc<tokio::sync::watch::Sender<bool>>,
-    /// Whether the coordinator knows this worker (it answered our last
-    /// announcement).
-    registered: Arc<AtomicBool>,
+    /// Set when draining begins: wakes every membership loop, so each
+    /// coordinator hears of it at once.
+    drain_begun: Arc<tokio::sync::watch::Sender<bool>>,
+    /// The coordinators this worker serves.
+    pub links: CoordinatorLinks,
     /// Metrics of every task that ended here, summed, for `/metrics`.
     totals: Arc<Mutex<BTreeMap<String, u64>>>,
 }
 
 impl TaskRegistry {
-    pub fn insert(&self, task: RunningTask) -> CancellationToken {
+    /// Holds a task of a query of the coordinator `coordinator_id`.
+    pub fn insert(&self, task: RunningTask, coordinator_id: &str) -> CancellationToken {
         self.launched.fetch_add(1, Ordering::Relaxed);
         let mut queries = self.queries.lock();
         let entry = queries.entry(task.id.run()).or_default();
+        if entry.coordinator_id.is_empty() {
+            entry.coordinator_id = coordinator_id.to_string();
+        }
         entry
             .tasks
             .insert((task.id.stage, task.id.task), Arc::new(task));
@@ -143,14 +149,6 @@ impl TaskRegistry {
         self.totals.lock().clone()
     }
 
-    pub fn set_registered(&self, registered: bool) {
-        self.registered.store(registered, Ordering::Relaxed);
-    }
-
-    pub fn is_registered(&self) -> bool {
-        self.registered.load(Ordering::Relaxed)
-    }
-
     /// Stops every task of a run and forgets them; reports how many were
     /// still running and what every task of the run did here.
     pub fn cancel_run(&self, run: &QueryRun) -> QueryTasksReport {
@@ -169,11 +167,19 @@ impl TaskRegistry {
         QueryTasksReport { stopped, tasks }
     }
 
-    /// Stops every run held here: their coordinator is gone, so nobody will
-    /// read their output or collect their reports. Returns how many tasks
-    /// were stopped.
-    pub fn cancel_all(&self) -> usize {
-        let runs: Vec<QueryTasks> = self.queries.lock().drain().map(|(_, q)| q).collect();
+    /// Stops every run of the coordinator `coordinator_id`: it is gone, so
+    /// nobody will read their output or collect their reports. The runs of
+    /// other coordinators go on. Returns how many tasks were stopped.
+    pub fn cancel_runs_of(&self, coordinator_id: &str) -> usize {
+        let runs: Vec<QueryTasks> = {
+            let mut queries = self.queries.lock();
+            let lost: Vec<QueryRun> = queries
+                .iter()
+                .filter(|(_, q)| q.coordinator_id == coordinator_id)
+                .map(|(run, _)| run.clone())
+                .collect();
+            lost.iter().filter_map(|run| queries.remove(run)).collect()
+        };
         let mut stopped = 0;
         for q in runs {
             q.cancel.cancel();
@@ -185,12 +191,14 @@ impl TaskRegistry {
         stopped
     }
 
-    /// Every task held here now, running (metrics so far) or finished and
-    /// not yet collected: what the heartbeat tells the coordinator.
-    pub fn progress(&self) -> Vec<TaskReport> {
+    /// Every task of the coordinator `coordinator_id` held here now,
+    /// running (metrics so far) or finished and not yet collected: what the
+    /// heartbeat tells that coordinator (and no other).
+    pub fn progress_of(&self, coordinator_id: &str) -> Vec<TaskReport> {
         let queries = self.queries.lock();
         queries
             .values()
+            .filter(|q| q.coordinator_id == coordinator_id)
             .flat_map(|q| {
                 let running = q.tasks.values().map(|t| t.report(true));
                 running.chain(q.finished.iter().cloned())
@@ -231,30 +239,14 @@ impl TaskRegistry {
             Instant::now()
         });
         if first {
-            self.drain_begun.notify_one();
+            self.drain_begun.send_replace(true);
         }
         started
     }
 
-    /// Resolves once draining has begun (for the membership loop).
+    /// Resolves once draining has begun (for the membership loops).
     pub async fn drain_begun(&self) {
-        if !self.is_draining() {
-            self.drain_begun.notified().await;
-        }
-    }
-
-    /// The coordinator has heard that this worker drains.
-    pub fn draining_announced(&self) {
-        self.drain_known.send_replace(true);
-    }
-
-    /// Waits until the coordinator has heard that this worker drains, or
-    /// `timeout`; false on timeout.
-    pub async fn wait_drain_known(&self, timeout: Duration) -> bool {
-        let mut known = self.drain_known.subscribe();
-        tokio::time::timeout(timeout, known.wait_for(|k| *k))
-            .await
-            .is_ok_and(|r| r.is_ok())
+        let _ = self.drain_begun.subscribe().wait_for(|begun| *begun).await;
     }
 
     /// From now on a task of a query this worker is not already part of

@@ -19,8 +19,9 @@ use crate::memory::MemoryLimits;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::coordinators::{CoordinatorTargets, serve_coordinators};
 use crate::cpu_runtime::CpuRuntime;
-use crate::membership::keep_membership;
+use crate::membership::WorkerIdentity;
 use crate::partitions::PartitionServer;
 use crate::registry::TaskRegistry;
 use crate::service::WorkerService;
@@ -39,9 +40,9 @@ pub struct WorkerConfig {
     /// Port other processes use to reach this worker, when it differs from
     /// the one it listens on (a proxy, NAT or port mapping in between).
     pub advertise_port: Option<u16>,
-    /// The coordinator's Flight address; `None` for a worker that is only
-    /// given tasks directly (tests, embedded use).
-    pub coordinator: Option<String>,
+    /// The coordinators to serve (each URL's name may stand for several);
+    /// none for a worker that is only given tasks directly (tests).
+    pub coordinators: CoordinatorTargets,
     /// Memory per query on this worker.
     pub memory: MemoryLimits,
     /// Calls without this secret are refused, and calls to other Hayate
@@ -125,7 +126,7 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
     let local = listener.local_addr()?;
     let host = match &config.advertise_host {
         Some(host) => host.clone(),
-        None if local.ip().is_unspecified() => route_to(config.coordinator.as_deref())
+        None if local.ip().is_unspecified() => route_to(config.coordinators.first())
             .or_else(host_name)
             .unwrap_or_else(|| "127.0.0.1".to_string()),
         None => local.ip().to_string(),
@@ -184,12 +185,15 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
         .serve_with_incoming_shutdown(incoming(listener), shutdown.clone().cancelled_owned());
     let server = tokio::spawn(server);
 
-    if let Some(coordinator) = config.coordinator.clone() {
-        tokio::spawn(keep_membership(
-            coordinator,
+    if !config.coordinators.is_empty() {
+        let me = WorkerIdentity {
+            worker_id: worker_id.clone(),
+            address: address.clone(),
+        };
+        tokio::spawn(serve_coordinators(
+            config.coordinators.clone(),
             transport,
-            worker_id.clone(),
-            address.clone(),
+            me,
             registry.clone(),
             shutdown.clone(),
         ));
@@ -213,7 +217,7 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
         Some(bind) => {
             let status = Arc::new(WorkerStatus {
                 registry: registry.clone(),
-                joins_coordinator: config.coordinator.is_some(),
+                joins_coordinator: !config.coordinators.is_empty(),
                 slots: cpus(),
             });
             Some(hayate_ops_http::serve(bind, status, shutdown.clone()).await?)
@@ -241,16 +245,20 @@ const LAUNCHES_IN_FLIGHT: Duration = Duration::from_millis(500);
 pub async fn drain(registry: &TaskRegistry, grace: Duration) {
     let started = registry.start_draining();
     tracing::info!(running = registry.running_tasks(), "draining");
-    // The coordinator hears of the drain first, and picks this worker for
-    // no new query from then on; launches it sent just before are still
-    // taken (and finished), so a drain makes no query run twice. Only then
-    // are new queries refused, and the worker can never exit under a task
-    // placed on it.
-    if registry.is_registered() {
-        if registry.wait_drain_known(Duration::from_secs(3)).await {
+    // Every coordinator hears of the drain first, and picks this worker
+    // for no new query from then on; launches they sent just before are
+    // still taken (and finished), so a drain makes no query run twice. Only
+    // then are new queries refused, and the worker can never exit under a
+    // task placed on it.
+    if registry.links.registered() > 0 {
+        if registry
+            .links
+            .wait_drain_known(Duration::from_secs(3))
+            .await
+        {
             tokio::time::sleep(LAUNCHES_IN_FLIGHT).await;
         } else {
-            tracing::warn!("the coordinator did not acknowledge the drain");
+            tracing::warn!("not every coordinator acknowledged the drain");
         }
     }
     registry.refuse_new_queries();
@@ -268,8 +276,8 @@ pub async fn drain(registry: &TaskRegistry, grace: Duration) {
 /// the coordinator and other workers can reach it at, in a container or a
 /// pod as on a laptop. Found by connecting a UDP socket, which sends
 /// nothing.
-fn route_to(coordinator: Option<&str>) -> Option<String> {
-    let url = url::Url::parse(coordinator?).ok()?;
+fn route_to(coordinator: Option<&url::Url>) -> Option<String> {
+    let url = coordinator?;
     let target = (url.host_str()?, url.port_or_known_default()?)
         .to_socket_addrs()
         .ok()?

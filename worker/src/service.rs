@@ -168,14 +168,10 @@ impl WorkerService {
             elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
             "task launched"
         );
-        self.registry.insert(RunningTask::new(
-            id,
-            plan,
-            context,
-            launch.consumers as usize,
-            io,
-            span,
-        ));
+        self.registry.insert(
+            RunningTask::new(id, plan, context, launch.consumers as usize, io, span),
+            &launch.coordinator_id,
+        );
         Ok(())
     }
 

@@ -18,8 +18,8 @@ impl StatusSource for WorkerStatus {
     fn readiness(&self) -> Readiness {
         if self.registry.is_draining() {
             Readiness::NotReady("draining: finishing its tasks, taking no new ones".into())
-        } else if self.joins_coordinator && !self.registry.is_registered() {
-            Readiness::NotReady("not registered with the coordinator".into())
+        } else if self.joins_coordinator && self.registry.links.registered() == 0 {
+            Readiness::NotReady("not registered with any coordinator".into())
         } else {
             Readiness::Ready(format!(
                 "taking tasks; {} running",
@@ -49,11 +49,18 @@ impl StatusSource for WorkerStatus {
             "1 while shutting down: finishing tasks, taking no new ones",
             r.is_draining() as u64,
         );
+        let coordinators = r.links.registered();
         gauge(
             &mut registry,
             "registered",
-            "1 while the coordinator knows this worker",
-            r.is_registered() as u64,
+            "1 while a coordinator knows this worker",
+            u64::from(coordinators > 0),
+        );
+        gauge(
+            &mut registry,
+            "coordinators",
+            "Coordinators that know this worker (it serves every one)",
+            coordinators as u64,
         );
         gauge(
             &mut registry,

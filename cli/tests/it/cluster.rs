@@ -174,7 +174,7 @@ impl ProcessCluster {
 /// A worker on ports the system picks (unless `extra` gives `--port`), with
 /// `extra` flags; with `log`, its debug log goes there. Returns once it
 /// listens: the process, its address and its status URL.
-fn spawn_worker(
+pub(crate) fn spawn_worker(
     coordinator: &str,
     extra: &[&str],
     log: Option<&Path>,

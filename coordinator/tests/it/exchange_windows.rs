@@ -47,6 +47,7 @@ async fn an_unread_stream_never_holds_up_another_on_the_same_connection() {
             settings: Vec::new(),
             consumers: 1,
             stores: Vec::new(),
+            coordinator_id: String::new(),
         };
         let mut client = channels.control(&worker).unwrap();
         client.launch_task(launch).await.unwrap();

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use hayate_worker::{WorkerConfig, start_worker};
+use hayate_worker::{CoordinatorTargets, WorkerConfig, start_worker};
 
 use hayate_protocol::ClusterSecret;
 
@@ -40,7 +40,8 @@ async fn silent_workers_are_forgotten_and_new_ones_join() {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         advertise_host: None,
         advertise_port: None,
-        coordinator: Some(cluster.coordinator.address.clone()),
+        coordinators: CoordinatorTargets::parse(&[&cluster.coordinator.address])
+            .expect("coordinator URL"),
         memory: Default::default(),
         secret: ClusterSecret::new(TEST_SECRET),
         tls: Default::default(),

@@ -16,7 +16,7 @@ use hayate_protocol::control::worker_control::worker_control_client::WorkerContr
 use hayate_protocol::transport::{Tls, TlsFiles};
 use hayate_protocol::{ClusterSecret, LaunchTask, WorkerAnnouncement};
 use hayate_testkit::SqlClient;
-use hayate_worker::{WorkerConfig, start_worker};
+use hayate_worker::{CoordinatorTargets, WorkerConfig, start_worker};
 use tonic::Code;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig};
 
@@ -140,7 +140,8 @@ async fn workers_serve_only_callers_with_the_cluster_secret() {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         advertise_host: None,
         advertise_port: None,
-        coordinator: Some(cluster.coordinator.address.clone()),
+        coordinators: CoordinatorTargets::parse(&[&cluster.coordinator.address])
+            .expect("coordinator URL"),
         memory: Default::default(),
         secret: ClusterSecret::new("guess"),
         tls: Default::default(),

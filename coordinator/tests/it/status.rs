@@ -9,7 +9,7 @@ use hayate_coordinator::{CoordinatorConfig, start_coordinator};
 use hayate_protocol::control::worker_control::worker_control_client::WorkerControlClient;
 use hayate_protocol::{ClusterSecret, Drain};
 use hayate_testkit::{http_get, metric};
-use hayate_worker::{MemoryLimits, WorkerConfig, WorkerHandle, start_worker};
+use hayate_worker::{CoordinatorTargets, MemoryLimits, WorkerConfig, WorkerHandle, start_worker};
 
 use crate::support::{Client, TEST_SECRET, tpch_dir};
 
@@ -22,7 +22,7 @@ async fn worker(coordinator: &str) -> WorkerHandle {
         bind: SocketAddr::from(([127, 0, 0, 1], 0)),
         advertise_host: None,
         advertise_port: None,
-        coordinator: Some(coordinator.to_string()),
+        coordinators: CoordinatorTargets::parse(&[coordinator]).expect("coordinator URL"),
         memory: MemoryLimits::default(),
         secret: ClusterSecret::new(TEST_SECRET),
         tls: Default::default(),
