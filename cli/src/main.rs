@@ -125,6 +125,10 @@ struct CoordinatorArgs {
     /// coordinator of the catalog needs the same one.
     #[arg(long, env = "HAYATE_CATALOG_KEY_FILE")]
     catalog_key_file: Option<PathBuf>,
+    /// Days the query history kept beside the catalog
+    /// (`system.query_history`) is kept.
+    #[arg(long, env = "HAYATE_QUERY_HISTORY_DAYS", default_value_t = 7.0)]
+    query_history_days: f64,
     #[command(flatten)]
     storage: StorageArgs,
     #[command(flatten)]
@@ -411,6 +415,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     None => Vec::new(),
                 },
                 catalog: args.catalog.as_deref().map(catalog_url).transpose()?,
+                query_history_retention: Duration::try_from_secs_f64(
+                    args.query_history_days * 86_400.0,
+                )
+                .map_err(|e| anyhow::anyhow!("--query-history-days: {e}"))?,
                 catalog_key: match &args.catalog_key_file {
                     Some(path) => Some(
                         CatalogKey::from_text(&std::fs::read_to_string(path)?)

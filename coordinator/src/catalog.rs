@@ -97,12 +97,14 @@ impl Catalog {
         config
     }
 
-    /// Adds the `system` schema (queries, tasks, workers, tables) to the
-    /// default catalog, reading `queries` and `membership`.
+    /// Adds the `system` schema (queries, tasks, workers, tables, query
+    /// history) to the default catalog, reading `queries`, `membership` and
+    /// the shared `history` if there is one.
     pub fn add_system_tables(
         &self,
         queries: Arc<crate::registry::QueryRegistry>,
         membership: Arc<crate::membership::Membership>,
+        history: Option<Arc<crate::query_history::QueryHistory>>,
     ) -> datafusion::error::Result<()> {
         let catalogs = Arc::clone(self.template.catalog_list());
         let Some(catalog) = catalogs.catalog("datafusion") else {
@@ -112,6 +114,7 @@ impl Catalog {
             queries,
             membership,
             catalogs,
+            history,
         };
         catalog.register_schema(SYSTEM_SCHEMA, Arc::new(SystemSchema::new(state)))?;
         Ok(())

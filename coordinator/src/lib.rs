@@ -23,6 +23,7 @@ pub mod metrics;
 pub mod parameters;
 pub mod planning;
 pub mod query;
+pub mod query_history;
 pub mod query_insight;
 pub mod registry;
 pub mod scheduler;

@@ -30,6 +30,7 @@ use crate::gate::{Gate, record_path};
 use crate::membership::Membership;
 use crate::membership_service::MembershipService;
 use crate::query::Submitter;
+use crate::query_history::QueryHistory;
 use crate::query_insight::QueryInsightService;
 use crate::session::Sessions;
 use crate::status::CoordinatorStatus;
@@ -63,6 +64,8 @@ pub struct CoordinatorConfig {
     pub catalog: Option<url::Url>,
     /// Seals the catalog's definitions that hold credentials.
     pub catalog_key: Option<crate::catalog_seal::CatalogKey>,
+    /// How long the query history kept beside the catalog is kept.
+    pub query_history_retention: Duration,
     /// Workers in this process whose partitions the coordinator reads in
     /// memory (an embedded cluster's); empty for a coordinator of its own.
     pub local_peers: LocalPeers,
@@ -120,6 +123,7 @@ impl Default for CoordinatorConfig {
             init_sql: Vec::new(),
             catalog: None,
             catalog_key: None,
+            query_history_retention: Duration::from_secs(7 * 24 * 3600),
             local_peers: LocalPeers::default(),
         }
     }
@@ -134,20 +138,29 @@ pub struct CoordinatorHandle {
     pub catalog: Catalog,
     shutdown: CancellationToken,
     server: tokio::task::JoinHandle<Result<(), tonic::transport::Error>>,
+    /// Writes the query history until told to stop, then once more.
+    history: Option<(CancellationToken, tokio::task::JoinHandle<()>)>,
 }
 
 impl CoordinatorHandle {
     pub async fn stop(self) {
         self.shutdown.cancel();
-        let _ = self.server.await;
+        let _ = self.wait().await;
     }
 
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
     }
 
+    /// Waits until the server has ended (after [`Self::stop`], a shutdown
+    /// or a fatal error) and the last queries are in the history.
     pub async fn wait(self) -> Result<(), tonic::transport::Error> {
-        self.server.await.unwrap_or(Ok(()))
+        let served = self.server.await.unwrap_or(Ok(()));
+        if let Some((stop, writer)) = self.history {
+            stop.cancel();
+            let _ = writer.await;
+        }
+        served
     }
 
     /// Waits until at least `n` workers are live, or the timeout passes.
@@ -218,12 +231,38 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
         config.limits.clone(),
         channels,
     ));
-    catalog
-        .add_system_tables(Arc::clone(engine.registry()), Arc::clone(&membership))
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
     let shutdown = CancellationToken::new();
+    let history = match &config.catalog {
+        Some(url) => {
+            let (store, prefix) = catalog_store(&catalog, url)?;
+            let history = QueryHistory::new(
+                store,
+                url,
+                &prefix,
+                &membership.coordinator_id,
+                config.query_history_retention,
+            )
+            .map_err(std::io::Error::other)?;
+            Some(Arc::new(history))
+        }
+        None => None,
+    };
+    catalog
+        .add_system_tables(
+            Arc::clone(engine.registry()),
+            Arc::clone(&membership),
+            history.clone(),
+        )
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    // Written until the server has ended, then once more: a stopped
+    // coordinator's last queries are kept too.
+    let history_stop = CancellationToken::new();
+    let history_writer = history.map(|history| {
+        tokio::spawn(history.keep(Arc::clone(engine.registry()), history_stop.clone()))
+    });
     if let Some(url) = &config.catalog {
-        let log = open_catalog_log(&catalog, url, &address)?;
+        let (store, prefix) = catalog_store(&catalog, url)?;
+        let log = Arc::new(CatalogLog::new(store, &prefix, &address));
         let key = config.catalog_key.clone();
         let sync = CatalogSync::start(log, catalog.clone(), key, shutdown.clone())
             .await
@@ -286,18 +325,19 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
         catalog,
         shutdown,
         server,
+        history: history_writer.map(|writer| (history_stop, writer)),
     })
 }
 
 /// Runs the startup statements through the same planner and engine as a
 /// client's; the first failure stops the coordinator with its statement.
-/// The catalog log at `url`, in the store the coordinator's tables would
-/// read it from (with the same default options and credentials).
-fn open_catalog_log(
+/// The store the shared catalog at `url` is kept in, the one the
+/// coordinator's tables would read it from (with the same default options
+/// and credentials), and its prefix there.
+fn catalog_store(
     catalog: &Catalog,
     url: &url::Url,
-    coordinator: &str,
-) -> std::io::Result<Arc<CatalogLog>> {
+) -> std::io::Result<(Arc<dyn object_store::ObjectStore>, object_store::path::Path)> {
     use datafusion::execution::object_store::ObjectStoreRegistry;
     let store = catalog
         .stores()
@@ -305,7 +345,7 @@ fn open_catalog_log(
         .map_err(|e| std::io::Error::other(format!("catalog {url}: {e}")))?;
     let prefix = object_store::path::Path::from_url_path(url.path())
         .map_err(|e| std::io::Error::other(format!("catalog {url}: {e}")))?;
-    Ok(Arc::new(CatalogLog::new(store, &prefix, coordinator)))
+    Ok((store, prefix))
 }
 
 async fn run_init_sql(

@@ -1,12 +1,14 @@
-//! `system.queries`, `system.tasks`, `system.workers` and `system.tables`:
-//! the coordinator's own state as tables, queryable with SQL and joinable
-//! with user tables.
+//! `system.queries`, `system.tasks`, `system.workers`, `system.tables` and
+//! `system.query_history`: the coordinator's own state as tables, queryable
+//! with SQL and joinable with user tables.
 //!
 //! That state lives only in this process, so a scan reads it here, while
 //! the query is planned, into an in-memory scan of the rows. The rows then
 //! travel inside the plan like `VALUES` do: a stage that joins them with a
 //! Parquet table on a worker gets the coordinator's rows, never the
-//! worker's own (empty) view.
+//! worker's own (empty) view. The history of a shared catalog is the
+//! exception: it lives in the catalog's store ([`QueryHistory`]) and is
+//! scanned as Parquet.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -27,6 +29,8 @@ use futures::TryStreamExt;
 use hayate_storage::{io_metric, scan_metric};
 
 use crate::membership::Membership;
+use crate::query::QuerySummary;
+use crate::query_history::QueryHistory;
 use crate::registry::QueryRegistry;
 use crate::time_partitions::TimePartitionedTable;
 
@@ -39,13 +43,15 @@ enum Kind {
     Tasks,
     Workers,
     Tables,
+    QueryHistory,
 }
 
-const KINDS: [(&str, Kind); 4] = [
+const KINDS: [(&str, Kind); 5] = [
     ("queries", Kind::Queries),
     ("tasks", Kind::Tasks),
     ("workers", Kind::Workers),
     ("tables", Kind::Tables),
+    ("query_history", Kind::QueryHistory),
 ];
 
 /// What the system tables read.
@@ -54,6 +60,9 @@ pub struct SystemState {
     pub queries: Arc<QueryRegistry>,
     pub membership: Arc<Membership>,
     pub catalogs: Arc<dyn CatalogProviderList>,
+    /// The shared history, with a catalog; without one the history is the
+    /// ended queries this process still holds.
+    pub history: Option<Arc<QueryHistory>>,
 }
 
 impl std::fmt::Debug for SystemState {
@@ -114,10 +123,14 @@ impl TableProvider for SystemTable {
         &self,
         session: &dyn Session,
         projection: Option<&Vec<usize>>,
-        _filters: &[Expr],
-        _limit: Option<usize>,
+        filters: &[Expr],
+        limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let columns = match self.kind {
+            Kind::QueryHistory => match &self.state.history {
+                Some(history) => return history.scan(session, projection, filters, limit).await,
+                None => ended_queries(&self.state),
+            },
             Kind::Queries => queries(&self.state),
             Kind::Tasks => tasks(&self.state),
             Kind::Workers => workers(&self.state),
@@ -128,6 +141,13 @@ impl TableProvider for SystemTable {
             MemorySourceConfig::try_new_exec(&[vec![batch]], self.schema(), projection.cloned())?;
         Ok(plan)
     }
+}
+
+/// `system.query_history`'s columns: `system.queries`' and the coordinator
+/// that ran the query.
+pub fn history_schema() -> SchemaRef {
+    static SCHEMA: std::sync::OnceLock<SchemaRef> = std::sync::OnceLock::new();
+    Arc::clone(SCHEMA.get_or_init(|| schema(Kind::QueryHistory)))
 }
 
 fn schema(kind: Kind) -> SchemaRef {
@@ -142,8 +162,8 @@ fn schema(kind: Kind) -> SchemaRef {
             nullable,
         )
     };
-    let fields = match kind {
-        Kind::Queries => vec![
+    let query_fields = || {
+        vec![
             text("query_id"),
             text("user"),
             text("sql"),
@@ -158,7 +178,15 @@ fn schema(kind: Kind) -> SchemaRef {
             count("get_requests"),
             small("attempts"),
             maybe_text("error"),
-        ],
+        ]
+    };
+    let fields = match kind {
+        Kind::Queries => query_fields(),
+        Kind::QueryHistory => {
+            let mut fields = query_fields();
+            fields.push(text("coordinator"));
+            fields
+        }
         Kind::Tasks => vec![
             text("query_id"),
             small("attempt"),
@@ -222,6 +250,29 @@ fn smalls(values: impl Iterator<Item = u32>) -> ArrayRef {
 
 fn queries(state: &SystemState) -> Vec<ArrayRef> {
     let qs: Vec<_> = state.queries.list().iter().map(|q| q.summary()).collect();
+    query_columns(&qs)
+}
+
+/// The ended queries this process holds, as history rows.
+fn ended_queries(state: &SystemState) -> Vec<ArrayRef> {
+    let qs: Vec<_> = state
+        .queries
+        .list()
+        .iter()
+        .map(|q| q.summary())
+        .filter(|q| q.state.is_over())
+        .collect();
+    history_columns(&qs, &state.membership.coordinator_id)
+}
+
+/// History rows of `qs`, all run by `coordinator_id`.
+pub fn history_columns(qs: &[QuerySummary], coordinator_id: &str) -> Vec<ArrayRef> {
+    let mut columns = query_columns(qs);
+    columns.push(texts(qs.iter().map(|_| coordinator_id)));
+    columns
+}
+
+fn query_columns(qs: &[QuerySummary]) -> Vec<ArrayRef> {
     let total = |name: &'static str| {
         counts(
             qs.iter()

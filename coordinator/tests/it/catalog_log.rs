@@ -1,7 +1,8 @@
 //! The shared catalog log in object storage: two coordinators' logs on one
 //! location, on local disk and on the real S3 server, appending at once.
 //! No change is lost or overwritten, both end with the same catalog, and
-//! of two creations of one name exactly one wins.
+//! of two creations of one name exactly one wins. The query history kept
+//! beside the catalog is read from any coordinator.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -200,7 +201,7 @@ async fn coordinators_sharing_a_catalog_see_each_others_tables_and_keep_them() {
         .expect_err("a credential in the shared catalog");
     assert!(secret.contains("credential"), "{secret}");
     let mut written = String::new();
-    for entry in walk(dir.path()) {
+    for entry in walk(&dir.path().join("log")) {
         written.push_str(&std::fs::read_to_string(entry).unwrap());
     }
     assert!(!written.contains("hunter2"));
@@ -324,5 +325,107 @@ async fn coordinators_share_a_catalog_on_s3() {
         "a coordinator started later has it"
     );
     assert!(sealed_answer(&mut on_c).await.is_err());
+    c.stop().await;
+}
+
+/// The history rows `client` sees of the queries whose SQL contains
+/// `marker`: (sql, state, coordinator).
+async fn history_of(
+    client: &mut hayate_testkit::SqlClient,
+    marker: &str,
+) -> Result<Vec<(String, String, String)>, String> {
+    let sql = format!(
+        "SELECT sql, state, coordinator FROM system.query_history \
+         WHERE sql LIKE '%{marker}%' AND sql NOT LIKE '%query_history%' ORDER BY sql"
+    );
+    let (batches, _) = client.run(&sql).await?;
+    let mut rows = Vec::new();
+    for batch in batches {
+        let text = |i: usize| -> Result<datafusion::arrow::array::StringArray, String> {
+            let utf8 = datafusion::arrow::compute::cast(
+                batch.column(i),
+                &datafusion::arrow::datatypes::DataType::Utf8,
+            )
+            .map_err(|e| e.to_string())?;
+            Ok(utf8
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::StringArray>()
+                .ok_or("not text")?
+                .clone())
+        };
+        let (sql, state, coordinator) = (text(0)?, text(1)?, text(2)?);
+        for row in 0..batch.num_rows() {
+            rows.push((
+                sql.value(row).to_string(),
+                state.value(row).to_string(),
+                coordinator.value(row).to_string(),
+            ));
+        }
+    }
+    Ok(rows)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn query_history_outlives_its_coordinator_and_is_read_from_any_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = url::Url::from_directory_path(dir.path()).unwrap();
+    let a = cluster_on(&catalog).await;
+    let b = cluster_on(&catalog).await;
+    let a_id = a.coordinator.membership.coordinator_id.clone();
+    let mut on_a = client_of(&a).await;
+    let mut on_b = client_of(&b).await;
+    on_a.run("SELECT 'history-1' AS marker").await.unwrap();
+    on_a.run("SELECT 'history-2' AS marker").await.unwrap();
+    on_a.run("SELECT no_such_column_history_3")
+        .await
+        .expect_err("bad SQL");
+    // Written within a few seconds, while a runs.
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        seen = history_of(&mut on_b, "history-").await.unwrap();
+        if seen.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (
+                "SELECT 'history-1' AS marker".to_string(),
+                "finished".to_string(),
+                a_id.clone()
+            ),
+            (
+                "SELECT 'history-2' AS marker".to_string(),
+                "finished".to_string(),
+                a_id.clone()
+            ),
+        ]
+    );
+    // A query that ends just before its coordinator stops is kept too:
+    // the last write happens on the way out.
+    on_a.run("SELECT 'history-4' AS marker").await.unwrap();
+    a.stop().await;
+    let seen = history_of(&mut on_b, "history-4").await.unwrap();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    // And it outlives a: a coordinator started later reads all of it.
+    let c = cluster_on(&catalog).await;
+    let mut on_c = client_of(&c).await;
+    assert_eq!(history_of(&mut on_c, "history-").await.unwrap().len(), 3);
+
+    // Files past the retention are deleted: none is younger than no time.
+    let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new());
+    let history = hayate_coordinator::query_history::QueryHistory::new(
+        store,
+        &catalog,
+        &Path::from_url_path(catalog.path()).unwrap(),
+        "test",
+        std::time::Duration::ZERO,
+    )
+    .unwrap();
+    assert!(history.expire().await.unwrap() >= 2);
+    assert_eq!(history_of(&mut on_c, "history-").await.unwrap().len(), 0);
+    b.stop().await;
     c.stop().await;
 }
