@@ -1,5 +1,8 @@
 //! A small Flight SQL client for the CLI: runs a statement and returns its
-//! batches, keeping the server's error code and message intact.
+//! batches, keeping the server's error code and message intact. Given
+//! several coordinators, it uses the first that answers; when the one it
+//! uses is lost, the statement it was running fails (it may have half run)
+//! and the next statements go to another.
 
 use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::error::FlightError;
@@ -18,8 +21,12 @@ use tonic::transport::{Channel, ClientTlsConfig};
 use tonic::{Code, Request, Status};
 
 /// A connection to a coordinator with one session (settings made with `SET`
-/// stay for the life of the client).
+/// stay for the life of the client, on one coordinator).
 pub struct SqlClient {
+    /// Every coordinator it may use, and the one it uses now.
+    coordinators: Vec<String>,
+    current: usize,
+    tls: Option<ClientTlsConfig>,
     inner: FlightServiceClient<Channel>,
     /// The coordinator's query progress and stats, on the same connection.
     insight: QueryInsightClient<Channel>,
@@ -45,6 +52,10 @@ pub enum ClientError {
     Server(Status),
     #[error("cannot reach the coordinator at {0}: {1}")]
     Connect(String, String),
+    /// The coordinator went away under the statement: it may have run in
+    /// part, so it is not sent again by itself.
+    #[error("Unavailable: lost the coordinator at {address} ({}); the statement did not finish", .status.message())]
+    CoordinatorLost { address: String, status: Status },
     #[error("bad answer from the server: {0}")]
     Protocol(String),
 }
@@ -64,21 +75,64 @@ fn describe(status: &Status) -> String {
     format!("{kind}: {}", status.message())
 }
 
+/// Whether a failed call means the coordinator itself is gone: the
+/// connection broke or could not be made (an error the transport made
+/// here, which has a source; a status the coordinator sent has none).
+fn coordinator_gone(status: &Status) -> bool {
+    matches!(
+        status.code(),
+        Code::Unavailable | Code::Unknown | Code::Internal | Code::Cancelled
+    ) && std::error::Error::source(status).is_some()
+}
+
+/// Whether the call never reached a coordinator (nothing listens at its
+/// address, or its name does not resolve): it is safe to send it to
+/// another.
+fn never_reached(status: &Status) -> bool {
+    let mut source = std::error::Error::source(status);
+    while let Some(error) = source {
+        if let Some(io) = error.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused
+                    | std::io::ErrorKind::HostUnreachable
+                    | std::io::ErrorKind::NetworkUnreachable
+            )
+        {
+            return true;
+        }
+        if error.to_string().contains("dns error") {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
 impl SqlClient {
-    /// Connects to `address` (`https://` is verified against `tls`, else
-    /// the public roots) and signs in when given a login.
-    pub async fn connect(
-        address: &str,
+    /// Connects to the first of `addresses` (each may be a comma-separated
+    /// list) that answers; `https://` is verified against `tls`, else the
+    /// public roots. Signs in when given a login.
+    pub async fn connect<S: AsRef<str>>(
+        addresses: &[S],
         tls: Option<&ClientTlsConfig>,
         login: Option<&Login>,
     ) -> Result<Self, ClientError> {
-        let channel = channel(address, tls)
-            .map_err(|e| ClientError::Connect(address.to_string(), e.to_string()))?;
-        let inner = FlightServiceClient::new(channel.clone())
-            .max_decoding_message_size(MAX_MESSAGE_BYTES)
-            .max_encoding_message_size(MAX_MESSAGE_BYTES);
-        let insight = QueryInsightClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES);
+        let coordinators: Vec<String> = addresses
+            .iter()
+            .flat_map(|a| a.as_ref().split(','))
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_string)
+            .collect();
+        let first = coordinators
+            .first()
+            .ok_or_else(|| ClientError::Connect(String::new(), "no coordinator given".into()))?;
+        let (inner, insight) = Self::clients(first, tls)?;
         let mut client = Self {
+            coordinators,
+            current: 0,
+            tls: tls.cloned(),
             inner,
             insight,
             session: uuid::Uuid::new_v4().to_string(),
@@ -86,8 +140,51 @@ impl SqlClient {
             login: login.cloned(),
             last_query: None,
         };
-        client.sign_in().await?;
+        client.sign_in_anywhere().await?;
         Ok(client)
+    }
+
+    fn clients(
+        address: &str,
+        tls: Option<&ClientTlsConfig>,
+    ) -> Result<(FlightServiceClient<Channel>, QueryInsightClient<Channel>), ClientError> {
+        let channel = channel(address, tls)
+            .map_err(|e| ClientError::Connect(address.to_string(), e.to_string()))?;
+        let inner = FlightServiceClient::new(channel.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let insight = QueryInsightClient::new(channel).max_decoding_message_size(MAX_MESSAGE_BYTES);
+        Ok((inner, insight))
+    }
+
+    /// The coordinator statements go to now.
+    pub fn address(&self) -> &str {
+        &self.coordinators[self.current]
+    }
+
+    /// Moves to the next coordinator (the session's settings stay behind);
+    /// returns its address.
+    pub fn fail_over(&mut self) -> Result<&str, ClientError> {
+        self.current = (self.current + 1) % self.coordinators.len();
+        let (inner, insight) = Self::clients(&self.coordinators[self.current], self.tls.as_ref())?;
+        self.inner = inner;
+        self.insight = insight;
+        self.bearer = None;
+        self.last_query = None;
+        Ok(self.address())
+    }
+
+    /// Signs in at the first coordinator that answers.
+    async fn sign_in_anywhere(&mut self) -> Result<(), ClientError> {
+        for _ in 1..self.coordinators.len() {
+            match self.sign_in().await {
+                Err(ClientError::Server(status)) if never_reached(&status) => {
+                    self.fail_over()?;
+                }
+                other => return other,
+            }
+        }
+        self.sign_in().await
     }
 
     /// The Flight handshake with HTTP Basic credentials; keeps the bearer
@@ -147,20 +244,30 @@ impl SqlClient {
             transaction_id: None,
         };
         let descriptor = FlightDescriptor::new_cmd(command.as_any().encode_to_vec());
-        let info = match self
-            .inner
-            .get_flight_info(self.request(descriptor.clone()))
-            .await
-        {
-            // A long session outlives its token: sign in again, once.
-            Err(status) if status.code() == Code::Unauthenticated && self.login.is_some() => {
-                self.sign_in().await?;
-                self.inner.get_flight_info(self.request(descriptor)).await
+        let mut tries = self.coordinators.len();
+        let info = loop {
+            tries -= 1;
+            match self
+                .inner
+                .get_flight_info(self.request(descriptor.clone()))
+                .await
+            {
+                // A long session outlives its token: sign in again, once.
+                Err(status) if status.code() == Code::Unauthenticated && self.login.is_some() => {
+                    self.sign_in().await?;
+                    break self.inner.get_flight_info(self.request(descriptor)).await;
+                }
+                // Nothing was sent: another coordinator runs it.
+                Err(status) if never_reached(&status) && tries > 0 => {
+                    self.fail_over()?;
+                    self.sign_in().await?;
+                }
+                other => break other,
             }
-            other => other,
         }
-        .map_err(ClientError::Server)?
+        .map_err(|status| self.failed(status))?
         .into_inner();
+        let address = self.address().to_string();
         let mut streams = Vec::new();
         self.last_query = None;
         for endpoint in info.endpoint {
@@ -172,15 +279,22 @@ impl SqlClient {
                 .inner
                 .do_get(self.request(ticket))
                 .await
-                .map_err(ClientError::Server)?
+                .map_err(|status| self.failed(status))?
                 .into_inner()
                 .map_err(|s| FlightError::Tonic(Box::new(s)));
-            streams.push(FlightRecordBatchStream::new_from_flight_data(data).map_err(
-                |e| match e {
+            let address = address.clone();
+            streams.push(
+                FlightRecordBatchStream::new_from_flight_data(data).map_err(move |e| match e {
+                    FlightError::Tonic(status) if coordinator_gone(&status) => {
+                        ClientError::CoordinatorLost {
+                            address: address.clone(),
+                            status: *status,
+                        }
+                    }
                     FlightError::Tonic(s) => ClientError::Server(*s),
                     other => ClientError::Protocol(other.to_string()),
-                },
-            ));
+                }),
+            );
         }
         Ok(futures::stream::iter(streams).flatten())
     }
@@ -214,6 +328,18 @@ impl SqlClient {
     fn last_query_ref(&self) -> Option<QueryRef> {
         let query_id = self.last_query.clone()?;
         Some(QueryRef { query_id })
+    }
+
+    /// The error of a failed call to the coordinator in use.
+    fn failed(&self, status: Status) -> ClientError {
+        if coordinator_gone(&status) {
+            ClientError::CoordinatorLost {
+                address: self.address().to_string(),
+                status,
+            }
+        } else {
+            ClientError::Server(status)
+        }
     }
 
     /// Runs one statement to the end and returns all its batches.

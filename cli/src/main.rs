@@ -258,6 +258,9 @@ impl StatementArgs {
 
 #[derive(Args)]
 struct SqlArgs {
+    /// The coordinator's URL, or several separated by commas: the first
+    /// that answers is used, and when it is lost the next statements go to
+    /// another (a statement it was running fails and is not sent again).
     #[arg(
         long,
         env = "HAYATE_COORDINATOR",
@@ -483,7 +486,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let tls = args.client.tls()?;
             let login = args.client.login()?;
             let mut client =
-                SqlClient::connect(&args.coordinator, tls.client.as_ref(), login.as_ref()).await?;
+                SqlClient::connect(&[&args.coordinator], tls.client.as_ref(), login.as_ref())
+                    .await?;
             if !statements_or_repl(&mut client, &args.statements).await? {
                 std::process::exit(1);
             }
@@ -497,7 +501,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 args.catalog.as_deref().map(catalog_url).transpose()?,
             )
             .await?;
-            let mut client = SqlClient::connect(&cluster.coordinator.address, None, None).await?;
+            let mut client =
+                SqlClient::connect(&[&cluster.coordinator.address], None, None).await?;
             if !args.no_sample {
                 local::load_sample(&mut client, args.sf).await?;
             }

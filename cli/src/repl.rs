@@ -69,6 +69,14 @@ pub async fn run_statements(
             Some(Err(e)) => {
                 eprintln!("{e}");
                 ok = false;
+                if matches!(e, crate::client::ClientError::CoordinatorLost { .. }) {
+                    match client.fail_over() {
+                        Ok(next) => eprintln!(
+                            "Next statements go to the coordinator at {next}; run this one again there."
+                        ),
+                        Err(e) => eprintln!("{e}"),
+                    }
+                }
             }
             None => {
                 eprintln!("Cancelled after {:.3}s", started.elapsed().as_secs_f64());

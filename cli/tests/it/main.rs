@@ -4,6 +4,7 @@
 mod cluster;
 mod containers;
 mod coordinator_loss;
+mod high_availability;
 mod processes;
 mod s3;
 mod sign_in;
