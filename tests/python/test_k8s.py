@@ -44,7 +44,10 @@ def test_every_object_validates_against_the_kubernetes_schemas(objects):
             "Deployment",
             "HorizontalPodAutoscaler",
             "PodDisruptionBudget",
+            "PodDisruptionBudget",
             "Secret",
+            "Secret",
+            "Service",
             "Service",
             "Service",
         ]
@@ -88,8 +91,50 @@ def test_worker_drain_fits_in_the_grace_period(objects):
     assert pre_stop[:2] == ["/usr/local/bin/hayate", "drain"]
     # The preStop drains the port the worker listens on.
     assert pre_stop[pre_stop.index("--worker") + 1].endswith(":" + env["HAYATE_PORT"])
-    assert env["HAYATE_COORDINATOR"] == "http://hayate-coordinator:50051"
     assert ("Service", "hayate-coordinator") in objects
+
+
+def labels_match(selector, labels):
+    return all(labels.get(k) == v for k, v in selector["matchLabels"].items())
+
+
+def test_coordinators_are_several_spread_and_share_a_catalog(objects):
+    deployment = objects[("Deployment", "hayate-coordinator")]
+    spec = deployment["spec"]
+    pod_labels = spec["template"]["metadata"]["labels"]
+    assert spec["replicas"] >= 2
+    # A rolling update never takes the last coordinator away.
+    assert spec["strategy"]["type"] == "RollingUpdate"
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    budget = objects[("PodDisruptionBudget", "hayate-coordinator")]["spec"]
+    assert budget["minAvailable"] >= 1 and budget["minAvailable"] < spec["replicas"]
+    assert labels_match(budget["selector"], pod_labels)
+    # Spread over nodes.
+    terms = spec["template"]["spec"]["affinity"]["podAntiAffinity"][
+        "preferredDuringSchedulingIgnoredDuringExecution"
+    ]
+    term = terms[0]["podAffinityTerm"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert labels_match(term["labelSelector"], pod_labels)
+    # Every coordinator keeps its tables in the same catalog, sealed with
+    # the same key from a Secret.
+    env = env_of(objects, "hayate-coordinator")
+    assert env["HAYATE_CATALOG"].startswith("s3://")
+    key_file = env["HAYATE_CATALOG_KEY_FILE"]
+    mounts = container(objects, "hayate-coordinator")["volumeMounts"]
+    mount = next(m for m in mounts if key_file.startswith(m["mountPath"] + "/"))
+    volume = next(
+        v for v in spec["template"]["spec"]["volumes"] if v["name"] == mount["name"]
+    )
+    key_secret = objects[("Secret", volume["secret"]["secretName"])]
+    assert key_file.rsplit("/", 1)[1] in key_secret["stringData"]
+    # Workers find every coordinator through the headless Service.
+    peers = objects[("Service", "hayate-coordinator-peers")]["spec"]
+    assert peers["clusterIP"] == "None"
+    assert all(pod_labels.get(k) == v for k, v in peers["selector"].items())
+    worker_env = env_of(objects, "hayate-worker")
+    port = next(p["port"] for p in peers["ports"] if p["name"] == "flight-sql")
+    assert worker_env["HAYATE_COORDINATOR"] == f"http://hayate-coordinator-peers:{port}"
 
 
 def test_pods_run_as_non_root_with_probes_and_resources(objects):
