@@ -1,11 +1,12 @@
 //! The Hayate image and the compose cluster as users run them: the image is
 //! built from local files (`docker/build-image`), `docker/compose.yaml`
-//! starts an S3 server, the sample-data loader, a coordinator and two
-//! workers, and a Flight SQL client on the host queries it. Then the
-//! cluster is disturbed as an orchestrator disturbs it: a worker container
-//! is killed mid-query, workers are added, and a worker is stopped with
-//! SIGTERM under a steady query load. Every answer is checked against
-//! single-node DataFusion on the same data.
+//! starts an S3 server, the sample-data loader, two coordinators sharing a
+//! catalog and two workers, and a Flight SQL client on the host queries
+//! it. Then the cluster is disturbed as an orchestrator disturbs it: a
+//! worker container is killed mid-query, workers are added, a worker is
+//! stopped with SIGTERM under a steady query load, and a coordinator
+//! container is killed under load and replaced. Every answer is checked
+//! against single-node DataFusion on the same data.
 //!
 //! Where no Docker engine answers, the test says so and passes: it needs
 //! the engine, not the code under test.
@@ -198,6 +199,8 @@ async fn compose_cluster_answers_through_kills_scale_out_and_drain() {
             // while the images build.
             ("HAYATE_HOST_PORT".into(), "0".into()),
             ("HAYATE_STATUS_HOST_PORT".into(), "0".into()),
+            ("HAYATE_HOST_PORT_2".into(), "0".into()),
+            ("HAYATE_STATUS_HOST_PORT_2".into(), "0".into()),
         ],
         images: vec![image.clone(), s3_image.clone()],
     };
@@ -419,9 +422,152 @@ async fn compose_cluster_answers_through_kills_scale_out_and_drain() {
         "{page}"
     );
     assert_eq!(metric(&page, "hayate_workers_live", ""), 1.0, "{page}");
+
+    coordinator_lost_and_replaced(&compose, &url, &status).await;
+
     let size = docker(&["image", "inspect", "-f", "{{.Size}}", &image]);
     eprintln!(
         "image {image} is {} bytes (from a debug build)",
         String::from_utf8_lossy(&size.stdout).trim()
+    );
+}
+
+/// The second coordinator: a view created through it reaches the first; it
+/// is killed (SIGKILL) while clients of both run queries: every query sent
+/// to the survivor answers correctly and the workers end up holding no
+/// task; then a new container takes its place, comes up with the view, and
+/// the workers join it.
+async fn coordinator_lost_and_replaced(compose: &Compose, url: &str, status: &str) {
+    let second = |port| format!("http://{}", compose.published("coordinator-2", port));
+    let (url2, status2) = (second(50051), second(8080));
+    let live = async |status: &str| {
+        let page = http_get(&format!("{status}/metrics")).await.1;
+        metric(&page, "hayate_workers_live", "")
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while live(&status2).await < 1.0 {
+        assert!(Instant::now() < deadline, "no worker joined coordinator-2");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let mut on_second = session(&url2).await;
+    on_second
+        .update("CREATE OR REPLACE VIEW nations AS SELECT count(*) AS n FROM nation")
+        .await
+        .expect("a view through coordinator-2");
+    let mut on_first = session(url).await;
+    let mut seen = false;
+    for _ in 0..30 {
+        if let Ok(rows) = on_first.query("SELECT n FROM nations").await
+            && datafusion::arrow::util::pretty::pretty_format_batches(&rows)
+                .map(|t| t.to_string().contains("25"))
+                .unwrap_or(false)
+        {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        seen,
+        "coordinator 1 never saw the view made through coordinator-2"
+    );
+
+    // Load on both; coordinator-2 is killed under it.
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut load = Vec::new();
+    for (i, target) in [url, url2.as_str(), url].into_iter().enumerate() {
+        let (stop, target) = (Arc::clone(&stop), target.to_string());
+        let mut client = session(&target).await;
+        load.push(tokio::spawn(async move {
+            let queries = [3usize, 5, 10, 1];
+            let (mut answered, mut failed) = (0, 0);
+            let mut n = i;
+            while !stop.load(Ordering::Relaxed) {
+                let q = queries[n % queries.len()];
+                let expected = hayate_tpch::reference_answer(tpch_dir(), q, 2)
+                    .await
+                    .expect("DataFusion answers");
+                match client.query(hayate_tpch::query(q)).await {
+                    Ok(got) => {
+                        hayate_tpch::compare_results(&expected, &got, hayate_tpch::is_ordered(q))
+                            .unwrap_or_else(|e| panic!("q{q} from {target}: {e}"));
+                        answered += 1;
+                    }
+                    Err(_) => {
+                        failed += 1;
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                }
+                n += 1;
+            }
+            (target, answered, failed)
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let killed = compose.containers("coordinator-2")[0].clone();
+    docker(&["kill", &killed]);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut lines = Vec::new();
+    for client in load {
+        let (target, answered, failed) = client.await.expect("no wrong answer");
+        if target == url {
+            assert_eq!(
+                failed, 0,
+                "a query sent to the surviving coordinator failed"
+            );
+            assert!(answered > 0);
+        }
+        lines.push(format!("{target}: {answered} answered, {failed} failed"));
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let page = http_get(&format!("{status}/metrics")).await.1;
+        if metric(&page, "hayate_worker_tasks_running", "") == 0.0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "workers still hold tasks after the load ended: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!("coordinator-2 killed under load: {}", lines.join("; "));
+
+    // Replaced, not repaired: a new container, with every table and view.
+    docker(&["rm", "-f", &killed]);
+    compose.run(&["up", "-d", "--no-recreate", "coordinator-2"]);
+    let replaced = Instant::now();
+    let (url2, status2) = (second(50051), second(8080));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let answered = async {
+            if live(&status2).await < 1.0 {
+                return None;
+            }
+            let mut client = SqlClient::connect(&url2).await.ok()?;
+            client.query("SELECT n FROM nations").await.ok()
+        };
+        if tokio::time::timeout(Duration::from_secs(5), answered)
+            .await
+            .ok()
+            .flatten()
+            .is_some()
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new coordinator-2 never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let mut on_new = session(&url2).await;
+    checked(&mut on_new, 3)
+        .await
+        .expect("the new coordinator answers as DataFusion does");
+    eprintln!(
+        "a new coordinator-2 answered with the shared catalog {:.1}s after it was started",
+        replaced.elapsed().as_secs_f64()
     );
 }
