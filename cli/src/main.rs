@@ -122,7 +122,9 @@ struct CoordinatorArgs {
     catalog: Option<String>,
     /// A file holding the key (32 bytes, hex or base64; a Kubernetes
     /// Secret) that seals catalog definitions holding credentials. Every
-    /// coordinator of the catalog needs the same one.
+    /// coordinator of the catalog needs the same one. To rotate it, put the
+    /// new key on the first line and the old one on the next: the first
+    /// coordinator started so seals everything again with the new key.
     #[arg(long, env = "HAYATE_CATALOG_KEY_FILE")]
     catalog_key_file: Option<PathBuf>,
     /// Days the query history kept beside the catalog

@@ -89,6 +89,7 @@ impl CatalogSync {
         for (name, sql) in sync.log.definitions() {
             sync.apply(&CatalogChange::Define { name, sql }).await;
         }
+        sync.reseal().await;
         let follower = Arc::clone(&sync);
         tokio::spawn(async move {
             loop {
@@ -108,6 +109,54 @@ impl CatalogSync {
             }
         });
         Ok(sync)
+    }
+
+    /// Seals again with the first key every definition an older key of the
+    /// key file sealed (the key is being rotated). Coordinators starting at
+    /// once race for each: a reseal is taken only while the definition is
+    /// still the one read, so one wins and the others let it be.
+    async fn reseal(&self) {
+        let Some(key) = &self.key else { return };
+        let _applying = self.applying.lock().await;
+        let mut resealed = 0;
+        for (name, stored) in self.log.definitions() {
+            let Ok(opened) = CatalogKey::open_stored(Some(key), &stored) else {
+                continue;
+            };
+            if !opened.stale {
+                continue;
+            }
+            let Ok(sql) = key.seal(&opened.sql) else {
+                continue;
+            };
+            let change = CatalogChange::Define {
+                name: name.clone(),
+                sql,
+            };
+            let still = move |defined: &std::collections::BTreeMap<String, String>| match defined
+                .get(&name)
+                == Some(&stored)
+            {
+                true => Ok(()),
+                false => Err("changed meanwhile".to_string()),
+            };
+            match self.log.append(change, still).await {
+                Ok(appended) => {
+                    resealed += 1;
+                    for (_, change) in appended.missed {
+                        self.apply(&change).await;
+                    }
+                }
+                Err(CatalogLogError::Refused(_)) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot seal a definition with the new key"),
+            }
+        }
+        if resealed > 0 {
+            tracing::info!(
+                definitions = resealed,
+                "sealed again with the first catalog key: the older keys may now be removed"
+            );
+        }
     }
 
     /// Makes this coordinator's catalog hold `change`. A definition that no

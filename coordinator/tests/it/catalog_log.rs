@@ -318,14 +318,54 @@ async fn coordinators_share_a_catalog_on_s3() {
     b.stop().await;
     // A coordinator started later has the view; without the key it leaves
     // the sealed table out and serves the rest.
-    let c = cluster_with(&catalog, storage, None).await;
+    let c = cluster_with(&catalog, storage.clone(), None).await;
     let mut on_c = client_of(&c).await;
     assert!(
         answered(&mut on_c).await,
         "a coordinator started later has it"
     );
     assert!(sealed_answer(&mut on_c).await.is_err());
+    // The history a and b wrote holds the statement, its credentials masked.
+    let history = async |client: &mut hayate_testkit::SqlClient, like: &str| {
+        let sql = format!(
+            "SELECT sql FROM system.query_history WHERE sql LIKE '%{like}%' \
+             AND sql NOT LIKE '%query_history%'"
+        );
+        client.run(&sql).await.map(|(b, _)| row_count(&b))
+    };
+    assert_eq!(
+        history(&mut on_c, "CREATE EXTERNAL TABLE sealed").await,
+        Ok(1)
+    );
+    assert_eq!(history(&mut on_c, &server.secret_key).await, Ok(0));
     c.stop().await;
+
+    // Key rotation: a coordinator given the new key first and the old one
+    // after seals the table again with the new key; from then on the new
+    // key alone opens it.
+    let new = "a7".repeat(32);
+    let rotating = CatalogKey::from_text(&format!("{new}\n{}", "5e".repeat(32))).unwrap();
+    let d = cluster_with(&catalog, storage.clone(), Some(rotating)).await;
+    let mut on_d = client_of(&d).await;
+    assert_eq!(sealed_answer(&mut on_d).await, Ok(1));
+    d.stop().await;
+    let e = cluster_with(
+        &catalog,
+        storage,
+        Some(CatalogKey::from_text(&new).unwrap()),
+    )
+    .await;
+    let mut on_e = client_of(&e).await;
+    assert_eq!(
+        sealed_answer(&mut on_e).await,
+        Ok(1),
+        "the new key alone opens the table once it was sealed again"
+    );
+    e.stop().await;
+}
+
+fn row_count(batches: &[datafusion::arrow::record_batch::RecordBatch]) -> usize {
+    batches.iter().map(|b| b.num_rows()).sum()
 }
 
 /// The history rows `client` sees of the queries whose SQL contains
