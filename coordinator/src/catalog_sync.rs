@@ -86,9 +86,7 @@ impl CatalogSync {
             tables = sync.log.definitions().len(),
             "catalog read from the shared log"
         );
-        for (name, sql) in sync.log.definitions() {
-            sync.apply(&CatalogChange::Define { name, sql }).await;
-        }
+        sync.apply_all().await;
         sync.reseal().await;
         let follower = Arc::clone(&sync);
         tokio::spawn(async move {
@@ -162,26 +160,54 @@ impl CatalogSync {
     /// Makes this coordinator's catalog hold `change`. A definition that no
     /// longer plans (its files are gone) is logged and left out.
     async fn apply(&self, change: &CatalogChange) {
+        if let Err(why) = self.try_apply(change).await {
+            let name = change.name();
+            tracing::warn!(%name, "a table of the catalog log is left out here: {why}");
+        }
+    }
+
+    /// As [`Self::apply`], saying why a definition could not be made.
+    async fn try_apply(&self, change: &CatalogChange) -> Result<(), String> {
         let ctx = self.catalog.new_session();
         let name = change.name();
         if let Err(e) = ctx.deregister_table(name) {
             tracing::warn!(%name, error = %e, "cannot replace a table from the catalog log");
         }
         let CatalogChange::Define { sql: stored, .. } = change else {
-            return;
+            return Ok(());
         };
-        let sql = match CatalogKey::open(self.key.as_ref(), stored) {
-            Ok(sql) => sql,
-            Err(why) => {
-                tracing::warn!(%name, "a table of the catalog log is left out: {why}");
+        let sql = CatalogKey::open(self.key.as_ref(), stored)?;
+        plan_statement(&ctx, self.catalog.stores(), &sql, None, 1, &Arc::default())
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Defines every table and view of the log. A view is made after the
+    /// tables it reads, whatever their names: definitions that fail are
+    /// tried again while others succeed.
+    async fn apply_all(&self) {
+        let mut pending: Vec<CatalogChange> = self
+            .log
+            .definitions()
+            .into_iter()
+            .map(|(name, sql)| CatalogChange::Define { name, sql })
+            .collect();
+        loop {
+            let mut failed = Vec::new();
+            for change in &pending {
+                if let Err(why) = self.try_apply(change).await {
+                    failed.push((change.clone(), why));
+                }
+            }
+            if failed.is_empty() || failed.len() == pending.len() {
+                for (change, why) in failed {
+                    let name = change.name();
+                    tracing::warn!(%name, "a table of the catalog log is left out here: {why}");
+                }
                 return;
             }
-        };
-        let sql = sql.as_str();
-        let planned =
-            plan_statement(&ctx, self.catalog.stores(), sql, None, 1, &Arc::default()).await;
-        if let Err(e) = planned {
-            tracing::warn!(%name, error = %e, "a table of the catalog log cannot be defined here");
+            pending = failed.into_iter().map(|(change, _)| change).collect();
         }
     }
 
