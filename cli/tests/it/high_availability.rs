@@ -20,7 +20,7 @@ use crate::cluster::{Process, spawn_worker, start_server, tpch_dir};
 use crate::processes::{HAYATE, text};
 
 /// The queries the load sends, each with a shuffle or a broadcast.
-const LOAD: [&str; 2] = [
+pub(crate) const LOAD: [&str; 2] = [
     "SELECT l_returnflag, l_linestatus, count(*) AS n, sum(l_quantity) AS q \
      FROM lineitem GROUP BY 1, 2 ORDER BY 1, 2",
     "SELECT n_name, count(*) AS customers FROM customer JOIN nation \
@@ -28,7 +28,7 @@ const LOAD: [&str; 2] = [
 ];
 
 /// Environment every process of the cluster gets: the S3 server's keys.
-fn env(server: &S3Server) -> Vec<(&'static str, String)> {
+pub(crate) fn env(server: &S3Server) -> Vec<(&'static str, String)> {
     vec![
         ("AWS_ACCESS_KEY_ID", server.access_key.clone()),
         ("AWS_SECRET_ACCESS_KEY", server.secret_key.clone()),
@@ -38,27 +38,31 @@ fn env(server: &S3Server) -> Vec<(&'static str, String)> {
 
 /// A coordinator on the shared catalog, on `port` (0 for any); returns it
 /// with its address and status URL.
-fn coordinator(server: &S3Server, log: &std::path::Path, port: u16) -> (Process, String, String) {
+pub(crate) fn coordinator(
+    server: &S3Server,
+    log: &std::path::Path,
+    port: u16,
+) -> (Process, String, String) {
     let mut cmd = Command::new(HAYATE);
     cmd.envs(env(server))
         .args(["coordinator", "--bind", "127.0.0.1"])
         .args(["--port", &port.to_string()])
         .args(["--status-port", "0", "--heartbeat-ms", "200"])
         .args(["--worker-timeout-ms", "2000"])
-        .args(["--catalog", "s3://hayate-ha/catalog/"])
+        .args(["--catalog", &format!("s3://{}/catalog/", server.bucket)])
         .args(["--s3-endpoint", &server.endpoint])
         .stderr(std::fs::File::create(log).expect("log file"));
     start_server(&mut cmd, "coordinator")
 }
 
-fn pretty(batches: &[RecordBatch]) -> String {
+pub(crate) fn pretty(batches: &[RecordBatch]) -> String {
     datafusion::arrow::util::pretty::pretty_format_batches(batches)
         .map(|t| t.to_string())
         .unwrap_or_else(|e| e.to_string())
 }
 
 /// The answers of single-node DataFusion on the same files.
-async fn expected() -> Vec<String> {
+pub(crate) async fn expected() -> Vec<String> {
     let ctx = datafusion::prelude::SessionContext::new();
     for ddl in hayate_tpch::create_table_statements(tpch_dir()) {
         ctx.sql(&ddl).await.unwrap();
@@ -72,12 +76,12 @@ async fn expected() -> Vec<String> {
     answers
 }
 
-async fn gauge(status: &str, name: &str) -> f64 {
+pub(crate) async fn gauge(status: &str, name: &str) -> f64 {
     metric(&http_get(&format!("{status}/metrics")).await.1, name, "")
 }
 
 /// Waits up to `limit` for `check`; false if it never held.
-async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
+pub(crate) async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
         if check().await {
@@ -88,7 +92,7 @@ async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> bool) -> bo
     false
 }
 
-async fn count(client: &mut SqlClient, sql: &str) -> Result<i64, String> {
+pub(crate) async fn count(client: &mut SqlClient, sql: &str) -> Result<i64, String> {
     let batches = client.query(sql).await?;
     let column = batches
         .first()

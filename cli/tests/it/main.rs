@@ -1,6 +1,7 @@
 //! The `hayate` binary as users run it: real coordinator and worker
 //! processes on loopback ports, driven by `hayate sql` and `hayate local`.
 
+mod chaos;
 mod cluster;
 mod containers;
 mod coordinator_loss;
