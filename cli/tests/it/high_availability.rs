@@ -330,7 +330,7 @@ async fn two_coordinators_share_workers_and_catalog_and_survive_losing_one() {
     // reads the history of both (b's, and what a wrote before it was
     // killed).
     let a_port = url::Url::parse(&a_url).unwrap().port().unwrap();
-    let (_c, c_url, _) =
+    let (mut c, c_url, _) =
         tokio::task::block_in_place(|| coordinator(&server, &logs.path().join("c.log"), a_port));
     let mut on_c = SqlClient::connect(&c_url).await.unwrap();
     assert_eq!(count(&mut on_c, views).await, Ok(100));
@@ -357,6 +357,33 @@ async fn two_coordinators_share_workers_and_catalog_and_survive_losing_one() {
         "the history holds both coordinators' queries: {:?}",
         count(&mut on_c, history).await
     );
+
+    // A coordinator stopped as a rolling update stops it (SIGTERM) finishes
+    // the query it is running before it exits.
+    let mut slow = SqlClient::connect(&c_url).await.unwrap();
+    for setting in [
+        "SET hayate.bytes_per_task = 1",
+        "SET datafusion.execution.batch_size = 16",
+    ] {
+        slow.query(setting).await.unwrap();
+    }
+    let started = Instant::now();
+    let running = tokio::spawn(async move { slow.query(LOAD[0]).await.map(|b| pretty(&b)) });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    c.sigterm();
+    let answer = running.await.unwrap();
+    let took = started.elapsed();
+    assert_eq!(
+        answer.as_ref(),
+        Ok(&expected[0]),
+        "the running query finishes"
+    );
+    let exited = tokio::task::block_in_place(|| c.0.wait()).unwrap();
+    assert!(
+        exited.success(),
+        "a stopped coordinator exits cleanly: {exited}"
+    );
+    eprintln!("a query running when its coordinator got SIGTERM answered correctly after {took:?}");
 
     // The CLI given two addresses, the first dead, answers from the other.
     let dead = format!("http://127.0.0.1:{}", crate::cluster::free_port());
