@@ -23,6 +23,13 @@ use crate::planning::plan_statement;
 /// How often the log is read for other coordinators' changes.
 const POLL: Duration = Duration::from_secs(1);
 
+/// Other coordinators' changes are not applied here while this is held:
+/// taken before a catalog-changing statement runs, given to
+/// [`CatalogSync::record`].
+pub struct HeldCatalog {
+    _held: tokio::sync::OwnedMutexGuard<()>,
+}
+
 /// A statement's change to the shared catalog.
 #[derive(Debug, Clone)]
 pub struct CatalogDdl {
@@ -62,7 +69,7 @@ pub struct CatalogSync {
     /// Held while changes are taken from the log and applied here, by the
     /// follower or by an append: changes are applied in the log's order
     /// even when both take some at once.
-    applying: tokio::sync::Mutex<()>,
+    applying: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl CatalogSync {
@@ -78,7 +85,7 @@ impl CatalogSync {
             log,
             catalog,
             key,
-            applying: tokio::sync::Mutex::new(()),
+            applying: Arc::default(),
         });
         let changes = sync.log.catch_up().await?;
         tracing::info!(
@@ -154,6 +161,14 @@ impl CatalogSync {
                 definitions = resealed,
                 "sealed again with the first catalog key: the older keys may now be removed"
             );
+        }
+    }
+
+    /// Holds off other coordinators' changes until the returned guard is
+    /// dropped or given to [`Self::record`].
+    pub async fn hold(&self) -> HeldCatalog {
+        HeldCatalog {
+            _held: Arc::clone(&self.applying).lock_owned().await,
         }
     }
 
@@ -273,9 +288,14 @@ impl CatalogSync {
     /// that came first are applied before it (a definition of the same
     /// name among them is overtaken by this one); if the log refuses it,
     /// it is undone here and the error says why.
-    pub async fn record(&self, ddl: CatalogDdl) -> Result<(), CatalogLogError> {
+    ///
+    /// `held` keeps other coordinators' changes from being applied here
+    /// between the statement running and its change taking its place in
+    /// the log, which could leave this coordinator with another's
+    /// definition of the name while the log ends with this one.
+    pub async fn record(&self, ddl: CatalogDdl, held: HeldCatalog) -> Result<(), CatalogLogError> {
         let name = ddl.change.name().to_string();
-        let _applying = self.applying.lock().await;
+        let _applying = held;
         let before = self.log.definitions().get(&name).cloned();
         // `IF NOT EXISTS` of a defined name (run at every start, say), or a
         // definition the name already has, changes nothing.

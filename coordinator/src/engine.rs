@@ -215,9 +215,14 @@ impl QueryEngine {
         };
         let planning = async {
             let change = catalog_change?;
+            // Held from before the change runs here until it is in the log.
+            let held = match (&change, self.catalog_sync.get()) {
+                (Some(_), Some(sync)) => Some(sync.hold().await),
+                _ => None,
+            };
             let statement =
                 plan_statement(ctx, &self.stores, sql, parameters, workers, &io).await?;
-            Ok::<_, DataFusionError>((statement, change))
+            Ok::<_, DataFusionError>((statement, change.zip(held)))
         };
         let (statement, change) = match planning.instrument(query.span()).await {
             Ok(statement) => statement,
@@ -228,8 +233,8 @@ impl QueryEngine {
                 return Err(CoordinatorError::Planning(e));
             }
         };
-        if let (Some(sync), Some(change)) = (self.catalog_sync.get(), change)
-            && let Err(e) = sync.record(change).await
+        if let (Some(sync), Some((change, held))) = (self.catalog_sync.get(), change)
+            && let Err(e) = sync.record(change, held).await
         {
             let e = CoordinatorError::Catalog(e);
             query.failed(&e.to_string());

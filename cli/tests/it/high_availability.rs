@@ -400,3 +400,44 @@ async fn two_coordinators_share_workers_and_catalog_and_survive_losing_one() {
         text(&out)
     );
 }
+
+/// `hayate sql` given two coordinators: when the one running its statement
+/// is killed, the statement fails as Unavailable naming it, and the next
+/// statements go to the other.
+#[test]
+fn the_cli_moves_to_another_coordinator_when_its_coordinator_is_lost() {
+    let start = || {
+        let mut cmd = Command::new(HAYATE);
+        cmd.stderr(std::process::Stdio::null());
+        crate::cluster::start_coordinator(&mut cmd, &[])
+    };
+    let (mut a, a_url) = start();
+    let (_b, b_url) = start();
+    // Runs in a's process alone (no file input, no worker) for seconds.
+    let cli = Command::new(HAYATE)
+        .args(["sql", "--coordinator", &format!("{a_url},{b_url}")])
+        .args(["-e", "SELECT count(*) FROM generate_series(1, 5000000000)"])
+        .args(["-e", "SELECT 6 * 7 AS answer"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    let _ = a.0.kill();
+    let _ = a.0.wait();
+    let out = cli.wait_with_output().unwrap();
+    let said = text(&out);
+    assert!(!out.status.success(), "a statement failed: {said}");
+    assert!(
+        said.contains(&format!("Unavailable: lost the coordinator at {a_url}")),
+        "{said}"
+    );
+    assert!(
+        said.contains(&format!("Next statements go to the coordinator at {b_url}")),
+        "{said}"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("42"),
+        "{said}"
+    );
+}

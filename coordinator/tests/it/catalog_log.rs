@@ -469,3 +469,67 @@ async fn query_history_outlives_its_coordinator_and_is_read_from_any_other() {
     b.stop().await;
     c.stop().await;
 }
+
+/// Both coordinators replace one view again and again at once: when they
+/// stop, both answer with the definition the log ended with, never one
+/// that another coordinator's change overtook here unseen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn coordinators_replacing_one_view_at_once_end_with_the_same_definition() {
+    let dir = tempfile::tempdir().unwrap();
+    let catalog = url::Url::from_directory_path(dir.path()).unwrap();
+    let a = cluster_on(&catalog).await;
+    let b = cluster_on(&catalog).await;
+    let mut replacing = Vec::new();
+    for (side, cluster) in [("a", &a), ("b", &b)] {
+        let mut client = client_of(cluster).await;
+        replacing.push(tokio::spawn(async move {
+            for i in 0..25 {
+                client
+                    .update(&format!(
+                        "CREATE OR REPLACE VIEW latest AS SELECT '{side}{i}' AS version"
+                    ))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for r in replacing {
+        r.await.unwrap();
+    }
+    let version = async |cluster: &hayate_embedded::EmbeddedCluster| {
+        let batches = client_of(cluster)
+            .await
+            .query("SELECT version FROM latest")
+            .await
+            .unwrap();
+        datafusion::arrow::util::pretty::pretty_format_batches(&batches)
+            .unwrap()
+            .to_string()
+    };
+    let mut same = false;
+    for _ in 0..30 {
+        if version(&a).await == version(&b).await {
+            same = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(same, "a: {}\nb: {}", version(&a).await, version(&b).await);
+    // And it is the log's last definition.
+    let last = std::fs::read_dir(dir.path().join("log"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max()
+        .unwrap();
+    let last = std::fs::read_to_string(last).unwrap();
+    let answer = version(&a).await;
+    let shown = answer
+        .lines()
+        .nth(3)
+        .unwrap()
+        .trim_matches(|c| c == '|' || c == ' ')
+        .to_string();
+    assert!(last.contains(&format!("'{shown}'")), "{shown} vs {last}");
+    a.stop().await;
+    b.stop().await;
+}
