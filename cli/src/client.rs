@@ -8,7 +8,7 @@ use arrow_flight::decode::FlightRecordBatchStream;
 use arrow_flight::error::FlightError;
 use arrow_flight::flight_service_client::FlightServiceClient;
 use arrow_flight::sql::{CommandStatementQuery, ProstMessageExt};
-use arrow_flight::{FlightDescriptor, HandshakeRequest};
+use arrow_flight::{FlightData, FlightDescriptor, HandshakeRequest};
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::{StreamExt, TryStreamExt};
 use hayate_coordinator::SESSION_HEADER;
@@ -37,6 +37,11 @@ pub struct SqlClient {
     login: Option<Login>,
     /// The statement handle (query id) of the last statement run.
     last_query: Option<String>,
+    /// The `SET` statements this session ran, in order: sent again to a
+    /// coordinator it moves to, so that the session keeps its settings.
+    settings: Vec<String>,
+    /// Moved to another coordinator that has not been given them yet.
+    settings_owed: bool,
 }
 
 /// A user name and password to sign in with.
@@ -109,6 +114,13 @@ fn never_reached(status: &Status) -> bool {
     false
 }
 
+/// Whether `sql` changes a session setting (`SET name = value`).
+fn is_setting(sql: &str) -> bool {
+    sql.split_whitespace()
+        .next()
+        .is_some_and(|w| w.eq_ignore_ascii_case("set"))
+}
+
 impl SqlClient {
     /// Connects to the first of `addresses` (each may be a comma-separated
     /// list) that answers; `https://` is verified against `tls`, else the
@@ -139,6 +151,8 @@ impl SqlClient {
             bearer: None,
             login: login.cloned(),
             last_query: None,
+            settings: Vec::new(),
+            settings_owed: false,
         };
         client.sign_in_anywhere().await?;
         Ok(client)
@@ -162,8 +176,8 @@ impl SqlClient {
         &self.coordinators[self.current]
     }
 
-    /// Moves to the next coordinator (the session's settings stay behind);
-    /// returns its address.
+    /// Moves to the next coordinator, which is given the session's
+    /// settings before its first statement; returns its address.
     pub fn fail_over(&mut self) -> Result<&str, ClientError> {
         self.current = (self.current + 1) % self.coordinators.len();
         let (inner, insight) = Self::clients(&self.coordinators[self.current], self.tls.as_ref())?;
@@ -171,7 +185,38 @@ impl SqlClient {
         self.insight = insight;
         self.bearer = None;
         self.last_query = None;
+        self.settings_owed = !self.settings.is_empty();
         Ok(self.address())
+    }
+
+    /// Gives the coordinator moved to the session's settings. One it
+    /// refuses is left out: the statements after it say so if it matters.
+    async fn send_settings(&mut self) {
+        self.settings_owed = false;
+        for setting in self.settings.clone() {
+            let descriptor = FlightDescriptor::new_cmd(
+                CommandStatementQuery {
+                    query: setting.clone(),
+                    transaction_id: None,
+                }
+                .as_any()
+                .encode_to_vec(),
+            );
+            let Ok(info) = self.inner.get_flight_info(self.request(descriptor)).await else {
+                continue;
+            };
+            for ticket in info
+                .into_inner()
+                .endpoint
+                .into_iter()
+                .filter_map(|e| e.ticket)
+            {
+                if let Ok(stream) = self.inner.do_get(self.request(ticket)).await {
+                    let _: Result<Vec<FlightData>, Status> =
+                        stream.into_inner().try_collect().await;
+                }
+            }
+        }
     }
 
     /// Signs in at the first coordinator that answers.
@@ -247,6 +292,9 @@ impl SqlClient {
         let mut tries = self.coordinators.len();
         let info = loop {
             tries -= 1;
+            if self.settings_owed {
+                self.send_settings().await;
+            }
             match self
                 .inner
                 .get_flight_info(self.request(descriptor.clone()))
@@ -267,6 +315,9 @@ impl SqlClient {
         }
         .map_err(|status| self.failed(status))?
         .into_inner();
+        if is_setting(sql) {
+            self.settings.push(sql.to_string());
+        }
         let address = self.address().to_string();
         let mut streams = Vec::new();
         self.last_query = None;

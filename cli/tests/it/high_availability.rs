@@ -403,7 +403,7 @@ async fn two_coordinators_share_workers_and_catalog_and_survive_losing_one() {
 
 /// `hayate sql` given two coordinators: when the one running its statement
 /// is killed, the statement fails as Unavailable naming it, and the next
-/// statements go to the other.
+/// statements go to the other, with the session's settings.
 #[test]
 fn the_cli_moves_to_another_coordinator_when_its_coordinator_is_lost() {
     let start = || {
@@ -416,8 +416,10 @@ fn the_cli_moves_to_another_coordinator_when_its_coordinator_is_lost() {
     // Runs in a's process alone (no file input, no worker) for seconds.
     let cli = Command::new(HAYATE)
         .args(["sql", "--coordinator", &format!("{a_url},{b_url}")])
+        .args(["-e", "SET datafusion.execution.batch_size = 777"])
         .args(["-e", "SELECT count(*) FROM generate_series(1, 5000000000)"])
         .args(["-e", "SELECT 6 * 7 AS answer"])
+        .args(["-e", "SHOW datafusion.execution.batch_size"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -438,6 +440,11 @@ fn the_cli_moves_to_another_coordinator_when_its_coordinator_is_lost() {
     );
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("42"),
+        "{said}"
+    );
+    // The session's settings moved with it.
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("777"),
         "{said}"
     );
 }
