@@ -183,14 +183,7 @@ async fn launch(
     task: TaskId,
     plan: Vec<u8>,
 ) -> anyhow::Result<()> {
-    let launch = LaunchTask {
-        task,
-        plan,
-        settings: Vec::new(),
-        consumers: 1,
-        stores: Vec::new(),
-        coordinator_id: String::new(),
-    };
+    let launch = LaunchTask::of_plan(task, plan);
     channels.control(worker)?.launch_task(launch).await?;
     Ok(())
 }

@@ -29,6 +29,22 @@ pub struct LaunchTask {
     pub coordinator_id: String,
 }
 
+impl LaunchTask {
+    /// A task of `plan` read once, with no settings or stores of its own,
+    /// launched outside any coordinator (tests and benchmarks launch such
+    /// tasks by hand).
+    pub fn of_plan(task: TaskId, plan: Vec<u8>) -> Self {
+        Self {
+            task,
+            plan,
+            settings: Vec::new(),
+            consumers: 1,
+            stores: Vec::new(),
+            coordinator_id: String::new(),
+        }
+    }
+}
+
 /// One object store: `scheme://bucket` and its `aws.*` options. Options
 /// may hold credentials given to a table: never log or display them.
 #[derive(Clone, PartialEq, prost::Message)]

@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 
 use crate::cluster::{Process, spawn_worker, tpch_dir};
 use crate::high_availability::{
-    LOAD, coordinator, count, env, eventually, expected, gauge, pretty,
+    LOAD, coordinator, count, env, eventually, expected, on_every_worker, pretty,
 };
 
 /// Between two kills.
@@ -66,14 +66,19 @@ async fn chaos_run_kills_each_kind_of_process_by_turns_under_load() {
     let start_worker =
         || tokio::task::block_in_place(|| spawn_worker(&both, &[], None, &worker_env));
     let mut workers: Vec<(Process, String, String)> = (0..3).map(|_| start_worker()).collect();
-    for (_, _, status) in &workers {
-        assert!(
-            eventually(Duration::from_secs(15), async || {
-                gauge(status, "hayate_worker_coordinators").await == 2.0
-            })
-            .await
-        );
-    }
+    let serve_both = async |workers: &[(Process, String, String)]| {
+        on_every_worker(
+            workers,
+            "hayate_worker_coordinators",
+            2.0,
+            Duration::from_secs(15),
+        )
+        .await
+    };
+    assert!(
+        serve_both(&workers).await,
+        "every worker serves both coordinators"
+    );
     let mut setup = SqlClient::connect(&urls[0]).await.unwrap();
     for ddl in hayate_tpch::create_table_statements("s3://hayate-chaos/tpch") {
         setup.query(&ddl).await.expect("tables");
@@ -258,14 +263,18 @@ async fn chaos_run_kills_each_kind_of_process_by_turns_under_load() {
         let tables = "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'";
         assert_eq!(count(&mut client, tables).await, Ok(9));
     }
-    for (_, _, status) in &workers {
-        assert!(
-            eventually(Duration::from_secs(10), async || {
-                gauge(status, "hayate_worker_tasks_running").await == 0.0
-                    && gauge(status, "hayate_worker_coordinators").await == 2.0
-            })
-            .await,
-            "a worker holds tasks, or does not serve both coordinators"
-        );
-    }
+    assert!(
+        on_every_worker(
+            &workers,
+            "hayate_worker_tasks_running",
+            0.0,
+            Duration::from_secs(10)
+        )
+        .await,
+        "a worker still holds tasks"
+    );
+    assert!(
+        serve_both(&workers).await,
+        "a worker does not serve both coordinators"
+    );
 }

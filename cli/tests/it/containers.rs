@@ -177,6 +177,33 @@ async fn tasks_by_worker(status: &str) -> Vec<(String, f64)> {
         .collect()
 }
 
+/// Waits up to two minutes until the coordinator at `url` (status page
+/// `status`) has `workers` live workers and answers `sql`.
+async fn answers_with_workers(url: &str, status: &str, workers: f64, sql: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        let answered = async {
+            // The published port may accept before the coordinator listens.
+            let (_, page) = try_http_get(&format!("{status}/metrics")).await?;
+            if metric(&page, "hayate_workers_live", "") < workers {
+                return None;
+            }
+            let mut client = SqlClient::connect(url).await.ok()?;
+            client.query(sql).await.ok()
+        };
+        if tokio::time::timeout(Duration::from_secs(5), answered)
+            .await
+            .ok()
+            .flatten()
+            .is_some()
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    false
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn compose_cluster_answers_through_kills_scale_out_and_drain() {
     let Some(program) = compose_program() else {
@@ -217,31 +244,10 @@ async fn compose_cluster_answers_through_kills_scale_out_and_drain() {
     let status = format!("http://{}", compose.published("coordinator", 8080));
 
     // Ready when both workers have registered and the sample tables answer.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let ready = async {
-            // The published port may accept before the coordinator listens.
-            let (_, page) = try_http_get(&format!("{status}/metrics")).await?;
-            if metric(&page, "hayate_workers_live", "") < 2.0 {
-                return None;
-            }
-            let mut client = SqlClient::connect(&url).await.ok()?;
-            client.query("SELECT count(*) FROM nation").await.ok()
-        };
-        if tokio::time::timeout(Duration::from_secs(5), ready)
-            .await
-            .ok()
-            .flatten()
-            .is_some()
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the compose cluster never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    assert!(
+        answers_with_workers(&url, &status, 2.0, "SELECT count(*) FROM nation").await,
+        "the compose cluster never became ready"
+    );
     eprintln!(
         "compose cluster ready in {:.1}s",
         started.elapsed().as_secs_f64()
@@ -539,29 +545,10 @@ async fn coordinator_lost_and_replaced(compose: &Compose, url: &str, status: &st
     compose.run(&["up", "-d", "--no-recreate", "coordinator-2"]);
     let replaced = Instant::now();
     let (url2, status2) = (second(50051), second(8080));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let answered = async {
-            if live(&status2).await < 1.0 {
-                return None;
-            }
-            let mut client = SqlClient::connect(&url2).await.ok()?;
-            client.query("SELECT n FROM nations").await.ok()
-        };
-        if tokio::time::timeout(Duration::from_secs(5), answered)
-            .await
-            .ok()
-            .flatten()
-            .is_some()
-        {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the new coordinator-2 never answered"
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    assert!(
+        answers_with_workers(&url2, &status2, 1.0, "SELECT n FROM nations").await,
+        "the new coordinator-2 never answered"
+    );
     let mut on_new = session(&url2).await;
     checked(&mut on_new, 3)
         .await

@@ -71,12 +71,8 @@ async fn workers_stop_the_tasks_of_a_killed_coordinator_and_keep_the_others() {
         let run = QueryRun::new(format!("orphaned-{coordinator_id}"), 1);
         for task in 0..tasks {
             let launch = LaunchTask {
-                task: run.task(0, task),
-                plan: plan.clone(),
-                settings: Vec::new(),
-                consumers: 1,
-                stores: Vec::new(),
                 coordinator_id: coordinator_id.clone(),
+                ..LaunchTask::of_plan(run.task(0, task), plan.clone())
             };
             control.launch_task(launch).await.expect("launched");
         }

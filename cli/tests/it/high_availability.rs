@@ -92,6 +92,22 @@ pub(crate) async fn eventually(limit: Duration, mut check: impl AsyncFnMut() -> 
     false
 }
 
+/// Waits up to `limit` until metric `name` reads `value` on every one of
+/// `workers` (process, address, status URL); false if one never does.
+pub(crate) async fn on_every_worker(
+    workers: &[(Process, String, String)],
+    name: &str,
+    value: f64,
+    limit: Duration,
+) -> bool {
+    for (_, _, status) in workers {
+        if !eventually(limit, async || gauge(status, name).await == value).await {
+            return false;
+        }
+    }
+    true
+}
+
 pub(crate) async fn count(client: &mut SqlClient, sql: &str) -> Result<i64, String> {
     let batches = client.query(sql).await?;
     let column = batches
@@ -131,18 +147,16 @@ async fn two_coordinators_share_workers_and_catalog_and_survive_losing_one() {
     let workers: Vec<(Process, String, String)> = (0..3)
         .map(|_| tokio::task::block_in_place(|| spawn_worker(&both, &[], None, &worker_env)))
         .collect();
-    for (_, _, status) in &workers {
-        assert!(
-            eventually(Duration::from_secs(15), async || gauge(
-                status,
-                "hayate_worker_coordinators"
-            )
-            .await
-                == 2.0)
-            .await,
-            "every worker serves both coordinators"
-        );
-    }
+    assert!(
+        on_every_worker(
+            &workers,
+            "hayate_worker_coordinators",
+            2.0,
+            Duration::from_secs(15)
+        )
+        .await,
+        "every worker serves both coordinators"
+    );
 
     // A table created through a answers through b within the catalog poll.
     let mut on_a = SqlClient::connect(&a_url).await.unwrap();
@@ -301,28 +315,15 @@ async fn two_coordinators_share_workers_and_catalog_and_survive_losing_one() {
     );
 
     // The killed coordinator's tasks leave the workers; they serve b alone.
-    for (_, _, status) in &workers {
-        assert!(
-            eventually(Duration::from_secs(5), async || gauge(
-                status,
-                "hayate_worker_tasks_running"
-            )
-            .await
-                == 0.0)
-            .await,
-            "a worker still holds tasks after the load ended"
-        );
-        assert!(
-            eventually(Duration::from_secs(5), async || gauge(
-                status,
-                "hayate_worker_coordinators"
-            )
-            .await
-                == 1.0)
-            .await,
-            "a worker still counts the killed coordinator"
-        );
-    }
+    let limit = Duration::from_secs(5);
+    assert!(
+        on_every_worker(&workers, "hayate_worker_tasks_running", 0.0, limit).await,
+        "a worker still holds tasks after the load ended"
+    );
+    assert!(
+        on_every_worker(&workers, "hayate_worker_coordinators", 1.0, limit).await,
+        "a worker still counts the killed coordinator"
+    );
     assert_eq!(gauge(&b_status, "hayate_workers_live").await, 3.0);
 
     // A coordinator started in a's place (as a replaced pod is, behind the
@@ -334,18 +335,16 @@ async fn two_coordinators_share_workers_and_catalog_and_survive_losing_one() {
         tokio::task::block_in_place(|| coordinator(&server, &logs.path().join("c.log"), a_port));
     let mut on_c = SqlClient::connect(&c_url).await.unwrap();
     assert_eq!(count(&mut on_c, views).await, Ok(100));
-    for (_, _, status) in &workers {
-        assert!(
-            eventually(Duration::from_secs(10), async || gauge(
-                status,
-                "hayate_worker_coordinators"
-            )
-            .await
-                == 2.0)
-            .await,
-            "every worker joins the new coordinator"
-        );
-    }
+    assert!(
+        on_every_worker(
+            &workers,
+            "hayate_worker_coordinators",
+            2.0,
+            Duration::from_secs(10)
+        )
+        .await,
+        "every worker joins the new coordinator"
+    );
     let answer = on_c.query(LOAD[1]).await.map(|b| pretty(&b));
     assert_eq!(answer.as_ref(), Ok(&expected[1]));
     let history = "SELECT count(DISTINCT coordinator) FROM system.query_history WHERE sql LIKE 'SELECT l_returnflag%'";

@@ -41,14 +41,7 @@ async fn an_unread_stream_never_holds_up_another_on_the_same_connection() {
     let plan = big_partition_plan().await;
     let run = QueryRun::new("unread-streams", 1);
     for task in 0..4u32 {
-        let launch = LaunchTask {
-            task: run.task(0, task),
-            plan: plan.clone(),
-            settings: Vec::new(),
-            consumers: 1,
-            stores: Vec::new(),
-            coordinator_id: String::new(),
-        };
+        let launch = LaunchTask::of_plan(run.task(0, task), plan.clone());
         let mut client = channels.control(&worker).unwrap();
         client.launch_task(launch).await.unwrap();
     }
