@@ -475,11 +475,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // SIGTERM (a pod being stopped) drains: no new tasks, the
             // running ones finish within the grace period, then exit.
             let token = handle.shutdown_token();
-            let registry = handle.registry.clone();
+            let (registry, lifecycle) = (handle.registry.clone(), handle.lifecycle.clone());
             let grace = Duration::from_secs(args.drain_grace_secs);
             tokio::spawn(async move {
                 shutdown_signal().await;
-                hayate_worker::server::drain(&registry, grace).await;
+                lifecycle.drain(&registry, grace).await;
                 token.cancel();
             });
             handle.wait().await?;

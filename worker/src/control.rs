@@ -51,7 +51,7 @@ impl WorkerControl for WorkerService {
     /// grace period ends.
     async fn drain(&self, request: Request<Drain>) -> Result<Response<Drained>, Status> {
         let grace = Duration::from_secs(request.into_inner().grace_secs);
-        crate::server::drain(self.registry(), grace).await;
+        self.lifecycle().drain(self.registry(), grace).await;
         Ok(Response::new(Drained {
             running_tasks: self.registry().running_tasks() as u32,
         }))

@@ -14,6 +14,7 @@ use hayate_protocol::transport::{InternalTransport, channel};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::ClientTlsConfig;
 
+use crate::lifecycle::Lifecycle;
 use crate::membership::{WorkerIdentity, keep_membership};
 use crate::registry::TaskRegistry;
 
@@ -143,6 +144,7 @@ pub async fn serve_coordinators(
     transport: InternalTransport,
     me: WorkerIdentity,
     registry: TaskRegistry,
+    lifecycle: Lifecycle,
     shutdown: CancellationToken,
 ) {
     // Each membership's `listed` flag: cleared while its address is missing
@@ -168,6 +170,7 @@ pub async fn serve_coordinators(
                     transport.clone(),
                     me.clone(),
                     registry.clone(),
+                    lifecycle.clone(),
                     Arc::clone(&listed),
                     shutdown.child_token(),
                 ));

@@ -7,6 +7,7 @@ pub mod control;
 pub mod coordinator_links;
 pub mod coordinators;
 pub mod cpu_runtime;
+pub mod lifecycle;
 pub mod membership;
 pub mod memory;
 pub mod partitions;

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::coordinator_links::Link;
 use crate::coordinators::CoordinatorEndpoint;
+use crate::lifecycle::Lifecycle;
 use crate::registry::TaskRegistry;
 
 /// Who this worker is, as it announces itself.
@@ -34,6 +35,7 @@ pub async fn keep_membership(
     transport: InternalTransport,
     me: WorkerIdentity,
     registry: TaskRegistry,
+    lifecycle: Lifecycle,
     listed: Arc<AtomicBool>,
     stop: CancellationToken,
 ) {
@@ -51,7 +53,7 @@ pub async fn keep_membership(
     let mut link = Link::default();
     let cpus = crate::server::cpus() as u32;
     loop {
-        let draining = registry.is_draining();
+        let draining = lifecycle.is_draining();
         let announcement = WorkerAnnouncement {
             worker_id: me.worker_id.clone(),
             address: me.address.clone(),
@@ -113,20 +115,20 @@ pub async fn keep_membership(
                     // Gone from the list and no longer answering: it was
                     // replaced or removed.
                     tracing::info!(%coordinator, "left a coordinator that is no longer listed");
-                    registry.links.remove(&coordinator);
+                    lifecycle.links.remove(&coordinator);
                     return;
                 }
             }
         }
-        registry.links.update(&coordinator, link.clone());
+        lifecycle.links.update(&coordinator, link.clone());
         tokio::select! {
             _ = stop.cancelled() => {
-                registry.links.remove(&coordinator);
+                lifecycle.links.remove(&coordinator);
                 return;
             }
             _ = tokio::time::sleep(interval) => {}
             // Draining began: tell the coordinator now, not a heartbeat later.
-            _ = registry.drain_begun(), if !draining => {}
+            _ = lifecycle.drain_begun(), if !draining => {}
         }
     }
 }

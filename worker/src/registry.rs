@@ -2,7 +2,7 @@
 //! that a cancel finds and stops all of them at once.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,6 @@ use hayate_protocol::{QueryRun, QueryTasksReport, TaskId, TaskReport};
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
-use crate::coordinator_links::CoordinatorLinks;
 use crate::task::RunningTask;
 
 /// How long the reports of a run's finished tasks wait for the
@@ -56,16 +55,6 @@ pub struct TaskRegistry {
     /// Every query pool still alive: a pool lives while any stream of its
     /// query does, even after the query is cancelled.
     pools: Arc<Mutex<Vec<Weak<dyn MemoryPool>>>>,
-    /// When the worker began shutting down (draining), if it has.
-    drain_started: Arc<std::sync::OnceLock<Instant>>,
-    /// Set once launches of new queries are refused (after the coordinator
-    /// has heard of the drain and launches already on their way arrived).
-    refusing: Arc<AtomicBool>,
-    /// Set when draining begins: wakes every membership loop, so each
-    /// coordinator hears of it at once.
-    drain_begun: Arc<tokio::sync::watch::Sender<bool>>,
-    /// The coordinators this worker serves.
-    pub links: CoordinatorLinks,
     /// Metrics of every task that ended here, summed, for `/metrics`.
     totals: Arc<Mutex<BTreeMap<String, u64>>>,
 }
@@ -228,39 +217,6 @@ impl TaskRegistry {
             }
         }
         stale.len()
-    }
-
-    /// Starts draining; returns when draining began (the first call), so
-    /// a SIGTERM after a preStop drain keeps its deadline.
-    pub fn start_draining(&self) -> Instant {
-        let mut first = false;
-        let started = *self.drain_started.get_or_init(|| {
-            first = true;
-            Instant::now()
-        });
-        if first {
-            self.drain_begun.send_replace(true);
-        }
-        started
-    }
-
-    /// Resolves once draining has begun (for the membership loops).
-    pub async fn drain_begun(&self) {
-        let _ = self.drain_begun.subscribe().wait_for(|begun| *begun).await;
-    }
-
-    /// From now on a task of a query this worker is not already part of
-    /// is refused (the coordinator places it elsewhere).
-    pub fn refuse_new_queries(&self) {
-        self.refusing.store(true, Ordering::Relaxed);
-    }
-
-    pub fn refuses_new_queries(&self) -> bool {
-        self.refusing.load(Ordering::Relaxed)
-    }
-
-    pub fn is_draining(&self) -> bool {
-        self.drain_started.get().is_some()
     }
 
     /// Tasks this worker has accepted since it started.

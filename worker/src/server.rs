@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::coordinators::{CoordinatorTargets, serve_coordinators};
 use crate::cpu_runtime::CpuRuntime;
+use crate::lifecycle::Lifecycle;
 use crate::membership::WorkerIdentity;
 use crate::partitions::PartitionServer;
 use crate::registry::TaskRegistry;
@@ -79,6 +80,8 @@ pub struct WorkerHandle {
     pub address: String,
     pub worker_id: String,
     pub registry: TaskRegistry,
+    /// Its coordinators and its drain.
+    pub lifecycle: Lifecycle,
     /// The HTTP status endpoint, if one was asked for.
     pub status_address: Option<SocketAddr>,
     shutdown: CancellationToken,
@@ -97,7 +100,7 @@ impl WorkerHandle {
     /// Stops taking tasks (telling the coordinator at once), waits up to
     /// `grace` for the running ones to finish, then stops serving.
     pub async fn drain(self, grace: Duration) {
-        drain(&self.registry, grace).await;
+        self.lifecycle.drain(&self.registry, grace).await;
         self.stop().await;
     }
 
@@ -153,8 +156,10 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
     };
     let partitions = Arc::new(PartitionServer::new(registry.clone(), cpu));
     config.local_peers.insert(&address, &partitions);
+    let lifecycle = Lifecycle::default();
     let service = WorkerService::new(
         registry.clone(),
+        lifecycle.clone(),
         Arc::clone(&runtime),
         stores,
         config.memory,
@@ -195,6 +200,7 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
             transport,
             me,
             registry.clone(),
+            lifecycle.clone(),
             shutdown.clone(),
         ));
     }
@@ -217,6 +223,7 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
         Some(bind) => {
             let status = Arc::new(WorkerStatus {
                 registry: registry.clone(),
+                lifecycle: lifecycle.clone(),
                 joins_coordinator: !config.coordinators.is_empty(),
                 slots: cpus(),
             });
@@ -228,48 +235,12 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
         address,
         worker_id,
         registry,
+        lifecycle,
         status_address,
         shutdown,
         server,
         local_peers: config.local_peers,
     })
-}
-
-/// How long launches the coordinator sent before it heard of a drain may
-/// take to arrive (a launch round is one concurrent set of calls).
-const LAUNCHES_IN_FLIGHT: Duration = Duration::from_millis(500);
-
-/// Stops taking tasks and waits until none runs, or until `grace` after
-/// draining began (a second call, SIGTERM after a preStop drain, waits no
-/// longer than the first).
-pub async fn drain(registry: &TaskRegistry, grace: Duration) {
-    let started = registry.start_draining();
-    tracing::info!(running = registry.running_tasks(), "draining");
-    // Every coordinator hears of the drain first, and picks this worker
-    // for no new query from then on; launches they sent just before are
-    // still taken (and finished), so a drain makes no query run twice. Only
-    // then are new queries refused, and the worker can never exit under a
-    // task placed on it.
-    if registry.links.registered() > 0 {
-        if registry
-            .links
-            .wait_drain_known(Duration::from_secs(3))
-            .await
-        {
-            tokio::time::sleep(LAUNCHES_IN_FLIGHT).await;
-        } else {
-            tracing::warn!("not every coordinator acknowledged the drain");
-        }
-    }
-    registry.refuse_new_queries();
-    while registry.running_tasks() > 0 && started.elapsed() < grace {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    tracing::info!(
-        left = registry.running_tasks(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "drained"
-    );
 }
 
 /// The local IP address this host uses to reach the coordinator: the one

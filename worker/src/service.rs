@@ -28,6 +28,7 @@ use crate::memory::MemoryLimits;
 use prost::Message;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::lifecycle::Lifecycle;
 use crate::partitions::{OpenPartition, PartitionServer};
 use crate::registry::TaskRegistry;
 use crate::task::RunningTask;
@@ -40,6 +41,7 @@ type BoxedStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'sta
 #[derive(Clone)]
 pub struct WorkerService {
     registry: TaskRegistry,
+    lifecycle: Lifecycle,
     runtime: Arc<RuntimeEnv>,
     /// The stores in `runtime`, built from what tasks carry.
     stores: Arc<StoreRegistry>,
@@ -58,6 +60,7 @@ const CACHED_CONTEXTS: usize = 64;
 impl WorkerService {
     pub fn new(
         registry: TaskRegistry,
+        lifecycle: Lifecycle,
         runtime: Arc<RuntimeEnv>,
         stores: Arc<StoreRegistry>,
         memory: MemoryLimits,
@@ -66,6 +69,7 @@ impl WorkerService {
     ) -> Self {
         Self {
             registry,
+            lifecycle,
             runtime,
             stores,
             memory,
@@ -117,6 +121,10 @@ impl WorkerService {
         &self.registry
     }
 
+    pub(crate) fn lifecycle(&self) -> &Lifecycle {
+        &self.lifecycle
+    }
+
     /// Builds a task from its launch and holds it until its output is read.
     pub(crate) fn launch(&self, launch: LaunchTask, span: tracing::Span) -> Result<(), Status> {
         // A draining worker still completes the queries it is part of (their
@@ -124,7 +132,7 @@ impl WorkerService {
         // queries, one gets Unavailable and the coordinator places it
         // elsewhere.
         let id = launch.task;
-        if self.registry.refuses_new_queries() && !self.registry.holds_run(&id.run()) {
+        if self.lifecycle.refuses_new_queries() && !self.registry.holds_run(&id.run()) {
             return Err(Status::unavailable(
                 "worker is shutting down and takes no new queries",
             ));

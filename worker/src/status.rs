@@ -5,10 +5,12 @@
 use hayate_ops_http::prometheus_client::registry::Registry;
 use hayate_ops_http::{Readiness, StatusSource, counter, encode, gauge, register_io_totals};
 
+use crate::lifecycle::Lifecycle;
 use crate::registry::TaskRegistry;
 
 pub struct WorkerStatus {
     pub registry: TaskRegistry,
+    pub lifecycle: Lifecycle,
     /// Whether this worker has a coordinator to register with.
     pub joins_coordinator: bool,
     pub slots: usize,
@@ -16,9 +18,9 @@ pub struct WorkerStatus {
 
 impl StatusSource for WorkerStatus {
     fn readiness(&self) -> Readiness {
-        if self.registry.is_draining() {
+        if self.lifecycle.is_draining() {
             Readiness::NotReady("draining: finishing its tasks, taking no new ones".into())
-        } else if self.joins_coordinator && self.registry.links.registered() == 0 {
+        } else if self.joins_coordinator && self.lifecycle.links.registered() == 0 {
             Readiness::NotReady("not registered with any coordinator".into())
         } else {
             Readiness::Ready(format!(
@@ -47,9 +49,9 @@ impl StatusSource for WorkerStatus {
             &mut registry,
             "draining",
             "1 while shutting down: finishing tasks, taking no new ones",
-            r.is_draining() as u64,
+            self.lifecycle.is_draining() as u64,
         );
-        let coordinators = r.links.registered();
+        let coordinators = self.lifecycle.links.registered();
         gauge(
             &mut registry,
             "registered",
