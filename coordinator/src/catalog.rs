@@ -62,13 +62,15 @@ impl Catalog {
             // creating them again would replace every table for everyone.
             .with_create_default_catalog_and_schema(false)
             .with_extension(Arc::new(FetcherExtension(Arc::new(fetcher))));
-        let template = SessionStateBuilder::new()
-            .with_config(config)
-            .with_runtime_env(runtime)
-            .with_catalog_list(catalogs)
-            .with_default_features()
-            .with_physical_optimizer_rules(hayate_planner::physical_optimizer_rules())
-            .build();
+        let template = hayate_planner::with_hayate_functions(
+            SessionStateBuilder::new()
+                .with_config(config)
+                .with_runtime_env(runtime)
+                .with_catalog_list(catalogs)
+                .with_default_features()
+                .with_physical_optimizer_rules(hayate_planner::physical_optimizer_rules())
+                .build(),
+        )?;
         Ok(Self { stores, template })
     }
 

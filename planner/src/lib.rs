@@ -7,6 +7,7 @@ pub mod broadcast;
 pub mod codec;
 pub mod exchange;
 pub mod explain;
+pub mod functions;
 mod fuse;
 pub mod options;
 pub mod slice;
@@ -19,6 +20,7 @@ pub use exchange::{
     ExchangeKind, ExchangeReaderExec, FetcherExtension, PartitionFetcher, PartitionSource,
 };
 pub use explain::explain_stages;
+pub use functions::with_hayate_functions;
 pub use options::HayateOptions;
 pub use slice::{ProducerLayout, reader_sources, task_plan};
 pub use split::{SplitOptions, file_scans, single_task_reason, split_into_stages};

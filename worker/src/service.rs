@@ -102,11 +102,13 @@ impl WorkerService {
         }
         let config =
             config.with_extension(Arc::new(FetcherExtension(Arc::new(self.fetcher.clone()))));
-        let state = SessionStateBuilder::new()
-            .with_config(config)
-            .with_runtime_env(Arc::clone(&self.runtime))
-            .with_default_features()
-            .build();
+        let state = hayate_planner::with_hayate_functions(
+            SessionStateBuilder::new()
+                .with_config(config)
+                .with_runtime_env(Arc::clone(&self.runtime))
+                .with_default_features()
+                .build(),
+        )?;
         let ctx = state.task_ctx();
         let mut contexts = self.contexts.lock();
         if contexts.len() >= CACHED_CONTEXTS {

@@ -22,7 +22,8 @@ pub type Answer = Result<(SchemaRef, Vec<RecordBatch>), String>;
 /// The variable a file names its output directory by.
 pub const DIR_VARIABLE: &str = "$HAYATE_DIR";
 
-/// A fresh DataFusion session with DataFusion's defaults.
+/// A fresh DataFusion session with DataFusion's defaults and the JSON
+/// functions of `datafusion-functions-json` (as a DataFusion user adds them).
 pub struct ReferenceDb {
     ctx: SessionContext,
     /// Where this engine writes what a file writes to [`DIR_VARIABLE`].
@@ -31,10 +32,10 @@ pub struct ReferenceDb {
 
 impl ReferenceDb {
     pub fn new(dir: String) -> Self {
-        Self {
-            ctx: SessionContext::new(),
-            dir,
-        }
+        let mut ctx = SessionContext::new();
+        datafusion_functions_json::register_all(&mut ctx)
+            .expect("the JSON functions register in a fresh session");
+        Self { ctx, dir }
     }
 
     pub async fn answer(&self, sql: &str) -> Answer {
