@@ -196,6 +196,11 @@ fn hour_files(
 ) -> Result<Vec<(String, Vec<u8>)>, GenerateError> {
     let mut rng =
         ChaCha8Rng::seed_from_u64(spec.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hour as u64);
+    // The attributes draw from a stream of their own, so that the other
+    // columns are the same with or without them.
+    let mut attributes_rng = ChaCha8Rng::seed_from_u64(
+        spec.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hour as u64 ^ 0xa771_b0e5_0000_0000,
+    );
     let start = spec.start.and_hms_opt(0, 0, 0).expect("midnight").and_utc()
         + ChronoDuration::hours(hour as i64);
     let epoch_us = start.timestamp_micros();
@@ -260,6 +265,13 @@ fn hour_files(
                 latency,
                 service_name,
             ));
+            b.attributes.append_value(model::attributes(
+                &mut attributes_rng,
+                method,
+                path_index,
+                status,
+                service_name,
+            ));
             b.trace_id.append_value(trace_id);
         }
         let batch = b.finish()?;
@@ -285,6 +297,7 @@ struct Builders {
     user_agent: StringBuilder,
     trace_id: StringBuilder,
     message: StringBuilder,
+    attributes: StringBuilder,
 }
 
 impl Builders {
@@ -304,6 +317,7 @@ impl Builders {
             user_agent: s(),
             trace_id: s(),
             message: s(),
+            attributes: StringBuilder::with_capacity(rows, rows * 160),
         }
     }
 
@@ -322,6 +336,7 @@ impl Builders {
             Arc::new(self.user_agent.finish()),
             Arc::new(self.trace_id.finish()),
             Arc::new(self.message.finish()),
+            Arc::new(self.attributes.finish()),
         ];
         RecordBatch::try_new(log_schema(), columns)
     }

@@ -11,5 +11,5 @@ mod schema;
 
 pub use generate::{GenerateError, LogSpec, Written, generate};
 pub use model::PROBE_TRACE_ID;
-pub use queries::{LogQuery, SUITE, TIME_COLUMN, create_table_sql};
+pub use queries::{JSON_SUITE, LogQuery, SUITE, TIME_COLUMN, create_table_sql};
 pub use schema::log_schema;

@@ -250,3 +250,58 @@ pub fn message(
         _ => format!("{method} {path} {status} in {latency:.1}ms"),
     }
 }
+
+const TIERS: &[(&str, u32)] = &[("free", 70), ("pro", 25), ("enterprise", 5)];
+const REGIONS: &[&str] = &["eu-west-1", "eu-central-1", "us-east-1", "ap-northeast-1"];
+const RELEASES: &[&str] = &["2026.10.4", "2026.11.1", "2026.11.2"];
+const FLAGS: &[&str] = &["new-checkout", "fast-search", "dark-mode", "beta-api"];
+
+/// A line's structured attributes as one JSON object, nested as structured
+/// loggers write them: the request, the user (absent for anonymous
+/// requests), the deployment, a cache result for static files, feature
+/// flags for some users, and error details for failures. Request ids are
+/// unique, so a search for one finds a single line.
+pub fn attributes(
+    rng: &mut ChaCha8Rng,
+    method: &str,
+    path_index: usize,
+    status: i32,
+    service: &str,
+) -> String {
+    let request_id: u64 = rng.random();
+    let mut json = format!(
+        r#"{{"request":{{"id":"req-{request_id:016x}","method":"{method}","route":"{}","status":{status}}}"#,
+        PATHS[path_index]
+    );
+    if rng.random_bool(0.7) {
+        let user: u32 = rng.random_range(1..2_000_000);
+        let tier = weighted(rng, TIERS);
+        json.push_str(&format!(r#","user":{{"id":{user},"tier":"{tier}""#));
+        if rng.random_bool(0.2) {
+            let flags: Vec<String> = FLAGS
+                .iter()
+                .filter(|_| rng.random_bool(0.4))
+                .map(|f| format!(r#""{f}""#))
+                .collect();
+            json.push_str(&format!(r#","flags":[{}]"#, flags.join(",")));
+        }
+        json.push('}');
+    }
+    json.push_str(&format!(
+        r#","deploy":{{"service":"{service}","region":"{}","release":"{}"}}"#,
+        REGIONS[rng.random_range(0..REGIONS.len())],
+        RELEASES[rng.random_range(0..RELEASES.len())]
+    ));
+    if PATHS[path_index].starts_with("/static/") || PATHS[path_index].starts_with("/images/") {
+        json.push_str(&format!(r#","cache":{{"hit":{}}}"#, rng.random_bool(0.9)));
+    }
+    if status >= 500 {
+        let retryable = matches!(status, 502..=504);
+        json.push_str(&format!(
+            r#","error":{{"code":"E{status}","retryable":{retryable},"attempt":{}}}"#,
+            rng.random_range(1..4)
+        ));
+    }
+    json.push('}');
+    json
+}

@@ -132,3 +132,34 @@ pub const SUITE: &[LogQuery] = &[
         ordered: true,
     },
 ];
+
+/// Questions about the JSON `attributes` of log lines, with the functions
+/// of `datafusion-functions-json` (engines without them, DuckDB among them,
+/// spell these differently). Each also filters on plain columns, whose
+/// statistics still skip files and row groups.
+pub const JSON_SUITE: &[LogQuery] = &[
+    LogQuery {
+        name: "json_error_codes_of_one_service_and_day",
+        sql: "SELECT json_get_str(attributes, 'error', 'code') AS code, \
+                     json_get_bool(attributes, 'error', 'retryable') AS retryable, count(*) AS lines \
+              FROM logs WHERE ts >= TIMESTAMP '2026-11-06T00:00:00Z' AND ts < TIMESTAMP '2026-11-07T00:00:00Z' \
+                AND service = 'payments' AND json_contains(attributes, 'error') \
+              GROUP BY 1, 2 ORDER BY 1, 2",
+        ordered: true,
+    },
+    LogQuery {
+        name: "json_requests_by_user_tier_in_one_hour",
+        sql: "SELECT attributes->'user'->>'tier' AS tier, count(*) AS requests, \
+                     avg(latency_ms) AS avg_ms FROM logs \
+              WHERE ts >= TIMESTAMP '2026-11-07T12:00:00Z' AND ts < TIMESTAMP '2026-11-07T13:00:00Z' \
+              GROUP BY 1 ORDER BY 1 NULLS FIRST",
+        ordered: true,
+    },
+    LogQuery {
+        name: "json_request_ids_with_a_rare_prefix",
+        sql: "SELECT ts, service, json_get_str(attributes, 'request', 'id') AS request_id FROM logs \
+              WHERE json_get_str(attributes, 'request', 'id') LIKE 'req-000%' \
+              ORDER BY ts, request_id",
+        ordered: true,
+    },
+];

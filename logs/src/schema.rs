@@ -1,5 +1,7 @@
 //! The columns of a log line. `dt` and `hour` are not stored in the files:
-//! they are the Hive partition directories.
+//! they are the Hive partition directories. `attributes` is a JSON object
+//! per line (request, user, deployment, error details), as structured
+//! loggers and shippers write them.
 
 use std::sync::Arc;
 
@@ -24,5 +26,6 @@ pub fn log_schema() -> SchemaRef {
         Field::new("user_agent", DataType::Utf8, false),
         Field::new("trace_id", DataType::Utf8, false),
         Field::new("message", DataType::Utf8, false),
+        Field::new("attributes", DataType::Utf8, false),
     ]))
 }
