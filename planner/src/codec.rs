@@ -6,12 +6,16 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::Schema;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::execution::TaskContext;
+use datafusion::physical_expr::{EquivalenceProperties, LexOrdering};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::bytes::{
     physical_plan_from_bytes_with_proto_converter, physical_plan_to_bytes_with_proto_converter,
 };
+use datafusion_proto::physical_plan::from_proto::parse_physical_sort_exprs;
+use datafusion_proto::physical_plan::to_proto::serialize_physical_sort_exprs;
 use datafusion_proto::physical_plan::{
-    DeduplicatingProtoConverter, PhysicalExtensionCodec, PhysicalProtoConverterExtension,
+    DeduplicatingProtoConverter, PhysicalExtensionCodec, PhysicalPlanDecodeContext,
+    PhysicalProtoConverterExtension,
 };
 use datafusion_proto::protobuf;
 use prost::Message;
@@ -28,6 +32,10 @@ struct ExchangeReaderNode {
     schema: Option<protobuf::Schema>,
     #[prost(message, repeated, tag = "4")]
     partitions: Vec<SourceList>,
+    /// The order each upstream stream is in, if any: the reader merges its
+    /// sources in it, and the operators above rely on it.
+    #[prost(message, repeated, tag = "5")]
+    ordering: Vec<protobuf::PhysicalSortExprNode>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -45,8 +53,8 @@ impl PhysicalExtensionCodec for HayateCodec {
         &self,
         buf: &[u8],
         _inputs: &[Arc<dyn ExecutionPlan>],
-        _ctx: &TaskContext,
-        _proto_converter: &dyn PhysicalProtoConverterExtension,
+        ctx: &TaskContext,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let node = ExchangeReaderNode::decode(buf)
             .map_err(|e| DataFusionError::Internal(format!("bad exchange reader node: {e}")))?;
@@ -56,12 +64,23 @@ impl PhysicalExtensionCodec for HayateCodec {
             .ok_or_else(|| DataFusionError::Internal("exchange reader without schema".into()))?;
         let schema: Schema = schema.try_into()?;
         let sources = node.partitions.into_iter().map(|p| p.sources).collect();
+        let schema = Arc::new(schema);
+        let ordering = parse_physical_sort_exprs(
+            &node.ordering,
+            &PhysicalPlanDecodeContext::new(ctx, self),
+            &schema,
+            proto_converter,
+        )?;
+        let mut eq = EquivalenceProperties::new(Arc::clone(&schema));
+        if let Some(ordering) = LexOrdering::new(ordering) {
+            eq.add_ordering(ordering);
+        }
         Ok(Arc::new(ExchangeReaderExec::new(
             ExchangeKind::from_wire(node.kind)?,
             node.input_stage as usize,
-            Arc::new(schema),
+            schema,
             sources,
-            None,
+            Some(eq),
         )))
     }
 
@@ -69,7 +88,7 @@ impl PhysicalExtensionCodec for HayateCodec {
         &self,
         node: Arc<dyn ExecutionPlan>,
         buf: &mut Vec<u8>,
-        _proto_converter: &dyn PhysicalProtoConverterExtension,
+        proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<()> {
         let reader = node.downcast_ref::<ExchangeReaderExec>().ok_or_else(|| {
             DataFusionError::NotImplemented(format!("Hayate cannot ship operator {}", node.name()))
@@ -84,6 +103,12 @@ impl PhysicalExtensionCodec for HayateCodec {
                 .iter()
                 .map(|s| SourceList { sources: s.clone() })
                 .collect(),
+            ordering: match reader.properties().output_ordering() {
+                Some(ordering) => {
+                    serialize_physical_sort_exprs(ordering.clone(), self, proto_converter)?
+                }
+                None => Vec::new(),
+            },
         };
         msg.encode(buf)
             .map_err(|e| DataFusionError::Internal(format!("cannot encode exchange reader: {e}")))

@@ -16,12 +16,14 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::{DataFusionError, Result};
+use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::metrics::{
     BaselineMetrics, ExecutionPlanMetricsSet, MetricBuilder, MetricsSet,
 };
+use datafusion::physical_plan::sorts::streaming_merge::StreamingMergeBuilder;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
     DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
@@ -103,7 +105,10 @@ pub trait PartitionFetcher: Send + Sync + fmt::Debug {
 pub struct FetcherExtension(pub Arc<dyn PartitionFetcher>);
 
 /// Reads the output of an upstream stage. Each output partition merges the
-/// remote streams listed for it, in whatever order batches arrive.
+/// remote streams listed for it: in whatever order batches arrive, or, when
+/// the upstream output is sorted (an order-preserving shuffle under a
+/// sorted aggregate or a merge), merge-sorted, so that the order the plan
+/// above relies on holds across producers too.
 #[derive(Debug)]
 pub struct ExchangeReaderExec {
     kind: ExchangeKind,
@@ -179,19 +184,15 @@ impl ExchangeReaderExec {
         }
     }
 
-    /// This reader with concrete sources, keeping kind and ordering.
+    /// This reader with concrete sources, keeping kind and ordering (each
+    /// partition's sources are merge-sorted when the upstream is sorted).
     pub fn resolved(&self, sources: Vec<Vec<PartitionSource>>) -> Self {
-        let eq = if sources.len() == 1 || self.kind != ExchangeKind::Shuffle {
-            Some(self.properties.eq_properties.clone())
-        } else {
-            None
-        };
         Self::new(
             self.kind,
             self.input_stage,
             Arc::clone(&self.schema),
             sources,
-            eq,
+            Some(self.properties.eq_properties.clone()),
         )
     }
 }
@@ -264,13 +265,37 @@ impl ExecutionPlan for ExchangeReaderExec {
             .ok_or_else(|| {
                 DataFusionError::Internal("no partition fetcher installed in the session".into())
             })?;
-        let streams = sources
+        let mut streams = sources
             .iter()
             .map(|s| fetcher.0.fetch(s, Arc::clone(&self.schema)))
             .collect::<Result<Vec<_>>>()?;
-        // Poll every upstream stream concurrently so that a slow producer
-        // does not hold back batches that others already have.
-        let merged = futures::stream::select_all(streams);
+        let merged: SendableRecordBatchStream =
+            match self.properties.eq_properties.output_ordering() {
+                // Each upstream stream is sorted; so is their merge.
+                Some(ordering) if streams.len() > 1 => {
+                    let reservation =
+                        MemoryConsumer::new(format!("ExchangeReaderExec[{partition}] merge"))
+                            .register(context.memory_pool());
+                    StreamingMergeBuilder::new()
+                        .with_streams(streams)
+                        .with_schema(Arc::clone(&self.schema))
+                        .with_expressions(&ordering)
+                        .with_metrics(BaselineMetrics::new(
+                            &ExecutionPlanMetricsSet::new(),
+                            partition,
+                        ))
+                        .with_batch_size(context.session_config().batch_size())
+                        .with_reservation(reservation)
+                        .build()?
+                }
+                _ if streams.len() == 1 => streams.remove(0),
+                // Poll every upstream stream concurrently so that a slow
+                // producer does not hold back batches others already have.
+                _ => Box::pin(RecordBatchStreamAdapter::new(
+                    Arc::clone(&self.schema),
+                    futures::stream::select_all(streams),
+                )),
+            };
         let baseline = BaselineMetrics::new(&self.metrics, partition);
         let received = MetricBuilder::new(&self.metrics).counter(BYTES_RECEIVED, partition);
         let counted = merged.map(move |batch| {

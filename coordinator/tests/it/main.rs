@@ -11,6 +11,7 @@ mod flight_sql;
 mod garbage;
 mod joins;
 mod limits;
+mod log_functions;
 mod logs;
 mod membership;
 mod message_size;
