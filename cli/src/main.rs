@@ -246,6 +246,11 @@ struct StatementArgs {
     /// without one), or never.
     #[arg(long, value_enum, default_value_t = ProgressMode::Auto)]
     progress: ProgressMode,
+    /// Run the `-e`/`-f` statements again every this many seconds until
+    /// Ctrl-C (or a statement fails), each run headed by its time on
+    /// stderr: a live view of a table that keeps growing.
+    #[arg(long, value_name = "SECONDS")]
+    watch: Option<f64>,
 }
 
 impl StatementArgs {
@@ -610,7 +615,16 @@ async fn statements_or_repl(client: &mut SqlClient, args: &StatementArgs) -> any
     for f in &args.file {
         statements.append(&mut read_statements(f)?);
     }
-    Ok(repl::run_statements(client, &statements, &args.output()).await)
+    match args.watch {
+        Some(seconds) => {
+            let every = Duration::try_from_secs_f64(seconds)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| anyhow::anyhow!("--watch takes a positive number of seconds"))?;
+            Ok(repl::watch(client, &statements, &args.output(), every).await)
+        }
+        None => Ok(repl::run_statements(client, &statements, &args.output()).await),
+    }
 }
 
 /// The statements of a SQL file, split at semicolons.

@@ -87,6 +87,49 @@ pub async fn run_statements(
     ok
 }
 
+/// Runs `statements` again every `every` until Ctrl-C or a statement
+/// fails (`\watch` at the prompt, `--watch` with `-e`/`-f`): a live view of
+/// a table that keeps growing. Each run starts with its time on stderr.
+/// Returns false if a statement failed.
+pub async fn watch(
+    client: &mut SqlClient,
+    statements: &[String],
+    output: &Output,
+    every: std::time::Duration,
+) -> bool {
+    loop {
+        eprintln!(
+            "-- {} (every {:.3}s; Ctrl-C stops)",
+            chrono::Utc::now().format("%Y-%m-%d %H:%M:%S UTC"),
+            every.as_secs_f64()
+        );
+        if !run_statements(client, statements, output).await {
+            return false;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = tokio::signal::ctrl_c() => return true,
+        }
+    }
+}
+
+/// `\watch [seconds]`: how often, two seconds unless given.
+fn watch_every(line: &str) -> Option<Result<std::time::Duration, String>> {
+    let mut words = line.split_whitespace();
+    if words.next() != Some("\\watch") {
+        return None;
+    }
+    Some(match words.next() {
+        None => Ok(std::time::Duration::from_secs(2)),
+        Some(seconds) => seconds
+            .parse::<f64>()
+            .ok()
+            .and_then(|s| std::time::Duration::try_from_secs_f64(s).ok())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| format!("\\watch takes seconds, not {seconds:?}")),
+    })
+}
+
 /// The I/O line after a query that read files (requests, bytes, pruning
 /// and cache hits, summed over the query's planning and every task), and a
 /// note when workers were lost under the query and it ran again.
@@ -131,6 +174,8 @@ pub async fn repl(client: &mut SqlClient, mut output: Output) -> anyhow::Result<
     }
     println!("Hayate SQL. End statements with ';'. \\? lists commands, \\q quits.");
     let mut buffer = String::new();
+    // What `\watch` runs again.
+    let mut last: Vec<String> = Vec::new();
     loop {
         let prompt = if buffer.is_empty() {
             "hayate> "
@@ -153,6 +198,21 @@ pub async fn repl(client: &mut SqlClient, mut output: Output) -> anyhow::Result<
                 {
                     break;
                 }
+                if buffer.is_empty()
+                    && let Some(every) = watch_every(trimmed)
+                {
+                    let _ = editor.add_history_entry(trimmed);
+                    match every {
+                        Ok(_) if last.is_empty() => {
+                            eprintln!("\\watch runs the last statement again: run one first")
+                        }
+                        Ok(every) => {
+                            watch(client, &last, &output, every).await;
+                        }
+                        Err(e) => eprintln!("{e}"),
+                    }
+                    continue;
+                }
                 if buffer.is_empty() && trimmed.starts_with('\\') {
                     let _ = editor.add_history_entry(trimmed);
                     match meta_command(trimmed, &mut output) {
@@ -169,6 +229,7 @@ pub async fn repl(client: &mut SqlClient, mut output: Output) -> anyhow::Result<
                 if !statements.is_empty() {
                     let _ = editor.add_history_entry(buffer.trim());
                     run_statements(client, &statements, &output).await;
+                    last = statements.clone();
                     if statements.iter().any(|s| changes_names(s)) {
                         completion.refresh(client).await;
                     }
@@ -207,6 +268,7 @@ fn meta_command(line: &str, output: &mut Output) -> Result<String, String> {
         (Some("\\?"), None) => Ok([
             "\\format [table|csv|json|ndjson]  how answers are printed",
             "\\timing                          row count and time after each statement, on or off",
+            "\\watch [seconds]                 run the last statement again every 2 (or N) seconds until Ctrl-C",
             "\\q                               quit",
         ]
         .join("\n")),
@@ -232,5 +294,18 @@ mod tests {
         assert!(meta_command("\\format yaml", &mut output).is_err());
         assert!(meta_command("\\nope", &mut output).is_err());
         assert_eq!(output.format, OutputFormat::Ndjson);
+    }
+
+    #[test]
+    fn watch_takes_seconds_or_two() {
+        use std::time::Duration;
+        assert_eq!(watch_every("\\watch"), Some(Ok(Duration::from_secs(2))));
+        assert_eq!(
+            watch_every("\\watch 0.5"),
+            Some(Ok(Duration::from_millis(500)))
+        );
+        assert!(matches!(watch_every("\\watch soon"), Some(Err(_))));
+        assert!(matches!(watch_every("\\watch 0"), Some(Err(_))));
+        assert_eq!(watch_every("\\timing"), None);
     }
 }

@@ -353,3 +353,68 @@ fn ctrl_c_cancels_the_running_statement() {
         interrupted.elapsed()
     );
 }
+
+/// `hayate sql --watch`: the statements run again every half second until
+/// Ctrl-C, and a run after a new file lands in the table's directory (and a
+/// `REFRESH TABLE` among the statements) counts its rows.
+#[test]
+fn watch_runs_the_statements_again_until_ctrl_c() {
+    let cluster = ProcessCluster::start(1);
+    let dir = tempfile::tempdir().unwrap();
+    let table = dir.path().join("events");
+    std::fs::create_dir_all(&table).unwrap();
+    let copy = |name: &str, rows: u32| {
+        let out = sql(
+            &cluster.url,
+            &[&format!(
+                "COPY (SELECT value FROM generate_series(1, {rows})) TO '{}/{name}.parquet' STORED AS PARQUET",
+                table.display()
+            )],
+        );
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    copy("a", 10);
+    let create = format!(
+        "CREATE EXTERNAL TABLE IF NOT EXISTS watched STORED AS PARQUET LOCATION '{}/'",
+        table.display()
+    );
+    assert!(sql(&cluster.url, &[&create]).status.success());
+    let mut child = Command::new(HAYATE)
+        .args(["sql", "--coordinator", &cluster.url, "--watch", "0.5"])
+        .args(["--format", "csv"])
+        .args(["-e", "REFRESH TABLE watched"])
+        .args(["-e", "SELECT count(*) AS n FROM watched"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    copy("b", 5);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let started = std::time::Instant::now();
+    let out = loop {
+        if let Some(_status) = child.try_wait().unwrap() {
+            break child.wait_with_output().unwrap();
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "--watch did not stop at Ctrl-C"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let counts: Vec<&str> = stdout.lines().filter(|l| *l != "n").collect();
+    let runs = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.starts_with("-- ") && l.contains("Ctrl-C stops"))
+        .count();
+    assert!(runs >= 4, "{runs} runs: {}", text(&out));
+    assert_eq!(counts.first(), Some(&"10"), "{stdout}");
+    assert_eq!(counts.last(), Some(&"15"), "{stdout}");
+}
