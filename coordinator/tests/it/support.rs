@@ -34,6 +34,23 @@ pub fn tpch_dir() -> &'static str {
     })
 }
 
+/// Stores that reach `server` at `endpoint` (itself, or a proxy), with its
+/// keys or with none so that tables must bring them.
+pub fn s3_storage(server: &S3Server, endpoint: &str, with_keys: bool) -> StorageConfig {
+    let mut defaults = BTreeMap::from([
+        ("aws.endpoint".to_string(), endpoint.to_string()),
+        ("aws.region".to_string(), "us-east-1".to_string()),
+    ]);
+    if with_keys {
+        defaults.insert("aws.access_key_id".into(), server.access_key.clone());
+        defaults.insert("aws.secret_access_key".into(), server.secret_key.clone());
+    }
+    StorageConfig {
+        defaults,
+        ..Default::default()
+    }
+}
+
 pub struct TestCluster {
     pub coordinator: CoordinatorHandle,
     pub workers: Vec<WorkerHandle>,
@@ -116,19 +133,7 @@ impl TestCluster {
         endpoint: &str,
         with_keys: bool,
     ) -> Self {
-        let mut defaults = BTreeMap::from([
-            ("aws.endpoint".to_string(), endpoint.to_string()),
-            ("aws.region".to_string(), "us-east-1".to_string()),
-        ]);
-        if with_keys {
-            defaults.insert("aws.access_key_id".into(), server.access_key.clone());
-            defaults.insert("aws.secret_access_key".into(), server.secret_key.clone());
-        }
-        let storage = StorageConfig {
-            defaults,
-            ..Default::default()
-        };
-        Self::start_with_storage(workers, storage).await
+        Self::start_with_storage(workers, s3_storage(server, endpoint, with_keys)).await
     }
 
     /// A Flight SQL client with its own session.
