@@ -114,6 +114,28 @@ fn never_reached(status: &Status) -> bool {
     false
 }
 
+/// The error of a call to the coordinator at `address` that failed with
+/// `status`: the coordinator lost, or its own answer.
+fn call_failed(address: &str, status: Status) -> ClientError {
+    if coordinator_gone(&status) {
+        ClientError::CoordinatorLost {
+            address: address.to_string(),
+            status,
+        }
+    } else {
+        ClientError::Server(status)
+    }
+}
+
+/// `sql` as the descriptor of a Flight SQL statement.
+fn statement_descriptor(sql: &str) -> FlightDescriptor {
+    let command = CommandStatementQuery {
+        query: sql.to_string(),
+        transaction_id: None,
+    };
+    FlightDescriptor::new_cmd(command.as_any().encode_to_vec())
+}
+
 /// Whether `sql` changes a session setting (`SET name = value`).
 fn is_setting(sql: &str) -> bool {
     sql.split_whitespace()
@@ -189,19 +211,17 @@ impl SqlClient {
         Ok(self.address())
     }
 
-    /// Gives the coordinator moved to the session's settings. One it
-    /// refuses is left out: the statements after it say so if it matters.
+    /// Gives the coordinator moved to the session's settings (signed in
+    /// first, when the session has a login). One it refuses is left out:
+    /// the statements after it say so if it matters.
     async fn send_settings(&mut self) {
         self.settings_owed = false;
+        if self.bearer.is_none() {
+            // A failed sign-in shows in the statement that follows.
+            let _ = self.sign_in().await;
+        }
         for setting in self.settings.clone() {
-            let descriptor = FlightDescriptor::new_cmd(
-                CommandStatementQuery {
-                    query: setting.clone(),
-                    transaction_id: None,
-                }
-                .as_any()
-                .encode_to_vec(),
-            );
+            let descriptor = statement_descriptor(&setting);
             let Ok(info) = self.inner.get_flight_info(self.request(descriptor)).await else {
                 continue;
             };
@@ -284,11 +304,7 @@ impl SqlClient {
         sql: &str,
     ) -> Result<impl futures::Stream<Item = Result<RecordBatch, ClientError>> + use<>, ClientError>
     {
-        let command = CommandStatementQuery {
-            query: sql.to_string(),
-            transaction_id: None,
-        };
-        let descriptor = FlightDescriptor::new_cmd(command.as_any().encode_to_vec());
+        let descriptor = statement_descriptor(sql);
         let mut tries = self.coordinators.len();
         let info = loop {
             tries -= 1;
@@ -313,7 +329,7 @@ impl SqlClient {
                 other => break other,
             }
         }
-        .map_err(|status| self.failed(status))?
+        .map_err(|status| call_failed(self.address(), status))?
         .into_inner();
         if is_setting(sql) {
             self.settings.push(sql.to_string());
@@ -330,19 +346,13 @@ impl SqlClient {
                 .inner
                 .do_get(self.request(ticket))
                 .await
-                .map_err(|status| self.failed(status))?
+                .map_err(|status| call_failed(&address, status))?
                 .into_inner()
                 .map_err(|s| FlightError::Tonic(Box::new(s)));
             let address = address.clone();
             streams.push(
                 FlightRecordBatchStream::new_from_flight_data(data).map_err(move |e| match e {
-                    FlightError::Tonic(status) if coordinator_gone(&status) => {
-                        ClientError::CoordinatorLost {
-                            address: address.clone(),
-                            status: *status,
-                        }
-                    }
-                    FlightError::Tonic(s) => ClientError::Server(*s),
+                    FlightError::Tonic(status) => call_failed(&address, *status),
                     other => ClientError::Protocol(other.to_string()),
                 }),
             );
@@ -379,18 +389,6 @@ impl SqlClient {
     fn last_query_ref(&self) -> Option<QueryRef> {
         let query_id = self.last_query.clone()?;
         Some(QueryRef { query_id })
-    }
-
-    /// The error of a failed call to the coordinator in use.
-    fn failed(&self, status: Status) -> ClientError {
-        if coordinator_gone(&status) {
-            ClientError::CoordinatorLost {
-                address: self.address().to_string(),
-                status,
-            }
-        } else {
-            ClientError::Server(status)
-        }
     }
 
     /// Runs one statement to the end and returns all its batches.

@@ -142,9 +142,8 @@ impl QueryHistory {
         let ended: Vec<QuerySummary> = {
             let written = self.written.lock();
             all.iter()
-                .filter(|q| !written.contains(&q.id))
+                .filter(|q| q.state().is_over() && !written.contains(&q.id))
                 .map(|q| q.summary())
-                .filter(|q| q.state.is_over())
                 .collect()
         };
         if !ended.is_empty() {

@@ -232,9 +232,16 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
         channels,
     ));
     let shutdown = CancellationToken::new();
+    // The shared catalog and, beside it, the query history.
     let history = match &config.catalog {
         Some(url) => {
             let (store, prefix) = catalog_store(&catalog, url)?;
+            let log = Arc::new(CatalogLog::new(Arc::clone(&store), &prefix, &address));
+            let key = config.catalog_key.clone();
+            let sync = CatalogSync::start(log, catalog.clone(), key, shutdown.clone())
+                .await
+                .map_err(|e| std::io::Error::other(format!("catalog {url}: {e}")))?;
+            engine.follow_catalog(sync);
             let history = QueryHistory::new(
                 store,
                 url,
@@ -260,15 +267,6 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
     let history_writer = history.map(|history| {
         tokio::spawn(history.keep(Arc::clone(engine.registry()), history_stop.clone()))
     });
-    if let Some(url) = &config.catalog {
-        let (store, prefix) = catalog_store(&catalog, url)?;
-        let log = Arc::new(CatalogLog::new(store, &prefix, &address));
-        let key = config.catalog_key.clone();
-        let sync = CatalogSync::start(log, catalog.clone(), key, shutdown.clone())
-            .await
-            .map_err(|e| std::io::Error::other(format!("catalog {url}: {e}")))?;
-        engine.follow_catalog(sync);
-    }
     run_init_sql(&engine, &catalog, &config.init_sql).await?;
     let service = CoordinatorService::new(
         Sessions::new(catalog.clone()),
@@ -329,8 +327,6 @@ pub async fn start_coordinator(config: CoordinatorConfig) -> std::io::Result<Coo
     })
 }
 
-/// Runs the startup statements through the same planner and engine as a
-/// client's; the first failure stops the coordinator with its statement.
 /// The store the shared catalog at `url` is kept in, the one the
 /// coordinator's tables would read it from (with the same default options
 /// and credentials), and its prefix there.
@@ -348,6 +344,8 @@ fn catalog_store(
     Ok((store, prefix))
 }
 
+/// Runs the startup statements through the same planner and engine as a
+/// client's; the first failure stops the coordinator with its statement.
 async fn run_init_sql(
     engine: &QueryEngine,
     catalog: &Catalog,

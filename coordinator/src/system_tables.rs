@@ -259,8 +259,8 @@ fn ended_queries(state: &SystemState) -> Vec<ArrayRef> {
         .queries
         .list()
         .iter()
+        .filter(|q| q.state().is_over())
         .map(|q| q.summary())
-        .filter(|q| q.state.is_over())
         .collect();
     history_columns(&qs, &state.membership.coordinator_id)
 }

@@ -160,24 +160,16 @@ impl TaskRegistry {
     /// nobody will read their output or collect their reports. The runs of
     /// other coordinators go on. Returns how many tasks were stopped.
     pub fn cancel_runs_of(&self, coordinator_id: &str) -> usize {
-        let runs: Vec<QueryTasks> = {
-            let mut queries = self.queries.lock();
-            let lost: Vec<QueryRun> = queries
-                .iter()
-                .filter(|(_, q)| q.coordinator_id == coordinator_id)
-                .map(|(run, _)| run.clone())
-                .collect();
-            lost.iter().filter_map(|run| queries.remove(run)).collect()
-        };
-        let mut stopped = 0;
-        for q in runs {
-            q.cancel.cancel();
-            stopped += q.tasks.len();
-            for task in q.tasks.values() {
-                self.add_to_totals(&task.report(true));
-            }
-        }
-        stopped
+        let lost: Vec<QueryRun> = self
+            .queries
+            .lock()
+            .iter()
+            .filter(|(_, q)| q.coordinator_id == coordinator_id)
+            .map(|(run, _)| run.clone())
+            .collect();
+        lost.iter()
+            .map(|run| self.cancel_run(run).stopped as usize)
+            .sum()
     }
 
     /// Every task of the coordinator `coordinator_id` held here now,
