@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use hayate_protocol::QueryStats;
 use hayate_testkit::SqlClient;
@@ -47,7 +48,15 @@ impl DataFusion {
         stores: &[(url::Url, Arc<dyn ObjectStore>)],
         tables: &[String],
     ) -> anyhow::Result<Self> {
-        let ctx = SessionContext::new_with_config(SessionConfig::new());
+        // With Hayate's functions (JSON, `matches`), so that it answers the
+        // same queries.
+        let state = hayate_planner::with_hayate_functions(
+            SessionStateBuilder::new()
+                .with_config(SessionConfig::new())
+                .with_default_features()
+                .build(),
+        )?;
+        let ctx = SessionContext::new_with_state(state);
         for (url, store) in stores {
             ctx.register_object_store(url, Arc::clone(store));
         }

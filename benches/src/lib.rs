@@ -9,6 +9,7 @@ pub mod exchange;
 pub mod floor;
 pub mod process;
 pub mod report;
+pub mod search;
 pub mod stats;
 pub mod suite;
 pub mod workload;

@@ -5,7 +5,8 @@
 //! Engines: DataFusion in this process; Hayate as separate processes with 1
 //! and 2 workers, and as `hayate local`; DuckDB in a Python process.
 //! Workloads: TPC-H (all 22) at each `--sf`, the log suite on local files
-//! and from an S3 server (SeaweedFS on loopback). Then the per-query floor,
+//! and from an S3 server (SeaweedFS on loopback), and the log searches
+//! before and after the search index is built. Then the per-query floor,
 //! exchange throughput between two workers, and queries per second under
 //! concurrency at 1, 2 and 3 pinned workers. Writes `results.json`,
 //! `summary.md` and `ratios.png` to `--out`.
@@ -24,9 +25,10 @@ use hayate_benches::floor::FloorQuery;
 use hayate_benches::report::{Report, Target, cpu_totals, totals, worst_ratio};
 use hayate_benches::suite::run_workload;
 use hayate_benches::workload::{S3Logs, Workload};
-use hayate_benches::{concurrency, exchange, floor};
+use hayate_benches::{concurrency, exchange, floor, search};
 use hayate_logs::LogSpec;
 use hayate_testkit::S3Server;
+use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 
 #[derive(Parser, Debug)]
@@ -84,7 +86,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "tpch,logs,floor,exchange,concurrency"
+        default_value = "tpch,logs,search,floor,exchange,concurrency"
     )]
     parts: Vec<String>,
 }
@@ -142,12 +144,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let log_dir = local_logs(&args.data, args.log_rows).await?;
     // Kept alive while the S3 workload runs.
     let mut _s3 = None;
-    if wants(&args, "logs") {
+    // The log set on local files and in the S3 server, for the log suite
+    // and the search workload.
+    let mut log_sets: Vec<(Workload, Arc<dyn ObjectStore>, String)> = Vec::new();
+    if wants(&args, "logs") || wants(&args, "search") {
         let rows_name = short_count(args.log_rows);
-        workloads.push(Workload::logs(
-            format!("logs-{rows_name}-local"),
-            &log_dir,
-            None,
+        log_sets.push((
+            Workload::logs(format!("logs-{rows_name}-local"), &log_dir, None),
+            Arc::new(LocalFileSystem::new_with_prefix(&log_dir)?),
+            String::new(),
         ));
         let server = S3Server::start("bench").await;
         let spec = LogSpec {
@@ -166,16 +171,23 @@ async fn run(args: Args) -> anyhow::Result<()> {
                 server.secret_key.clone(),
             ),
         ];
-        workloads.push(Workload::logs(
-            format!("logs-{rows_name}-s3"),
-            &format!("s3://{}/logs/", server.bucket),
-            Some(S3Logs {
-                url,
-                store: server.store() as _,
-                table_options: keys,
-            }),
+        log_sets.push((
+            Workload::logs(
+                format!("logs-{rows_name}-s3"),
+                &format!("s3://{}/logs/", server.bucket),
+                Some(S3Logs {
+                    url,
+                    store: server.store() as _,
+                    table_options: keys,
+                }),
+            ),
+            server.store() as _,
+            "logs".to_string(),
         ));
         _s3 = Some(server);
+    }
+    if wants(&args, "logs") {
+        workloads.extend(log_sets.iter().map(|(logs, _, _)| logs.clone()));
     }
 
     if !args.queries.is_empty() {
@@ -231,6 +243,31 @@ async fn run(args: Args) -> anyhow::Result<()> {
     for workload in &workloads {
         let result = run_workload(workload, &mut engines, &settings, 1, args.runs).await?;
         report.workloads.push(result);
+        write_report(&args, &report, python)?;
+    }
+    if wants(&args, "search") {
+        // The same searches read in full, then by the index built between.
+        let id = search::rare_request_id(&log_sets[0].0).await?;
+        eprintln!("searching for request id {id}");
+        for (logs, _, _) in &log_sets {
+            let name = logs.name.replacen("logs", "search", 1);
+            let w = search::workload(logs, format!("{name}-unindexed"), &id, false);
+            report
+                .workloads
+                .push(run_workload(&w, &mut engines, &settings, 1, args.runs).await?);
+        }
+        for (logs, store, prefix) in &log_sets {
+            let build = search::build(&logs.name, Arc::clone(store), prefix).await?;
+            eprintln!("index of {}: {build:?}", logs.name);
+            report.search_index.push(build);
+        }
+        for (logs, _, _) in &log_sets {
+            let name = logs.name.replacen("logs", "search", 1);
+            let w = search::workload(logs, format!("{name}-indexed"), &id, true);
+            report
+                .workloads
+                .push(run_workload(&w, &mut engines, &settings, 1, args.runs).await?);
+        }
         write_report(&args, &report, python)?;
     }
     drop(engines);

@@ -21,6 +21,8 @@ pub struct Report {
     pub partitions: usize,
     pub runs: usize,
     pub workloads: Vec<WorkloadResult>,
+    /// Building the search index of the log set, per location.
+    pub search_index: Vec<crate::search::IndexBuild>,
     pub floor: Vec<FloorResult>,
     pub exchange: Vec<ExchangeResult>,
     pub concurrency: Vec<ConcurrencyResult>,
@@ -122,6 +124,22 @@ impl Report {
         for w in &self.workloads {
             self.workload_markdown(&mut md, w);
         }
+        if !self.search_index.is_empty() {
+            md.push_str("\n## Search index build (`hayate index`, message and attributes)\n\n| location | files | row groups | data MiB | index MiB | index/data | seconds |\n|---|---|---|---|---|---|---|\n");
+            for b in &self.search_index {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} | {} | {:.1}% | {:.1} |",
+                    b.location,
+                    b.files,
+                    b.row_groups,
+                    mib(b.data_bytes),
+                    mib(b.index_bytes),
+                    100.0 * b.index_bytes as f64 / b.data_bytes.max(1) as f64,
+                    b.seconds
+                );
+            }
+        }
         if !self.floor.is_empty() {
             md.push_str("\n## Per-query floor (Flight SQL, end to end)\n\n");
             md.push_str("| query | Hayate p50 | p99 | ADBC p50 | ADBC p99 | DataFusion in-process p50 |\n|---|---|---|---|---|---|\n");
@@ -210,11 +228,11 @@ impl Report {
         for e in &others {
             let _ = write!(md, " {e} s | ratio |");
         }
-        md.push_str(" CPU ratio (2w) | exchange MiB (2w) | check |\n|---|---|");
+        md.push_str(" CPU ratio (2w) | exchange MiB (2w) | cold fetch (2w) | check |\n|---|---|");
         for _ in &others {
             md.push_str("---|---|");
         }
-        md.push_str("---|---|---|\n");
+        md.push_str("---|---|---|---|\n");
         let main = others
             .iter()
             .find(|e| e.as_str() == "hayate-2w")
@@ -235,6 +253,11 @@ impl Report {
                 _ => "-".into(),
             };
             let exchange = h.and_then(|h| h.exchange_bytes).map_or("-".into(), mib);
+            // Storage read by the first run: bytes and GET requests.
+            let cold = match h.map(|h| (h.cold_bytes_fetched, h.cold_get_requests)) {
+                Some((Some(bytes), Some(gets))) => format!("{} MiB, {gets} GETs", mib(bytes)),
+                _ => "-".into(),
+            };
             let checks: Vec<String> = q
                 .engines
                 .iter()
@@ -243,7 +266,7 @@ impl Report {
                 .collect();
             let _ = writeln!(
                 md,
-                " {cpu} | {exchange} | {} |",
+                " {cpu} | {exchange} | {cold} | {} |",
                 if checks.is_empty() {
                     "same".to_string()
                 } else {
@@ -268,7 +291,7 @@ impl Report {
         }
         let cpu = cpu_totals(w, main, "datafusion")
             .map_or("-".into(), |(a, b)| format!("{:.2}x", a / b.max(1e-9)));
-        let _ = writeln!(md, " {cpu} | | |");
+        let _ = writeln!(md, " {cpu} | | | |");
         md.push_str("\nPeak resident memory (MiB, highest over the workload):");
         for e in &w.engines {
             let mut peaks: Vec<(String, u64)> = Vec::new();

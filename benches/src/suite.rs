@@ -90,7 +90,8 @@ pub async fn run_workload(
         let mut line = format!("{:<32}", query.name);
         for (index, engine) in engines.iter_mut().enumerate() {
             let name = engine.name();
-            let result = match engine.run(&query.sql, warmups, runs).await {
+            let sql = query.sql_for(engine).to_string();
+            let result = match engine.run(&sql, warmups, runs).await {
                 Ok(r) => {
                     let check = match (&reference, &**engine) {
                         (None, _) if index == 0 => "same".to_string(),

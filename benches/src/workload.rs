@@ -14,6 +14,17 @@ pub struct Query {
     pub sql: String,
     /// Whether row order is part of the answer.
     pub ordered: bool,
+    /// DuckDB's spelling, where its functions differ (JSON, token search).
+    pub duckdb_sql: Option<String>,
+}
+
+impl Query {
+    pub fn sql_for(&self, engine: &crate::engine::Engine) -> &str {
+        match (engine, &self.duckdb_sql) {
+            (crate::engine::Engine::DuckDb(_), Some(sql)) => sql,
+            _ => &self.sql,
+        }
+    }
 }
 
 /// Logs in an S3 server: where, the store DataFusion reads them through, and
@@ -25,6 +36,7 @@ pub struct S3Logs {
 }
 
 /// Queries and the statements that make their tables visible to each engine.
+#[derive(Clone)]
 pub struct Workload {
     /// e.g. `tpch-sf1`, `logs-10M-local`, `logs-10M-s3`.
     pub name: String,
@@ -57,6 +69,7 @@ impl Workload {
                     name: format!("q{n}"),
                     sql: hayate_tpch::query(n).to_string(),
                     ordered: hayate_tpch::is_ordered(n),
+                    duckdb_sql: None,
                 })
                 .collect(),
             datafusion_tables: tables,
@@ -76,6 +89,7 @@ impl Workload {
                 name: q.name.to_string(),
                 sql: q.sql.to_string(),
                 ordered: q.ordered,
+                duckdb_sql: None,
             })
             .collect();
         let mut options: Vec<(&str, &str)> = vec![hayate_logs::TIME_COLUMN];

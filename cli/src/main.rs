@@ -3,6 +3,7 @@
 mod client;
 mod completion;
 mod drain;
+mod index;
 mod local;
 mod logs_gen;
 mod output;
@@ -70,6 +71,9 @@ enum Command {
     /// Generate web/application logs as Hive-partitioned Parquet, to a
     /// local directory or an s3:// location.
     LogsGen(LogsGenArgs),
+    /// Build the search index of a table's Parquet files (sidecar files
+    /// beside them), so text searches skip row groups that cannot match.
+    Index(index::IndexArgs),
     /// Write the sample data (TPC-H and a week of logs) to a directory or
     /// an s3:// location, e.g. to load an S3 bucket for a new cluster.
     SampleData(SampleDataArgs),
@@ -586,6 +590,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{} drained; {left} tasks still running", args.worker);
         }
         Command::LogsGen(args) => logs_gen::run(args.to_spec(), &args.out, &args.storage).await?,
+        Command::Index(args) => index::run(&args).await?,
         Command::TpchGen(args) => {
             hayate_tpch::generate(&args.out, args.sf)?;
             println!(

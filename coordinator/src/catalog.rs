@@ -14,10 +14,15 @@ use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 use hayate_planner::{FetcherExtension, HayateOptions};
 use hayate_rpc::{Channels, FlightPartitionFetcher, LocalPeers};
+use hayate_search_index::IndexCache;
 use hayate_storage::StoreRegistry;
 
 use crate::server::StorageConfig;
 use crate::system_tables::{SYSTEM_SCHEMA, SystemSchema, SystemState};
+
+/// Memory for search indexes read from sidecars (about 5% of the indexed
+/// text columns they cover).
+const SEARCH_INDEX_CACHE_BYTES: usize = 256 * 1024 * 1024;
 
 /// Memory for cached listings: about 100,000 files.
 const LISTING_CACHE_BYTES: usize = 64 * 1024 * 1024;
@@ -61,7 +66,8 @@ impl Catalog {
             // The shared catalog already has its default catalog and schema;
             // creating them again would replace every table for everyone.
             .with_create_default_catalog_and_schema(false)
-            .with_extension(Arc::new(FetcherExtension(Arc::new(fetcher))));
+            .with_extension(Arc::new(FetcherExtension(Arc::new(fetcher))))
+            .with_extension(Arc::new(IndexCache::new(SEARCH_INDEX_CACHE_BYTES)));
         let template = hayate_planner::with_hayate_functions(
             SessionStateBuilder::new()
                 .with_config(config)

@@ -10,6 +10,7 @@ use crate::time_partitions::{TIME_COLUMN_OPTION, TimePartitionedTable};
 use datafusion::arrow::array::StringArray;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::catalog::TableProvider;
 use datafusion::common::ScalarValue;
 use datafusion::datasource::listing::ListingTable;
 use datafusion::error::{DataFusionError, Result};
@@ -18,6 +19,7 @@ use datafusion::logical_expr::{CreateExternalTable, DdlStatement, LogicalPlan};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use hayate_planner::{HayateOptions, SplitOptions, StageGraph, explain_stages, split_into_stages};
+use hayate_search_index::{SearchIndexOff, SearchIndexedTable};
 use hayate_storage::{IoCounters, Replaced, StoreRegistry, counting_runtime, split_store_options};
 
 /// What a statement turned into.
@@ -64,6 +66,7 @@ pub async fn plan_statement(
         None => logical,
     };
     let options = hayate_options(&state);
+    let search_index = options.search_index;
     // A query plans in a view of the session whose stores count its I/O
     // (built only for statements that read tables, not for `SET` or DDL).
     // With one worker every stage is one task and nothing is shuffled over
@@ -73,6 +76,12 @@ pub async fn plan_statement(
         let mut state = SessionStateBuilder::new_from_existing(state)
             .with_runtime_env(runtime)
             .build();
+        // Table scans count what the search index saved into the same
+        // counters.
+        state.config_mut().set_extension(Arc::clone(io));
+        if !search_index {
+            state.config_mut().set_extension(Arc::new(SearchIndexOff));
+        }
         if workers <= 1
             && let Some(options) = state
                 .config_mut()
@@ -118,13 +127,11 @@ pub async fn plan_statement(
                 replaced.into_iter().for_each(|r| stores.restore(r));
                 return Err(e);
             }
-            if let Some(column) = time_column {
-                let table = ctx.table_provider(name.clone()).await?;
-                let wrapped = TimePartitionedTable::try_new(table, &column, &partitions);
-                // Replaced by its wrapper, or dropped if the option is wrong.
-                ctx.deregister_table(name.clone())?;
-                ctx.register_table(name, Arc::new(wrapped?))?;
-            }
+            let table = ctx.table_provider(name.clone()).await?;
+            let wrapped = wrap_file_table(table, time_column.as_deref(), &partitions);
+            // Replaced by its wrappers, or dropped if an option is wrong.
+            ctx.deregister_table(name.clone())?;
+            ctx.register_table(name, wrapped?)?;
             empty_result()
         }
         ddl @ (LogicalPlan::Ddl(_) | LogicalPlan::Statement(_)) => {
@@ -234,6 +241,42 @@ fn configure_table_store(
     Ok(replaced)
 }
 
+/// A new file table as Hayate serves it: partitions selected by its time
+/// column if it names one, and Parquet scans narrowed by the search index.
+fn wrap_file_table(
+    table: Arc<dyn TableProvider>,
+    time_column: Option<&str>,
+    partitions: &[String],
+) -> Result<Arc<dyn TableProvider>> {
+    let paths = match table.downcast_ref::<ListingTable>() {
+        Some(listing) if listing.options().format.get_ext() == "parquet" => {
+            Some(listing.table_paths().clone())
+        }
+        _ => None,
+    };
+    let mut table = table;
+    if let Some(column) = time_column {
+        table = Arc::new(TimePartitionedTable::try_new(table, column, partitions)?);
+    }
+    if let Some(paths) = paths {
+        table = Arc::new(SearchIndexedTable::new(table, paths));
+    }
+    Ok(table)
+}
+
+/// The listing table under a file table's wrappers.
+pub fn listing_table(table: &dyn TableProvider) -> Option<&ListingTable> {
+    let table = match table.downcast_ref::<SearchIndexedTable>() {
+        Some(indexed) => indexed.inner().as_ref(),
+        None => table,
+    };
+    let table = match table.downcast_ref::<TimePartitionedTable>() {
+        Some(partitioned) => partitioned.inner().as_ref(),
+        None => table,
+    };
+    table.downcast_ref::<ListingTable>()
+}
+
 /// `REFRESH TABLE name`: the table's next query lists its files again and
 /// rereads their statistics instead of using the cached ones.
 fn refresh_target(sql: &str) -> Option<String> {
@@ -253,12 +296,9 @@ fn refresh_target(sql: &str) -> Option<String> {
 }
 
 async fn refresh_table(ctx: &SessionContext, name: &str) -> Result<PlannedStatement> {
-    let mut provider = ctx.table_provider(name).await?;
-    if let Some(time) = provider.downcast_ref::<TimePartitionedTable>() {
-        provider = Arc::clone(time.inner());
-    }
+    let provider = ctx.table_provider(name).await?;
     let caches = &ctx.runtime_env().cache_manager;
-    if let Some(listing) = provider.downcast_ref::<ListingTable>() {
+    if let Some(listing) = listing_table(provider.as_ref()) {
         for path in listing.table_paths() {
             if let Some(table) = path.get_table_ref() {
                 if let Some(cache) = caches.get_list_files_cache() {

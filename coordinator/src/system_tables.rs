@@ -29,10 +29,10 @@ use futures::TryStreamExt;
 use hayate_storage::{io_metric, scan_metric};
 
 use crate::membership::Membership;
+use crate::planning::listing_table;
 use crate::query::QuerySummary;
 use crate::query_history::QueryHistory;
 use crate::registry::QueryRegistry;
-use crate::time_partitions::TimePartitionedTable;
 
 /// The schema that holds the system tables.
 pub const SYSTEM_SCHEMA: &str = "system";
@@ -413,14 +413,6 @@ struct TableRow {
     location: Option<String>,
     format: Option<String>,
     files: Option<u64>,
-}
-
-fn listing_table(table: &dyn TableProvider) -> Option<&ListingTable> {
-    let table = match table.downcast_ref::<TimePartitionedTable>() {
-        Some(partitioned) => partitioned.inner().as_ref(),
-        None => table,
-    };
-    table.downcast_ref::<ListingTable>()
 }
 
 /// A file table's location and format.

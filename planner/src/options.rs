@@ -35,6 +35,10 @@ extensions_options! {
         /// worker costs only a rerun; once rows are out, it fails the query
         /// (they would be sent twice). 0 sends every batch at once.
         pub retry_buffer_bytes: u64, default = 16 * 1024 * 1024
+        /// Whether text searches (`LIKE '%..%'`, `contains`, `strpos`,
+        /// `matches`) skip row groups by the search index that
+        /// `hayate index` builds; off, every file is read as if it had none.
+        pub search_index: bool, default = true
     }
 }
 

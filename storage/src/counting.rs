@@ -40,6 +40,8 @@ pub mod io_metric {
     pub const LISTING_CACHE_MISSES: &str = "listing_cache_misses";
     pub const STATISTICS_CACHE_HITS: &str = "statistics_cache_hits";
     pub const STATISTICS_CACHE_MISSES: &str = "statistics_cache_misses";
+    pub const INDEX_FILES_SKIPPED: &str = "index_files_skipped";
+    pub const INDEX_ROW_GROUPS_SKIPPED: &str = "index_row_groups_skipped";
 }
 
 /// Gaps up to this size between ranges read together are fetched in one
@@ -59,6 +61,9 @@ pub struct IoCounters {
     pub listing_cache_misses: AtomicU64,
     pub statistics_cache_hits: AtomicU64,
     pub statistics_cache_misses: AtomicU64,
+    /// Files and row groups the search index showed cannot match.
+    pub index_files_skipped: AtomicU64,
+    pub index_row_groups_skipped: AtomicU64,
 }
 
 impl IoCounters {
@@ -82,6 +87,11 @@ impl IoCounters {
             (LISTING_CACHE_MISSES, get(&self.listing_cache_misses)),
             (STATISTICS_CACHE_HITS, get(&self.statistics_cache_hits)),
             (STATISTICS_CACHE_MISSES, get(&self.statistics_cache_misses)),
+            (INDEX_FILES_SKIPPED, get(&self.index_files_skipped)),
+            (
+                INDEX_ROW_GROUPS_SKIPPED,
+                get(&self.index_row_groups_skipped),
+            ),
         ]
     }
 }

@@ -34,6 +34,12 @@ pub fn io_summary(m: &BTreeMap<String, u64>) -> String {
             get(PAGE_ROWS_PRUNED)
         ));
     }
+    let (index_files, index_groups) = (get(INDEX_FILES_SKIPPED), get(INDEX_ROW_GROUPS_SKIPPED));
+    if index_files + index_groups > 0 {
+        parts.push(format!(
+            "search index skipped {index_groups} row groups ({index_files} whole files)"
+        ));
+    }
     for (name, label) in [
         ("metadata_cache", "footer cache"),
         ("listing_cache", "listing cache"),

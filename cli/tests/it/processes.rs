@@ -418,3 +418,73 @@ fn watch_runs_the_statements_again_until_ctrl_c() {
     assert_eq!(counts.first(), Some(&"10"), "{stdout}");
     assert_eq!(counts.last(), Some(&"15"), "{stdout}");
 }
+
+/// `hayate index` over logs from `hayate logs-gen`: every file indexed
+/// once, nothing redone on a second run, and a search that `EXPLAIN
+/// ANALYZE` shows skipping row groups by the index.
+#[test]
+fn index_builds_sidecars_that_searches_use() {
+    let data = tempfile::tempdir().unwrap();
+    let logs = data.path().join("logs");
+    let logs = logs.to_str().unwrap();
+    let out = Command::new(HAYATE)
+        .args([
+            "logs-gen",
+            "--rows",
+            "6000",
+            "--days",
+            "1",
+            "--rows-per-group",
+            "100",
+        ])
+        .args(["--out", logs])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let index = || {
+        Command::new(HAYATE)
+            .args(["index", logs, "--columns", "message,attributes"])
+            .output()
+            .unwrap()
+    };
+    let out = index();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("indexed 24 of 24 files"),
+        "{}",
+        text(&out)
+    );
+    let out = index();
+    assert!(
+        text(&out).contains("indexed 0 of 24 files (24 already current)"),
+        "{}",
+        text(&out)
+    );
+    let out = Command::new(HAYATE)
+        .args(["index", "/nonexistent/place", "--false-positive-rate", "2"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("--false-positive-rate"),
+        "{}",
+        text(&out)
+    );
+
+    let create = hayate_logs::create_table_sql("logs", logs, &[]);
+    let out = Command::new(HAYATE)
+        .args(["local", "--no-sample", "-e"])
+        .arg(format!(
+            "{create}; SELECT count(*) AS lines FROM logs; \
+             EXPLAIN ANALYZE SELECT ts FROM logs WHERE matches(message, 'circuit AND open')"
+        ))
+        .output()
+        .unwrap();
+    let output = text(&out);
+    assert!(out.status.success(), "{output}");
+    assert!(
+        output.contains("| 6000 "),
+        "sidecars read as data?\n{output}"
+    );
+    assert!(output.contains("search index skipped"), "{output}");
+}

@@ -17,6 +17,7 @@ mod membership;
 mod message_size;
 mod placement;
 mod s3;
+mod search_index;
 mod security;
 mod status;
 mod support;
