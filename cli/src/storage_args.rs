@@ -36,6 +36,11 @@ pub struct StorageArgs {
     /// (`REFRESH TABLE t` forgets it at once).
     #[arg(long, env = "HAYATE_LISTING_CACHE_TTL_SECS", default_value_t = 30)]
     listing_cache_ttl_secs: u64,
+    /// Seconds after which a query lists a table's newest partition again
+    /// (only it, with one LIST from where the last listing ended), so files
+    /// a shipper adds show up without `REFRESH TABLE`; 0 looks every query.
+    #[arg(long, env = "HAYATE_FRESH_LISTING_SECS", default_value_t = 2)]
+    fresh_listing_secs: u64,
 }
 
 impl StorageArgs {
@@ -56,6 +61,7 @@ impl StorageArgs {
         StorageConfig {
             defaults,
             listing_cache_ttl: Duration::from_secs(self.listing_cache_ttl_secs),
+            fresh_listing_interval: Duration::from_secs(self.fresh_listing_secs),
         }
     }
 }

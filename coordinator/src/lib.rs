@@ -15,6 +15,7 @@ pub mod cleanup;
 pub mod engine;
 pub mod error;
 pub mod flight_sql;
+pub mod fresh_listing;
 pub mod gate;
 pub mod load;
 pub mod membership;

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::fresh_listing::FreshListingTable;
 use crate::parameters::{bind, number_placeholders, parameter_schema};
 use crate::time_partitions::{TIME_COLUMN_OPTION, TimePartitionedTable};
 use datafusion::arrow::array::StringArray;
@@ -242,7 +243,8 @@ fn configure_table_store(
 }
 
 /// A new file table as Hayate serves it: partitions selected by its time
-/// column if it names one, and Parquet scans narrowed by the search index.
+/// column if it names one; for Parquet, scans narrowed by the search index
+/// and new files in the newest partition seen within seconds.
 fn wrap_file_table(
     table: Arc<dyn TableProvider>,
     time_column: Option<&str>,
@@ -259,13 +261,18 @@ fn wrap_file_table(
         table = Arc::new(TimePartitionedTable::try_new(table, column, partitions)?);
     }
     if let Some(paths) = paths {
-        table = Arc::new(SearchIndexedTable::new(table, paths));
+        table = Arc::new(SearchIndexedTable::new(table, paths.clone()));
+        table = Arc::new(FreshListingTable::new(table, paths, !partitions.is_empty()));
     }
     Ok(table)
 }
 
 /// The listing table under a file table's wrappers.
 pub fn listing_table(table: &dyn TableProvider) -> Option<&ListingTable> {
+    let table = match table.downcast_ref::<FreshListingTable>() {
+        Some(fresh) => fresh.inner().as_ref(),
+        None => table,
+    };
     let table = match table.downcast_ref::<SearchIndexedTable>() {
         Some(indexed) => indexed.inner().as_ref(),
         None => table,

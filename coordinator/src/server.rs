@@ -87,6 +87,10 @@ pub struct StorageConfig {
     /// How long a table's file listing is reused before listing again
     /// (`REFRESH TABLE` forgets it at once).
     pub listing_cache_ttl: Duration,
+    /// How stale a table's newest partition may be: a scan planned later
+    /// than this after the last look lists it again (only it), so new
+    /// files show up without `REFRESH TABLE`.
+    pub fresh_listing_interval: Duration,
 }
 
 impl Default for StorageConfig {
@@ -94,6 +98,7 @@ impl Default for StorageConfig {
         Self {
             defaults: StoreOptions::new(),
             listing_cache_ttl: Duration::from_secs(30),
+            fresh_listing_interval: Duration::from_secs(2),
         }
     }
 }
@@ -104,6 +109,7 @@ impl std::fmt::Debug for StorageConfig {
         f.debug_struct("StorageConfig")
             .field("default_option_keys", &keys)
             .field("listing_cache_ttl", &self.listing_cache_ttl)
+            .field("fresh_listing_interval", &self.fresh_listing_interval)
             .finish()
     }
 }

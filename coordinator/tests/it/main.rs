@@ -8,6 +8,7 @@ mod errors;
 mod exchange_windows;
 mod explain_analyze;
 mod flight_sql;
+mod fresh_data;
 mod garbage;
 mod joins;
 mod limits;
