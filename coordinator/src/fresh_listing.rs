@@ -10,22 +10,14 @@
 //! Files that land in an older partition, or under a name that sorts
 //! earlier, appear when the listing cache expires or on `REFRESH TABLE`.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::catalog::{ScanArgs, ScanResult, Session, TableProvider};
-use datafusion::common::{Constraints, Statistics};
+use datafusion::catalog::Session;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::error::Result;
 use datafusion::execution::cache::TableScopedPath;
 use datafusion::execution::cache::cache_manager::CachedFileList;
-use datafusion::logical_expr::dml::InsertOp;
-use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown, TableType};
-use datafusion::physical_plan::ExecutionPlan;
 use futures::TryStreamExt;
 use object_store::ObjectMeta;
 use object_store::path::Path;
@@ -34,13 +26,11 @@ use parking_lot::Mutex;
 /// How often a table's newest partition is listed again: a session config
 /// extension, from the coordinator's `--fresh-listing-secs`.
 #[derive(Debug, Clone, Copy)]
-pub struct FreshListing {
-    pub interval: Duration,
-}
+pub struct FreshListingInterval(pub Duration);
 
+/// One table's listing, kept fresh at its newest end.
 #[derive(Debug)]
-pub struct FreshListingTable {
-    inner: Arc<dyn TableProvider>,
+pub struct FreshListing {
     paths: Vec<ListingTableUrl>,
     /// Partitioned tables list from their newest partition directory,
     /// others from their last file name.
@@ -49,29 +39,20 @@ pub struct FreshListingTable {
     refreshed: Mutex<HashMap<usize, Instant>>,
 }
 
-impl FreshListingTable {
-    pub fn new(
-        inner: Arc<dyn TableProvider>,
-        paths: Vec<ListingTableUrl>,
-        partitioned: bool,
-    ) -> Self {
+impl FreshListing {
+    pub fn new(paths: Vec<ListingTableUrl>, partitioned: bool) -> Self {
         Self {
-            inner,
             paths,
             partitioned,
             refreshed: Mutex::default(),
         }
     }
 
-    pub fn inner(&self) -> &Arc<dyn TableProvider> {
-        &self.inner
-    }
-
     /// Brings the cached listing of every location up to date from its
     /// newest part. A location not listed yet is left to the scan, which
     /// lists it whole.
-    async fn refresh(&self, state: &dyn Session) -> Result<()> {
-        let Some(fresh) = state.config().get_extension::<FreshListing>() else {
+    pub async fn refresh(&self, state: &dyn Session) -> Result<()> {
+        let Some(interval) = state.config().get_extension::<FreshListingInterval>() else {
             return Ok(());
         };
         let Some(cache) = state.runtime_env().cache_manager.get_list_files_cache() else {
@@ -85,7 +66,7 @@ impl FreshListingTable {
                 .refreshed
                 .lock()
                 .get(&i)
-                .is_none_or(|at| at.elapsed() >= fresh.interval);
+                .is_none_or(|at| at.elapsed() >= interval.0);
             if !due {
                 continue;
             }
@@ -140,65 +121,6 @@ fn newest_part(files: &[ObjectMeta], prefix: &Path, partitioned: bool) -> Option
     let directory = Path::from_iter(parts);
     // The table's own directory: everything would be listed again.
     (directory.as_ref().len() > prefix.as_ref().len()).then_some(directory)
-}
-
-#[async_trait]
-impl TableProvider for FreshListingTable {
-    fn schema(&self) -> SchemaRef {
-        self.inner.schema()
-    }
-
-    fn constraints(&self) -> Option<&Constraints> {
-        self.inner.constraints()
-    }
-
-    fn table_type(&self) -> TableType {
-        self.inner.table_type()
-    }
-
-    fn get_logical_plan(&'_ self) -> Option<Cow<'_, LogicalPlan>> {
-        self.inner.get_logical_plan()
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.refresh(state).await?;
-        self.inner.scan(state, projection, filters, limit).await
-    }
-
-    async fn scan_with_args<'a>(
-        &self,
-        state: &dyn Session,
-        args: ScanArgs<'a>,
-    ) -> Result<ScanResult> {
-        self.refresh(state).await?;
-        self.inner.scan_with_args(state, args).await
-    }
-
-    fn supports_filters_pushdown(
-        &self,
-        filters: &[&Expr],
-    ) -> Result<Vec<TableProviderFilterPushDown>> {
-        self.inner.supports_filters_pushdown(filters)
-    }
-
-    fn statistics(&self) -> Option<Statistics> {
-        self.inner.statistics()
-    }
-
-    async fn insert_into(
-        &self,
-        state: &dyn Session,
-        input: Arc<dyn ExecutionPlan>,
-        insert_op: InsertOp,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.inner.insert_into(state, input, insert_op).await
-    }
 }
 
 #[cfg(test)]

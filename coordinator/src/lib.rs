@@ -14,6 +14,7 @@ pub mod catalog_sync;
 pub mod cleanup;
 pub mod engine;
 pub mod error;
+pub mod file_table;
 pub mod flight_sql;
 pub mod fresh_listing;
 pub mod gate;

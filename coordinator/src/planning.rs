@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::fresh_listing::FreshListingTable;
+use crate::file_table::FileTable;
 use crate::parameters::{bind, number_placeholders, parameter_schema};
-use crate::time_partitions::{TIME_COLUMN_OPTION, TimePartitionedTable};
+use crate::time_partitions::TIME_COLUMN_OPTION;
 use datafusion::arrow::array::StringArray;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
@@ -20,7 +20,7 @@ use datafusion::logical_expr::{CreateExternalTable, DdlStatement, LogicalPlan};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use hayate_planner::{HayateOptions, SplitOptions, StageGraph, explain_stages, split_into_stages};
-use hayate_search_index::{SearchIndexOff, SearchIndexedTable};
+use hayate_search_index::SearchIndexOff;
 use hayate_storage::{IoCounters, Replaced, StoreRegistry, counting_runtime, split_store_options};
 
 /// What a statement turned into.
@@ -121,7 +121,7 @@ pub async fn plan_statement(
         LogicalPlan::Ddl(DdlStatement::CreateExternalTable(mut create)) => {
             let time_column = create.options.remove(TIME_COLUMN_OPTION);
             let replaced = configure_table_store(stores, &mut create)?;
-            let (name, partitions) = (create.name.clone(), create.table_partition_cols.clone());
+            let name = create.name.clone();
             let plan = LogicalPlan::Ddl(DdlStatement::CreateExternalTable(create));
             if let Err(e) = ctx.execute_logical_plan(plan).await {
                 // A table that is not created leaves the bucket's store as it was.
@@ -129,7 +129,7 @@ pub async fn plan_statement(
                 return Err(e);
             }
             let table = ctx.table_provider(name.clone()).await?;
-            let wrapped = wrap_file_table(table, time_column.as_deref(), &partitions);
+            let wrapped = wrap_file_table(table, time_column.as_deref());
             // Replaced by its wrappers, or dropped if an option is wrong.
             ctx.deregister_table(name.clone())?;
             ctx.register_table(name, wrapped?)?;
@@ -242,46 +242,28 @@ fn configure_table_store(
     Ok(replaced)
 }
 
-/// A new file table as Hayate serves it: partitions selected by its time
-/// column if it names one; for Parquet, scans narrowed by the search index
-/// and new files in the newest partition seen within seconds.
+/// A new table as Hayate serves it: a file table ([`FileTable`]) with its
+/// time column, if it names one.
 fn wrap_file_table(
     table: Arc<dyn TableProvider>,
     time_column: Option<&str>,
-    partitions: &[String],
 ) -> Result<Arc<dyn TableProvider>> {
-    let paths = match table.downcast_ref::<ListingTable>() {
-        Some(listing) if listing.options().format.get_ext() == "parquet" => {
-            Some(listing.table_paths().clone())
-        }
-        _ => None,
-    };
-    let mut table = table;
-    if let Some(column) = time_column {
-        table = Arc::new(TimePartitionedTable::try_new(table, column, partitions)?);
+    let any: Arc<dyn std::any::Any + Send + Sync> = table.clone();
+    match any.downcast::<ListingTable>() {
+        Ok(listing) => Ok(Arc::new(FileTable::try_new(listing, time_column)?)),
+        Err(_) if time_column.is_some() => Err(DataFusionError::Plan(format!(
+            "{TIME_COLUMN_OPTION} needs a table of files"
+        ))),
+        Err(_) => Ok(table),
     }
-    if let Some(paths) = paths {
-        table = Arc::new(SearchIndexedTable::new(table, paths.clone()));
-        table = Arc::new(FreshListingTable::new(table, paths, !partitions.is_empty()));
-    }
-    Ok(table)
 }
 
-/// The listing table under a file table's wrappers.
+/// The listing table under a file table.
 pub fn listing_table(table: &dyn TableProvider) -> Option<&ListingTable> {
-    let table = match table.downcast_ref::<FreshListingTable>() {
-        Some(fresh) => fresh.inner().as_ref(),
-        None => table,
-    };
-    let table = match table.downcast_ref::<SearchIndexedTable>() {
-        Some(indexed) => indexed.inner().as_ref(),
-        None => table,
-    };
-    let table = match table.downcast_ref::<TimePartitionedTable>() {
-        Some(partitioned) => partitioned.inner().as_ref(),
-        None => table,
-    };
-    table.downcast_ref::<ListingTable>()
+    match table.downcast_ref::<FileTable>() {
+        Some(file) => Some(file.listing()),
+        None => table.downcast_ref::<ListingTable>(),
+    }
 }
 
 /// `REFRESH TABLE name`: the table's next query lists its files again and

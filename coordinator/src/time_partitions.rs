@@ -5,41 +5,30 @@
 //! the files of other days and hours never enter the plan. Users write the
 //! time range they mean and need not repeat it as `dt`/`hour` filters.
 
-use std::borrow::Cow;
-use std::sync::Arc;
-
-use async_trait::async_trait;
 use chrono::{DateTime, Timelike};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
-use datafusion::catalog::{ScanArgs, ScanResult, Session, TableProvider};
-use datafusion::common::{Constraints, ScalarValue, Statistics};
+use datafusion::common::ScalarValue;
 use datafusion::error::{DataFusionError, Result};
-use datafusion::logical_expr::{
-    Between, BinaryExpr, Expr, LogicalPlan, Operator, TableProviderFilterPushDown, TableType, col,
-    lit,
-};
-use datafusion::physical_plan::ExecutionPlan;
+use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator, col, lit};
 
 /// The table option that names the time column.
 pub const TIME_COLUMN_OPTION: &str = "hayate.time_column";
 
-/// A table whose first partition column is the UTC date of `time_column`
-/// and whose second, if any, its UTC hour (two digits).
+/// A table's time column and the partition columns that hold its UTC date
+/// and, if any, its UTC hour (two digits).
 #[derive(Debug)]
-pub struct TimePartitionedTable {
-    inner: Arc<dyn TableProvider>,
+pub struct TimePartitions {
     time_column: String,
     day_column: String,
     hour_column: Option<String>,
 }
 
-impl TimePartitionedTable {
+impl TimePartitions {
     pub fn try_new(
-        inner: Arc<dyn TableProvider>,
+        schema: &SchemaRef,
         time_column: &str,
         partition_columns: &[String],
     ) -> Result<Self> {
-        let schema = inner.schema();
         let field = schema.field_with_name(time_column).map_err(|_| {
             DataFusionError::Plan(format!("{TIME_COLUMN_OPTION}: no column {time_column}"))
         })?;
@@ -55,7 +44,6 @@ impl TimePartitionedTable {
             )));
         };
         Ok(Self {
-            inner,
             time_column: time_column.to_string(),
             day_column: day_column.clone(),
             hour_column: partition_columns.get(1).cloned(),
@@ -63,7 +51,7 @@ impl TimePartitionedTable {
     }
 
     /// Partition filters implied by the time range of `filters`.
-    fn partition_filters(&self, filters: &[Expr]) -> Vec<Expr> {
+    pub fn partition_filters(&self, filters: &[Expr]) -> Vec<Expr> {
         let mut range = TimeRange::default();
         for f in filters {
             range.narrow(f, &self.time_column);
@@ -172,75 +160,5 @@ fn micros(expr: &Expr) -> Option<i64> {
         ScalarValue::TimestampMicrosecond(Some(v), _) => Some(*v),
         ScalarValue::TimestampNanosecond(Some(v), _) => Some(v.div_euclid(1_000)),
         _ => None,
-    }
-}
-
-#[async_trait]
-impl TableProvider for TimePartitionedTable {
-    fn schema(&self) -> SchemaRef {
-        self.inner.schema()
-    }
-
-    fn constraints(&self) -> Option<&Constraints> {
-        self.inner.constraints()
-    }
-
-    fn table_type(&self) -> TableType {
-        self.inner.table_type()
-    }
-
-    fn get_logical_plan(&'_ self) -> Option<Cow<'_, LogicalPlan>> {
-        self.inner.get_logical_plan()
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        let mut all = filters.to_vec();
-        all.extend(self.partition_filters(filters));
-        self.inner.scan(state, projection, &all, limit).await
-    }
-
-    async fn scan_with_args<'a>(
-        &self,
-        state: &dyn Session,
-        args: ScanArgs<'a>,
-    ) -> Result<ScanResult> {
-        let filters = args.filters().unwrap_or(&[]);
-        let mut all = filters.to_vec();
-        all.extend(self.partition_filters(filters));
-        let args = args.clone().with_filters(Some(&all));
-        self.inner.scan_with_args(state, args).await
-    }
-
-    fn supports_filters_pushdown(
-        &self,
-        filters: &[&Expr],
-    ) -> Result<Vec<TableProviderFilterPushDown>> {
-        self.inner.supports_filters_pushdown(filters)
-    }
-
-    fn statistics(&self) -> Option<Statistics> {
-        self.inner.statistics()
-    }
-
-    async fn insert_into(
-        &self,
-        state: &dyn Session,
-        input: Arc<dyn ExecutionPlan>,
-        insert_op: datafusion::logical_expr::dml::InsertOp,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
-        self.inner.insert_into(state, input, insert_op).await
-    }
-}
-
-/// The underlying table, for code that needs the listing table itself.
-impl TimePartitionedTable {
-    pub fn inner(&self) -> &Arc<dyn TableProvider> {
-        &self.inner
     }
 }

@@ -9,7 +9,7 @@
 //! group, over the text's tokens, token
 //! prefixes and suffixes, and n-grams ([`terms`]). `hayate index` builds
 //! them ([`build`]); the coordinator reads them while planning
-//! ([`table`]), keeps them in memory ([`cache`]) and narrows each scan to
+//! ([`narrow_scan`]), keeps them in memory ([`cache`]) and narrows each scan to
 //! byte ranges of the row groups left ([`prune`]). An index is only ever a
 //! hint: a file whose sidecar is missing, stale or damaged is read whole.
 
@@ -18,8 +18,8 @@ mod cache;
 mod matches;
 mod needs;
 mod prune;
+mod scan;
 mod sidecar;
-mod table;
 pub mod terms;
 
 pub use build::{BuildReport, IndexSpec, IndexedColumn, build_file_index, index_location};
@@ -27,8 +27,8 @@ pub use cache::IndexCache;
 pub use matches::{MATCHES, matches_udf};
 pub use needs::Need;
 pub use prune::{Selection, select};
+pub use scan::{SearchIndexOff, narrow_scan};
 pub use sidecar::{ColumnIndex, DataVersion, FileIndexes, SIDECAR_DIR, is_sidecar, sidecar_path};
-pub use table::{SearchIndexOff, SearchIndexedTable};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IndexError {

@@ -1,0 +1,135 @@
+//! A file table as Hayate serves it: DataFusion's `ListingTable`, and what
+//! Hayate does around each of its scans:
+//! 1. the newest partition is listed again, so new files show up within
+//!    seconds ([`FreshListing`]);
+//! 2. a filter on the time column also selects `dt`/`hour` partitions
+//!    ([`TimePartitions`]);
+//! 3. Parquet scans are narrowed to the row groups the search index does
+//!    not rule out ([`hayate_search_index::narrow_scan`]).
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::{ScanArgs, ScanResult, Session, TableProvider};
+use datafusion::common::{Constraints, Statistics};
+use datafusion::datasource::listing::ListingTable;
+use datafusion::error::Result;
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+
+use crate::fresh_listing::FreshListing;
+use crate::time_partitions::TimePartitions;
+
+#[derive(Debug)]
+pub struct FileTable {
+    listing: Arc<ListingTable>,
+    time: Option<TimePartitions>,
+    fresh: FreshListing,
+    /// Whether its files are Parquet, which the search index covers.
+    parquet: bool,
+}
+
+impl FileTable {
+    /// `listing` with a time column (`hayate.time_column`) if it names one.
+    pub fn try_new(listing: Arc<ListingTable>, time_column: Option<&str>) -> Result<Self> {
+        let partitions: Vec<String> = listing
+            .options()
+            .table_partition_cols
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect();
+        let time = time_column
+            .map(|c| TimePartitions::try_new(&listing.schema(), c, &partitions))
+            .transpose()?;
+        let fresh = FreshListing::new(listing.table_paths().clone(), !partitions.is_empty());
+        let parquet = listing.options().format.get_ext() == "parquet";
+        Ok(Self {
+            listing,
+            time,
+            fresh,
+            parquet,
+        })
+    }
+
+    pub fn listing(&self) -> &ListingTable {
+        &self.listing
+    }
+}
+
+#[async_trait]
+impl TableProvider for FileTable {
+    fn schema(&self) -> SchemaRef {
+        self.listing.schema()
+    }
+
+    fn constraints(&self) -> Option<&Constraints> {
+        self.listing.constraints()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.listing.table_type()
+    }
+
+    fn get_logical_plan(&'_ self) -> Option<Cow<'_, LogicalPlan>> {
+        self.listing.get_logical_plan()
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let args = ScanArgs::default()
+            .with_projection(projection.map(|p| p.as_slice()))
+            .with_filters(Some(filters))
+            .with_limit(limit);
+        Ok(self.scan_with_args(state, args).await?.into_inner())
+    }
+
+    async fn scan_with_args<'a>(
+        &self,
+        state: &dyn Session,
+        args: ScanArgs<'a>,
+    ) -> Result<ScanResult> {
+        self.fresh.refresh(state).await?;
+        let filters = args.filters().unwrap_or(&[]).to_vec();
+        let mut all = filters.clone();
+        if let Some(time) = &self.time {
+            all.extend(time.partition_filters(&filters));
+        }
+        let args = args.clone().with_filters(Some(&all));
+        let plan = self.listing.scan_with_args(state, args).await?.into_inner();
+        if !self.parquet {
+            return Ok(ScanResult::new(plan));
+        }
+        let plan =
+            hayate_search_index::narrow_scan(plan, &filters, self.listing.table_paths(), state)
+                .await?;
+        Ok(ScanResult::new(plan))
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        self.listing.supports_filters_pushdown(filters)
+    }
+
+    fn statistics(&self) -> Option<Statistics> {
+        self.listing.statistics()
+    }
+
+    async fn insert_into(
+        &self,
+        state: &dyn Session,
+        input: Arc<dyn ExecutionPlan>,
+        insert_op: InsertOp,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.listing.insert_into(state, input, insert_op).await
+    }
+}
