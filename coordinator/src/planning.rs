@@ -248,6 +248,10 @@ fn wrap_file_table(
     table: Arc<dyn TableProvider>,
     time_column: Option<&str>,
 ) -> Result<Arc<dyn TableProvider>> {
+    if table.downcast_ref::<FileTable>().is_some() {
+        // `IF NOT EXISTS` of a table defined before: it stays as it is.
+        return Ok(table);
+    }
     let any: Arc<dyn std::any::Any + Send + Sync> = table.clone();
     match any.downcast::<ListingTable>() {
         Ok(listing) => Ok(Arc::new(FileTable::try_new(listing, time_column)?)),

@@ -12,11 +12,11 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::record_batch::RecordBatch;
-use hayate_logs::{LogSpec, TIME_COLUMN, create_table_sql, generate, log_schema};
+use hayate_logs::{LogSpec, generate, log_schema};
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 
-use crate::support::{Client, TestCluster, total};
+use crate::support::{Client, logs_cluster, long_listing_storage, total};
 
 /// A Parquet file of one log line at `ts` (µs since the epoch).
 fn one_line(ts: i64, message: &str) -> Vec<u8> {
@@ -67,16 +67,19 @@ async fn new_files_in_the_newest_partition_show_within_seconds() {
     // Only the newest partition may be listed again: the rest of the
     // listing is trusted for ten minutes.
     let storage = hayate_coordinator::StorageConfig {
-        listing_cache_ttl: Duration::from_secs(600),
         fresh_listing_interval: Duration::from_secs(1),
-        ..crate::support::s3_storage(&server, &server.endpoint, true)
+        ..long_listing_storage(&server)
     };
-    let cluster = TestCluster::start_with_storage(2, storage).await;
-    let mut client = cluster.client().await;
-    client
-        .update(&create_table_sql("logs", &location, &[TIME_COLUMN]))
-        .await
-        .expect("create table");
+    let (cluster, mut client) = logs_cluster(2, storage, &location).await;
+    // Defining it again where it exists (every coordinator start does)
+    // keeps it.
+    let again = hayate_logs::create_table_sql("logs", &location, &[hayate_logs::TIME_COLUMN])
+        .replacen(
+            "CREATE EXTERNAL TABLE",
+            "CREATE EXTERNAL TABLE IF NOT EXISTS",
+            1,
+        );
+    client.update(&again).await.expect("create if not exists");
     let all = "SELECT count(*) FROM logs";
     let (before, _) = count(&mut client, all).await;
     assert_eq!(before, 20_000);

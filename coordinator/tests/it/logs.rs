@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 
 use datafusion::prelude::SessionContext;
-use hayate_logs::{JSON_SUITE, LogSpec, SUITE, TIME_COLUMN, create_table_sql, generate};
+use hayate_logs::{JSON_SUITE, LogSpec, SUITE, generate};
 use hayate_protocol::QueryStats;
 use hayate_storage::io_summary;
 use hayate_testkit::S3Server;
 
-use crate::support::{Client, TestCluster, total};
+use crate::support::{Client, logs_cluster, logs_reference, long_listing_storage, total};
 
 /// `EXPLAIN ANALYZE` of the suite's query `name`, as text.
 async fn explain_analyze(client: &mut Client, name: &str) -> String {
@@ -23,20 +23,6 @@ async fn explain_analyze(client: &mut Client, name: &str) -> String {
     datafusion::arrow::util::pretty::pretty_format_batches(&analyzed)
         .expect("format")
         .to_string()
-}
-
-async fn reference_context(server: &S3Server, location: &str) -> SessionContext {
-    let mut ctx = SessionContext::new();
-    datafusion_functions_json::register_all(&mut ctx).expect("JSON functions");
-    let url = url::Url::parse(&format!("s3://{}", server.bucket)).expect("bucket URL");
-    ctx.register_object_store(&url, server.store());
-    ctx.sql(&create_table_sql("logs", location, &[]))
-        .await
-        .expect("reference table")
-        .collect()
-        .await
-        .expect("reference table");
-    ctx
 }
 
 async fn run_suite(
@@ -84,24 +70,13 @@ async fn log_suite_from_s3_matches_datafusion_and_prunes() {
         .expect("logs written to S3");
     let location = format!("s3://{}/web/", server.bucket);
 
-    // The suite runs twice, and the second run must be served from the
-    // listing cache however long the first took on a loaded machine.
-    let storage = hayate_coordinator::StorageConfig {
-        listing_cache_ttl: std::time::Duration::from_secs(600),
-        ..crate::support::s3_storage(&server, &server.endpoint, true)
-    };
-    let cluster = TestCluster::start_with_storage(2, storage).await;
-    let mut client = cluster.client().await;
-    client
-        .update(&create_table_sql("logs", &location, &[TIME_COLUMN]))
-        .await
-        .expect("create table");
+    let (cluster, mut client) = logs_cluster(2, long_listing_storage(&server), &location).await;
     // Spread scans over both workers although the data is small.
     client
         .update("SET hayate.bytes_per_task = 1")
         .await
         .expect("set");
-    let reference = reference_context(&server, &location).await;
+    let reference = logs_reference(&server, &location).await;
 
     let (failures, first) = run_suite(&mut client, &reference).await;
     assert!(

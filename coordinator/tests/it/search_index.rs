@@ -8,7 +8,7 @@
 use datafusion::arrow::array::AsArray;
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
-use hayate_logs::{LogSpec, TIME_COLUMN, create_table_sql, generate};
+use hayate_logs::{LogSpec, generate};
 use hayate_protocol::QueryStats;
 use hayate_search_index::{IndexSpec, IndexedColumn, index_location, sidecar_path};
 use hayate_storage::io_summary;
@@ -16,22 +16,7 @@ use hayate_testkit::S3Server;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-use crate::support::{Client, TestCluster, total};
-
-async fn reference_context(server: &S3Server, location: &str) -> SessionContext {
-    let mut ctx = SessionContext::new();
-    datafusion_functions_json::register_all(&mut ctx).expect("JSON functions");
-    ctx.register_udf(hayate_search_index::matches_udf());
-    let url = url::Url::parse(&format!("s3://{}", server.bucket)).expect("bucket URL");
-    ctx.register_object_store(&url, server.store());
-    ctx.sql(&create_table_sql("logs", location, &[]))
-        .await
-        .expect("reference table")
-        .collect()
-        .await
-        .expect("reference table");
-    ctx
-}
+use crate::support::{Client, logs_cluster, logs_reference, long_listing_storage, total};
 
 /// Runs `sql` on Hayate and DataFusion; panics unless the answers are equal.
 async fn checked(client: &mut Client, reference: &SessionContext, sql: &str) -> QueryStats {
@@ -76,21 +61,12 @@ async fn searches_skip_row_groups_by_index_and_stay_correct_without_it() {
         .await
         .expect("logs written");
     let location = format!("s3://{}/web/", server.bucket);
-    let storage = hayate_coordinator::StorageConfig {
-        listing_cache_ttl: std::time::Duration::from_secs(600),
-        ..crate::support::s3_storage(&server, &server.endpoint, true)
-    };
-    let cluster = TestCluster::start_with_storage(2, storage).await;
-    let mut client = cluster.client().await;
-    client
-        .update(&create_table_sql("logs", &location, &[TIME_COLUMN]))
-        .await
-        .expect("create table");
+    let (cluster, mut client) = logs_cluster(2, long_listing_storage(&server), &location).await;
     client
         .update("SET hayate.bytes_per_task = 1")
         .await
         .expect("set");
-    let reference = reference_context(&server, &location).await;
+    let reference = logs_reference(&server, &location).await;
 
     // A request id from the middle of the day, and the hour it is in.
     let picked = reference
@@ -231,7 +207,7 @@ async fn searches_skip_row_groups_by_index_and_stay_correct_without_it() {
     store.put(&other, PutPayload::from(bytes)).await.unwrap();
     client.update("REFRESH TABLE logs").await.unwrap();
     // (DataFusion caches listings too: a new session sees the new file.)
-    let reference = reference_context(&server, &location).await;
+    let reference = logs_reference(&server, &location).await;
     let stale = checked(&mut client, &reference, &by_id).await;
     eprintln!("one stale index: {}", io_summary(&stale.total));
 

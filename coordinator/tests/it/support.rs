@@ -9,8 +9,11 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::prelude::SessionContext;
 use hayate_coordinator::{CoordinatorConfig, CoordinatorHandle, QueryLimits, StorageConfig};
 use hayate_embedded::EmbeddedCluster;
+use hayate_logs::{TIME_COLUMN, create_table_sql};
 use hayate_protocol::{ClusterSecret, QueryStats};
 use hayate_testkit::S3Server;
 use hayate_worker::WorkerHandle;
@@ -49,6 +52,53 @@ pub fn s3_storage(server: &S3Server, endpoint: &str, with_keys: bool) -> Storage
         defaults,
         ..Default::default()
     }
+}
+
+/// [`s3_storage`] with its keys, whose listings are trusted for ten
+/// minutes: a test's second run is then served from the listing cache
+/// however long its first took on a loaded machine, and only the newest
+/// partition is ever listed again.
+pub fn long_listing_storage(server: &S3Server) -> StorageConfig {
+    StorageConfig {
+        listing_cache_ttl: Duration::from_secs(600),
+        ..s3_storage(server, &server.endpoint, true)
+    }
+}
+
+/// A cluster of `workers` with `storage` and its client, with the table
+/// `logs` over the logs at `location`, partitioned by its time column.
+pub async fn logs_cluster(
+    workers: usize,
+    storage: StorageConfig,
+    location: &str,
+) -> (TestCluster, Client) {
+    let cluster = TestCluster::start_with_storage(workers, storage).await;
+    let mut client = cluster.client().await;
+    client
+        .update(&create_table_sql("logs", location, &[TIME_COLUMN]))
+        .await
+        .expect("create table");
+    (cluster, client)
+}
+
+/// Single-node DataFusion with the functions Hayate adds (JSON, `matches`)
+/// and the table `logs` over the logs at `location` on `server`: where the
+/// expected answers come from.
+pub async fn logs_reference(server: &S3Server, location: &str) -> SessionContext {
+    let state = hayate_planner::with_hayate_functions(
+        SessionStateBuilder::new().with_default_features().build(),
+    )
+    .expect("Hayate's functions");
+    let ctx = SessionContext::new_with_state(state);
+    let url = url::Url::parse(&format!("s3://{}", server.bucket)).expect("bucket URL");
+    ctx.register_object_store(&url, server.store());
+    ctx.sql(&create_table_sql("logs", location, &[]))
+        .await
+        .expect("reference table")
+        .collect()
+        .await
+        .expect("reference table");
+    ctx
 }
 
 pub struct TestCluster {
