@@ -85,7 +85,7 @@ async fn missing_and_corrupt_files_are_clear_errors() {
         "{err}"
     );
 
-    // A file that vanishes after the table was created: the error names it.
+    // A file that vanishes after the table was listed: the error names it.
     let table_dir = dir.path().join("t");
     std::fs::create_dir_all(&table_dir).unwrap();
     let mut setup = cluster.client().await;
@@ -103,6 +103,10 @@ async fn missing_and_corrupt_files_are_clear_errors() {
         ))
         .await
         .unwrap();
+    client
+        .query("SELECT * FROM t")
+        .await
+        .expect("listed and read");
     std::fs::remove_file(table_dir.join("a.parquet")).unwrap();
     let err = client.query("SELECT * FROM t").await.unwrap_err();
     assert!(err.contains("a.parquet"), "error names the file: {err}");
