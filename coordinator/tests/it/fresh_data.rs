@@ -12,11 +12,11 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::Int64Type;
 use datafusion::arrow::record_batch::RecordBatch;
-use hayate_logs::{LogSpec, generate, log_schema};
+use hayate_logs::{LogSpec, log_schema};
 use object_store::path::Path;
 use object_store::{ObjectStoreExt, PutPayload};
 
-use crate::support::{Client, logs_cluster, long_listing_storage, total};
+use crate::support::{Client, logs_on_s3, long_listing_storage, total};
 
 /// A Parquet file of one log line at `ts` (µs since the epoch).
 fn one_line(ts: i64, message: &str) -> Vec<u8> {
@@ -60,17 +60,13 @@ async fn new_files_in_the_newest_partition_show_within_seconds() {
         rows: 20_000,
         ..Default::default()
     };
-    generate(&spec, store.clone(), "web")
-        .await
-        .expect("logs written");
-    let location = format!("s3://{}/web/", server.bucket);
     // Only the newest partition may be listed again: the rest of the
     // listing is trusted for ten minutes.
     let storage = hayate_coordinator::StorageConfig {
         fresh_listing_interval: Duration::from_secs(1),
         ..long_listing_storage(&server)
     };
-    let (cluster, mut client) = logs_cluster(2, storage, &location).await;
+    let (cluster, mut client, location) = logs_on_s3(&server, &spec, 2, storage).await;
     // Defining it again where it exists (every coordinator start does)
     // keeps it.
     let again = hayate_logs::create_table_sql("logs", &location, &[hayate_logs::TIME_COLUMN])

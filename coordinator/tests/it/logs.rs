@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 
 use datafusion::prelude::SessionContext;
-use hayate_logs::{JSON_SUITE, LogSpec, SUITE, generate};
+use hayate_logs::{JSON_SUITE, LogSpec, SUITE};
 use hayate_protocol::QueryStats;
 use hayate_storage::io_summary;
 use hayate_testkit::S3Server;
 
-use crate::support::{Client, logs_cluster, logs_reference, long_listing_storage, total};
+use crate::support::{Client, logs_on_s3, logs_reference, long_listing_storage, total};
 
 /// `EXPLAIN ANALYZE` of the suite's query `name`, as text.
 async fn explain_analyze(client: &mut Client, name: &str) -> String {
@@ -65,12 +65,9 @@ async fn log_suite_from_s3_matches_datafusion_and_prunes() {
         rows_per_group: 128,
         ..Default::default()
     };
-    generate(&spec, server.store(), "web")
-        .await
-        .expect("logs written to S3");
-    let location = format!("s3://{}/web/", server.bucket);
 
-    let (cluster, mut client) = logs_cluster(2, long_listing_storage(&server), &location).await;
+    let (cluster, mut client, location) =
+        logs_on_s3(&server, &spec, 2, long_listing_storage(&server)).await;
     // Spread scans over both workers although the data is small.
     client
         .update("SET hayate.bytes_per_task = 1")

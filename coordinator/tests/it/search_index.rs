@@ -8,7 +8,7 @@
 use datafusion::arrow::array::AsArray;
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
-use hayate_logs::{LogSpec, generate};
+use hayate_logs::LogSpec;
 use hayate_protocol::QueryStats;
 use hayate_search_index::{IndexSpec, IndexedColumn, index_location, sidecar_path};
 use hayate_storage::io_summary;
@@ -16,7 +16,7 @@ use hayate_testkit::S3Server;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
-use crate::support::{Client, logs_cluster, logs_reference, long_listing_storage, total};
+use crate::support::{Client, logs_on_s3, logs_reference, long_listing_storage, total};
 
 /// Runs `sql` on Hayate and DataFusion; panics unless the answers are equal.
 async fn checked(client: &mut Client, reference: &SessionContext, sql: &str) -> QueryStats {
@@ -57,11 +57,8 @@ async fn searches_skip_row_groups_by_index_and_stay_correct_without_it() {
         ..Default::default()
     };
     let store = server.store();
-    generate(&spec, store.clone(), "web")
-        .await
-        .expect("logs written");
-    let location = format!("s3://{}/web/", server.bucket);
-    let (cluster, mut client) = logs_cluster(2, long_listing_storage(&server), &location).await;
+    let (cluster, mut client, location) =
+        logs_on_s3(&server, &spec, 2, long_listing_storage(&server)).await;
     client
         .update("SET hayate.bytes_per_task = 1")
         .await

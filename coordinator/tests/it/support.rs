@@ -13,7 +13,7 @@ use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::prelude::SessionContext;
 use hayate_coordinator::{CoordinatorConfig, CoordinatorHandle, QueryLimits, StorageConfig};
 use hayate_embedded::EmbeddedCluster;
-use hayate_logs::{TIME_COLUMN, create_table_sql};
+use hayate_logs::{LogSpec, TIME_COLUMN, create_table_sql, generate};
 use hayate_protocol::{ClusterSecret, QueryStats};
 use hayate_testkit::S3Server;
 use hayate_worker::WorkerHandle;
@@ -65,20 +65,26 @@ pub fn long_listing_storage(server: &S3Server) -> StorageConfig {
     }
 }
 
-/// A cluster of `workers` with `storage` and its client, with the table
-/// `logs` over the logs at `location`, partitioned by its time column.
-pub async fn logs_cluster(
+/// The logs of `spec` written to `server` under `web/`, and a cluster of
+/// `workers` with `storage` and its client, with the table `logs` over
+/// them, partitioned by its time column; and the table's location.
+pub async fn logs_on_s3(
+    server: &S3Server,
+    spec: &LogSpec,
     workers: usize,
     storage: StorageConfig,
-    location: &str,
-) -> (TestCluster, Client) {
+) -> (TestCluster, Client, String) {
+    generate(spec, server.store(), "web")
+        .await
+        .expect("logs written to S3");
+    let location = format!("s3://{}/web/", server.bucket);
     let cluster = TestCluster::start_with_storage(workers, storage).await;
     let mut client = cluster.client().await;
     client
-        .update(&create_table_sql("logs", location, &[TIME_COLUMN]))
+        .update(&create_table_sql("logs", &location, &[TIME_COLUMN]))
         .await
         .expect("create table");
-    (cluster, client)
+    (cluster, client, location)
 }
 
 /// Single-node DataFusion with the functions Hayate adds (JSON, `matches`)
