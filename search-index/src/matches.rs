@@ -7,7 +7,6 @@
 //! `3f9a`. Because it looks up whole tokens, the search index can always
 //! answer it.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, AsArray, BooleanArray, StringArrayType};
@@ -38,9 +37,52 @@ pub fn parse_query(query: &str) -> Vec<Vec<Vec<u8>>> {
     groups
 }
 
+/// A parsed query: its distinct words, and each OR-branch as the indexes
+/// of the words it needs. Matching a row allocates nothing: each of the
+/// row's words is compared with the query's few words in place.
+struct TokenQuery {
+    words: Vec<Vec<u8>>,
+    branches: Vec<Vec<usize>>,
+}
+
+impl TokenQuery {
+    fn new(groups: &[Vec<Vec<u8>>]) -> Self {
+        let mut words: Vec<Vec<u8>> = Vec::new();
+        let branches = groups
+            .iter()
+            .map(|group| {
+                group
+                    .iter()
+                    .map(|w| match words.iter().position(|x| x == w) {
+                        Some(i) => i,
+                        None => {
+                            words.push(w.clone());
+                            words.len() - 1
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        Self { words, branches }
+    }
+
+    fn matches(&self, text: &str, found: &mut [bool]) -> bool {
+        found.iter_mut().for_each(|f| *f = false);
+        for token in tokens(text.as_bytes()) {
+            for (i, word) in self.words.iter().enumerate() {
+                if !found[i] && token.eq_ignore_ascii_case(word) {
+                    found[i] = true;
+                }
+            }
+        }
+        self.branches.iter().any(|b| b.iter().all(|i| found[*i]))
+    }
+}
+
 fn text_matches(text: &str, groups: &[Vec<Vec<u8>>]) -> bool {
-    let have: HashSet<Vec<u8>> = tokens(text.as_bytes()).map(normalized).collect();
-    groups.iter().any(|g| g.iter().all(|t| have.contains(t)))
+    let query = TokenQuery::new(groups);
+    let mut found = vec![false; query.words.len()];
+    query.matches(text, &mut found)
 }
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -123,8 +165,10 @@ impl ScalarUDFImpl for MatchesFunc {
 }
 
 fn each<'a>(texts: impl StringArrayType<'a>, groups: &[Vec<Vec<u8>>]) -> BooleanArray {
+    let query = TokenQuery::new(groups);
+    let mut found = vec![false; query.words.len()];
     (0..texts.len())
-        .map(|i| (!texts.is_null(i)).then(|| text_matches(texts.value(i), groups)))
+        .map(|i| (!texts.is_null(i)).then(|| query.matches(texts.value(i), &mut found)))
         .collect()
 }
 
