@@ -249,24 +249,20 @@ async fn run(args: Args) -> anyhow::Result<()> {
         // The same searches read in full, then by the index built between.
         let id = search::rare_request_id(&log_sets[0].0).await?;
         eprintln!("searching for request id {id}");
-        for (logs, _, _) in &log_sets {
-            let name = logs.name.replacen("logs", "search", 1);
-            let w = search::workload(logs, format!("{name}-unindexed"), &id, false);
-            report
-                .workloads
-                .push(run_workload(&w, &mut engines, &settings, 1, args.runs).await?);
-        }
-        for (logs, store, prefix) in &log_sets {
-            let build = search::build(&logs.name, Arc::clone(store), prefix).await?;
-            eprintln!("index of {}: {build:?}", logs.name);
-            report.search_index.push(build);
-        }
-        for (logs, _, _) in &log_sets {
-            let name = logs.name.replacen("logs", "search", 1);
-            let w = search::workload(logs, format!("{name}-indexed"), &id, true);
-            report
-                .workloads
-                .push(run_workload(&w, &mut engines, &settings, 1, args.runs).await?);
+        for indexed in [false, true] {
+            if indexed {
+                for (logs, store, prefix) in &log_sets {
+                    let build = search::build(&logs.name, Arc::clone(store), prefix).await?;
+                    eprintln!("index of {}: {build:?}", logs.name);
+                    report.search_index.push(build);
+                }
+            }
+            for (logs, _, _) in &log_sets {
+                let w = search::workload(logs, &id, indexed);
+                report
+                    .workloads
+                    .push(run_workload(&w, &mut engines, &settings, 1, args.runs).await?);
+            }
         }
         write_report(&args, &report, python)?;
     }

@@ -159,9 +159,15 @@ pub fn queries(id: &str) -> Vec<Query> {
     ]
 }
 
-/// `logs` with the search queries for `id`, named `name`; `indexed`
-/// relists the table in Hayate so the new sidecars are seen.
-pub fn workload(logs: &Workload, name: String, id: &str, indexed: bool) -> Workload {
+/// `logs` with the search queries for `id`, named for the log set and
+/// whether it is `indexed` (which relists the table in Hayate so the new
+/// sidecars are seen).
+pub fn workload(logs: &Workload, id: &str, indexed: bool) -> Workload {
+    let name = format!(
+        "{}-{}",
+        logs.name.replacen("logs", "search", 1),
+        if indexed { "indexed" } else { "unindexed" }
+    );
     let mut hayate_tables = logs.hayate_tables.clone();
     if indexed {
         hayate_tables.push("REFRESH TABLE logs".into());

@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 use datafusion::catalog::Session;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::error::Result;
-use datafusion::execution::cache::TableScopedPath;
 use datafusion::execution::cache::cache_manager::CachedFileList;
 use futures::TryStreamExt;
+use hayate_storage::listing_cache_key;
 use object_store::ObjectMeta;
 use object_store::path::Path;
 use parking_lot::Mutex;
@@ -70,10 +70,7 @@ impl FreshListing {
             if !due {
                 continue;
             }
-            let key = TableScopedPath {
-                table: url.get_table_ref().clone(),
-                path: url.prefix().clone(),
-            };
+            let key = listing_cache_key(url);
             let Some(cached) = cache.get(&key) else {
                 continue;
             };

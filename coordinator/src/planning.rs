@@ -129,10 +129,14 @@ pub async fn plan_statement(
                 return Err(e);
             }
             let table = ctx.table_provider(name.clone()).await?;
-            let wrapped = wrap_file_table(table, time_column.as_deref());
-            // Replaced by its wrappers, or dropped if an option is wrong.
-            ctx.deregister_table(name.clone())?;
-            ctx.register_table(name, wrapped?)?;
+            // `IF NOT EXISTS` of a table defined before leaves it as it is,
+            // its cached listing included.
+            if table.downcast_ref::<FileTable>().is_none() {
+                let wrapped = wrap_file_table(table, time_column.as_deref());
+                // Replaced by a file table, or dropped if an option is wrong.
+                ctx.deregister_table(name.clone())?;
+                ctx.register_table(name, wrapped?)?;
+            }
             empty_result()
         }
         ddl @ (LogicalPlan::Ddl(_) | LogicalPlan::Statement(_)) => {
@@ -248,10 +252,6 @@ fn wrap_file_table(
     table: Arc<dyn TableProvider>,
     time_column: Option<&str>,
 ) -> Result<Arc<dyn TableProvider>> {
-    if table.downcast_ref::<FileTable>().is_some() {
-        // `IF NOT EXISTS` of a table defined before: it stays as it is.
-        return Ok(table);
-    }
     let any: Arc<dyn std::any::Any + Send + Sync> = table.clone();
     match any.downcast::<ListingTable>() {
         Ok(listing) => Ok(Arc::new(FileTable::try_new(listing, time_column)?)),

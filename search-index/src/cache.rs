@@ -11,22 +11,20 @@ use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 use parking_lot::Mutex;
 
-use crate::sidecar::ColumnIndex;
+use crate::sidecar::{ColumnIndex, DataVersion};
 
 /// A sidecar object as listed: its path and version.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct SidecarVersion {
     path: Path,
-    size: u64,
-    e_tag: Option<String>,
+    version: DataVersion,
 }
 
 impl SidecarVersion {
     fn of(meta: &ObjectMeta) -> Self {
         Self {
             path: meta.location.clone(),
-            size: meta.size,
-            e_tag: meta.e_tag.clone(),
+            version: DataVersion::of(meta),
         }
     }
 }

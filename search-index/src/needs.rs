@@ -72,19 +72,10 @@ impl Need {
                 };
                 let column = column_name(text)?;
                 let literal = string_literal(literal)?;
-                let fragment = |starts_token, ends_token| Need::Text {
-                    column: column.clone(),
-                    fragments: vec![Fragment {
-                        text: literal.as_bytes().to_vec(),
-                        starts_token,
-                        ends_token,
-                    }],
-                    case_sensitive: true,
-                };
                 match func.name() {
-                    "contains" => Some(fragment(false, false)),
-                    "starts_with" => Some(fragment(true, false)),
-                    "ends_with" => Some(fragment(false, true)),
+                    "contains" => Some(Need::substring(column, &literal, false, false)),
+                    "starts_with" => Some(Need::substring(column, &literal, true, false)),
+                    "ends_with" => Some(Need::substring(column, &literal, false, true)),
                     MATCHES => Some(Need::Tokens {
                         column,
                         groups: parse_query(&literal),
@@ -93,6 +84,20 @@ impl Need {
                 }
             }
             _ => None,
+        }
+    }
+
+    /// `column` contains `text` (case kept), at the start of the value or
+    /// of a word if `starts_token`, at the end of one if `ends_token`.
+    fn substring(column: String, text: &str, starts_token: bool, ends_token: bool) -> Need {
+        Need::Text {
+            column,
+            fragments: vec![Fragment {
+                text: text.as_bytes().to_vec(),
+                starts_token,
+                ends_token,
+            }],
+            case_sensitive: true,
         }
     }
 
@@ -179,15 +184,12 @@ fn strpos_found(left: &Expr, op: Operator, right: &Expr) -> Option<Need> {
     if !found {
         return None;
     }
-    Some(Need::Text {
-        column: column_name(text)?,
-        fragments: vec![Fragment {
-            text: string_literal(literal)?.into_bytes(),
-            starts_token: false,
-            ends_token: false,
-        }],
-        case_sensitive: true,
-    })
+    Some(Need::substring(
+        column_name(text)?,
+        &string_literal(literal)?,
+        false,
+        false,
+    ))
 }
 
 /// The column an expression reads, looking through casts between string

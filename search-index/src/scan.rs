@@ -16,10 +16,9 @@ use datafusion::datasource::physical_plan::{
 };
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::Result;
-use datafusion::execution::cache::TableScopedPath;
 use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
-use hayate_storage::IoCounters;
+use hayate_storage::{IoCounters, listing_cache_key};
 use object_store::ObjectMeta;
 use object_store::path::Path;
 
@@ -55,11 +54,7 @@ fn listed_sidecars(paths: &[ListingTableUrl], state: &dyn Session) -> HashMap<Pa
     };
     let mut out = HashMap::new();
     for url in paths {
-        let key = TableScopedPath {
-            table: url.get_table_ref().clone(),
-            path: url.prefix().clone(),
-        };
-        if let Some(listed) = cache.get(&key) {
+        if let Some(listed) = cache.get(&listing_cache_key(url)) {
             out.extend(
                 listed
                     .files

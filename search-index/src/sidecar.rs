@@ -48,7 +48,7 @@ pub fn is_sidecar(path: &Path) -> bool {
 }
 
 /// The data file an index was built from.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct DataVersion {
     pub size: u64,
     pub e_tag: Option<String>,

@@ -7,9 +7,20 @@ use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use datafusion::common::{HashMap, TableReference};
-use datafusion::execution::cache::{Cache, CacheEntryInfo, CacheKey, CacheValue};
+use datafusion::datasource::listing::ListingTableUrl;
+use datafusion::execution::cache::{Cache, CacheEntryInfo, CacheKey, CacheValue, TableScopedPath};
 
 use crate::counting::IoCounters;
+
+/// The key under which DataFusion caches the listing of a table location:
+/// the whole listing of its prefix, scoped to its table. Hayate reads and
+/// updates that entry (sidecars, fresh listing) under the same key.
+pub fn listing_cache_key(url: &ListingTableUrl) -> TableScopedPath {
+    TableScopedPath {
+        table: url.get_table_ref().clone(),
+        path: url.prefix().clone(),
+    }
+}
 
 /// Which counters a cache's lookups go to.
 #[derive(Clone, Copy, Debug)]

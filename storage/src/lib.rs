@@ -18,7 +18,7 @@ mod runtime;
 mod s3;
 mod summary;
 
-pub use cache::{CacheKind, CountingCache};
+pub use cache::{CacheKind, CountingCache, listing_cache_key};
 pub use counting::{CountingRegistry, CountingStore, IoCounters, io_metric};
 pub use error::StorageError;
 pub use options::{StoreOptions, split_store_options};
