@@ -1,6 +1,7 @@
 //! The `hayate` binary: every role in one executable.
 
 mod client;
+mod compact;
 mod completion;
 mod drain;
 mod index;
@@ -74,6 +75,9 @@ enum Command {
     /// Build the search index of a table's Parquet files (sidecar files
     /// beside them), so text searches skip row groups that cannot match.
     Index(index::IndexArgs),
+    /// Rewrite each time partition's many small files into a few large
+    /// sorted ones; readers switch at once, never seeing rows twice.
+    Compact(compact::CompactArgs),
     /// Write the sample data (TPC-H and a week of logs) to a directory or
     /// an s3:// location, e.g. to load an S3 bucket for a new cluster.
     SampleData(SampleDataArgs),
@@ -344,6 +348,10 @@ struct LogsGenArgs {
     /// Rows per Parquet row group.
     #[arg(long, default_value_t = 16 * 1024)]
     rows_per_group: usize,
+    /// Rows per file: a few hundred writes the many small files of a log
+    /// shipper (a file per flush), for `hayate compact`.
+    #[arg(long, default_value_t = 1_000_000)]
+    rows_per_file: usize,
     #[command(flatten)]
     storage: StorageArgs,
 }
@@ -591,6 +599,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::LogsGen(args) => logs_gen::run(args.to_spec(), &args.out, &args.storage).await?,
         Command::Index(args) => index::run(&args).await?,
+        Command::Compact(args) => compact::run(&args).await?,
         Command::TpchGen(args) => {
             hayate_tpch::generate(&args.out, args.sf)?;
             println!(
@@ -665,6 +674,7 @@ impl LogsGenArgs {
             days: self.days,
             seed: self.seed,
             rows_per_group: self.rows_per_group,
+            rows_per_file: self.rows_per_file,
             ..Default::default()
         }
     }

@@ -17,7 +17,7 @@ use hayate_rpc::{Channels, FlightPartitionFetcher, LocalPeers};
 use hayate_search_index::IndexCache;
 use hayate_storage::StoreRegistry;
 
-use crate::fresh_listing::FreshListingInterval;
+use crate::fresh_listing::ListingIntervals;
 use crate::server::StorageConfig;
 use crate::system_tables::{SYSTEM_SCHEMA, SystemSchema, SystemState};
 
@@ -69,9 +69,10 @@ impl Catalog {
             .with_create_default_catalog_and_schema(false)
             .with_extension(Arc::new(FetcherExtension(Arc::new(fetcher))))
             .with_extension(Arc::new(IndexCache::new(SEARCH_INDEX_CACHE_BYTES)))
-            .with_extension(Arc::new(FreshListingInterval(
-                storage.fresh_listing_interval,
-            )));
+            .with_extension(Arc::new(ListingIntervals {
+                fresh: storage.fresh_listing_interval,
+                whole: storage.listing_cache_ttl,
+            }));
         let template = hayate_planner::with_hayate_functions(
             SessionStateBuilder::new()
                 .with_config(config)

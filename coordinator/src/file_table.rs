@@ -1,7 +1,7 @@
 //! A file table as Hayate serves it: DataFusion's `ListingTable`, and what
 //! Hayate does around each of its scans:
-//! 1. the newest partition is listed again, so new files show up within
-//!    seconds ([`FreshListing`]);
+//! 1. its listing is kept fresh (new files show up within seconds) and
+//!    filtered by compaction commits ([`TableListing`]);
 //! 2. a filter on the time column also selects `dt`/`hour` partitions
 //!    ([`TimePartitions`]);
 //! 3. Parquet scans are narrowed to the row groups the search index does
@@ -15,19 +15,23 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{ScanArgs, ScanResult, Session, TableProvider};
 use datafusion::common::{Constraints, Statistics};
 use datafusion::datasource::listing::ListingTable;
-use datafusion::error::Result;
+use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 
-use crate::fresh_listing::FreshListing;
+use crate::table_listing::TableListing;
 use crate::time_partitions::TimePartitions;
+
+/// Plans of a scan before giving up when the table's cached listing keeps
+/// being replaced under it (expiring, `REFRESH TABLE` at once).
+const SCAN_ATTEMPTS: usize = 4;
 
 #[derive(Debug)]
 pub struct FileTable {
     listing: Arc<ListingTable>,
     time: Option<TimePartitions>,
-    fresh: FreshListing,
+    files: TableListing,
     /// Whether its files are Parquet, which the search index covers.
     parquet: bool,
 }
@@ -44,12 +48,12 @@ impl FileTable {
         let time = time_column
             .map(|c| TimePartitions::try_new(&listing.schema(), c, &partitions))
             .transpose()?;
-        let fresh = FreshListing::new(listing.table_paths().clone(), !partitions.is_empty());
+        let files = TableListing::new(listing.table_paths().clone(), !partitions.is_empty());
         let parquet = listing.options().format.get_ext() == "parquet";
         Ok(Self {
             listing,
             time,
-            fresh,
+            files,
             parquet,
         })
     }
@@ -96,14 +100,31 @@ impl TableProvider for FileTable {
         state: &dyn Session,
         args: ScanArgs<'a>,
     ) -> Result<ScanResult> {
-        self.fresh.refresh(state).await?;
         let filters = args.filters().unwrap_or(&[]).to_vec();
         let mut all = filters.clone();
         if let Some(time) = &self.time {
             all.extend(time.partition_filters(&filters));
         }
         let args = args.clone().with_filters(Some(&all));
-        let plan = self.listing.scan_with_args(state, args).await?.into_inner();
+        let mut attempts = 0;
+        let plan = loop {
+            let snapshot = self.files.prepare(state).await?;
+            let plan = self
+                .listing
+                .scan_with_args(state, args.clone())
+                .await?
+                .into_inner();
+            if self.files.unchanged(state, &snapshot) {
+                break plan;
+            }
+            attempts += 1;
+            if attempts == SCAN_ATTEMPTS {
+                return Err(DataFusionError::Execution(format!(
+                    "the listing of {} changed while {SCAN_ATTEMPTS} scans of it were planned; try again",
+                    self.listing.table_paths()[0]
+                )));
+            }
+        };
         if !self.parquet {
             return Ok(ScanResult::new(plan));
         }

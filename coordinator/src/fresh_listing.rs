@@ -8,99 +8,61 @@
 //! few keys instead of one per thousand files of the table.
 //!
 //! Files that land in an older partition, or under a name that sorts
-//! earlier, appear when the listing cache expires or on `REFRESH TABLE`.
+//! earlier, appear when the whole table is listed again (after the listing
+//! cache's lifetime, even while the newest part is kept fresh) or on
+//! `REFRESH TABLE`.
 
-use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use datafusion::catalog::Session;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::error::Result;
-use datafusion::execution::cache::cache_manager::CachedFileList;
 use futures::TryStreamExt;
-use hayate_storage::listing_cache_key;
-use object_store::ObjectMeta;
+use hayate_compaction::is_compacted;
 use object_store::path::Path;
-use parking_lot::Mutex;
+use object_store::{ObjectMeta, ObjectStore};
 
-/// How often a table's newest partition is listed again: a session config
-/// extension, from the coordinator's `--fresh-listing-secs`.
+/// How old a table's cached listing may get: a session config extension,
+/// from the coordinator's `--fresh-listing-secs` and `--listing-cache-ttl-secs`.
 #[derive(Debug, Clone, Copy)]
-pub struct FreshListingInterval(pub Duration);
-
-/// One table's listing, kept fresh at its newest end.
-#[derive(Debug)]
-pub struct FreshListing {
-    paths: Vec<ListingTableUrl>,
-    /// Partitioned tables list from their newest partition directory,
-    /// others from their last file name.
-    partitioned: bool,
-    /// When each location's listing was last brought up to date.
-    refreshed: Mutex<HashMap<usize, Instant>>,
+pub struct ListingIntervals {
+    /// After this, the newest partition is listed again.
+    pub fresh: Duration,
+    /// After this, the whole table is listed again: files that landed in
+    /// older partitions, and compactions of them, show up.
+    pub whole: Duration,
 }
 
-impl FreshListing {
-    pub fn new(paths: Vec<ListingTableUrl>, partitioned: bool) -> Self {
-        Self {
-            paths,
-            partitioned,
-            refreshed: Mutex::default(),
-        }
-    }
-
-    /// Brings the cached listing of every location up to date from its
-    /// newest part. A location not listed yet is left to the scan, which
-    /// lists it whole.
-    pub async fn refresh(&self, state: &dyn Session) -> Result<()> {
-        let Some(interval) = state.config().get_extension::<FreshListingInterval>() else {
-            return Ok(());
-        };
-        let Some(cache) = state.runtime_env().cache_manager.get_list_files_cache() else {
-            return Ok(());
-        };
-        for (i, url) in self.paths.iter().enumerate() {
-            if !url.is_collection() {
-                continue;
-            }
-            let due = self
-                .refreshed
-                .lock()
-                .get(&i)
-                .is_none_or(|at| at.elapsed() >= interval.0);
-            if !due {
-                continue;
-            }
-            let key = listing_cache_key(url);
-            let Some(cached) = cache.get(&key) else {
-                continue;
-            };
-            let Some(offset) = newest_part(&cached.files, url.prefix(), self.partitioned) else {
-                continue;
-            };
-            let store = state.runtime_env().object_store(url)?;
-            let newer: Vec<ObjectMeta> = store
-                .list_with_offset(Some(url.prefix()), &offset)
-                .try_collect()
-                .await?;
-            let mut files: Vec<ObjectMeta> = cached
-                .files
-                .iter()
-                .filter(|m| m.location.as_ref() <= offset.as_ref())
-                .cloned()
-                .collect();
-            files.extend(newer);
-            cache.put(&key, CachedFileList::new(files));
-            self.refreshed.lock().insert(i, Instant::now());
-        }
-        Ok(())
-    }
+/// `cached`, a listing of `url`, brought up to date from its newest part
+/// with one LIST; `None` if there is no newest part to start from (an
+/// empty or flat partitioned table), so the whole table is listed.
+pub async fn list_newest(
+    store: &dyn ObjectStore,
+    url: &ListingTableUrl,
+    cached: &[ObjectMeta],
+    partitioned: bool,
+) -> Result<Option<Vec<ObjectMeta>>> {
+    let Some(offset) = newest_part(cached, url.prefix(), partitioned) else {
+        return Ok(None);
+    };
+    let newer: Vec<ObjectMeta> = store
+        .list_with_offset(Some(url.prefix()), &offset)
+        .try_collect()
+        .await?;
+    let mut files: Vec<ObjectMeta> = cached
+        .iter()
+        .filter(|m| m.location.as_ref() <= offset.as_ref())
+        .cloned()
+        .collect();
+    files.extend(newer);
+    Ok(Some(files))
 }
 
 /// Where listing starts again: the directory of the newest data file of a
 /// partitioned table (everything in it and after it), or the newest file
 /// of an unpartitioned one (everything after it). Files in directories
-/// starting with `_` or `.` (the search index's sidecars, markers) are not
-/// data.
+/// starting with `_` or `.` (the search index's sidecars, compaction
+/// commits, markers) are not data, and a compaction's files are named by
+/// it, not by the shipper, so they do not mark where new files land.
 fn newest_part(files: &[ObjectMeta], prefix: &Path, partitioned: bool) -> Option<Path> {
     let newest = files
         .iter()
@@ -108,6 +70,7 @@ fn newest_part(files: &[ObjectMeta], prefix: &Path, partitioned: bool) -> Option
         .filter(|p| {
             p.prefix_match(prefix)
                 .is_some_and(|mut parts| parts.all(|s| !s.as_ref().starts_with(['_', '.'])))
+                && !is_compacted(p)
         })
         .max()?;
     if !partitioned {

@@ -36,6 +36,7 @@ pub mod sql_metadata;
 pub mod status;
 pub mod stopping;
 pub mod system_tables;
+mod table_listing;
 pub mod time_partitions;
 pub mod web_ui;
 

@@ -13,7 +13,7 @@ use arrow::array::{
 };
 use arrow::record_batch::RecordBatch;
 use chrono::{Datelike, Duration as ChronoDuration, NaiveDate, Timelike};
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use parquet::arrow::ArrowWriter;
@@ -41,6 +41,9 @@ pub enum GenerateError {
     #[error("generator task failed: {0}")]
     Join(String),
 }
+
+/// PUTs of one hour's files in flight at once.
+const PUTS_AT_ONCE: usize = 16;
 
 /// What to generate.
 #[derive(Clone, Debug)]
@@ -97,18 +100,28 @@ pub async fn generate(
                     .await
                     .map_err(|e| GenerateError::Join(e.to_string()))??;
             let mut written = Written::default();
-            for (name, bytes) in files {
-                let path = Path::from(format!("{prefix}/{name}"));
+            for (_, bytes) in &files {
                 written.files += 1;
                 written.bytes += bytes.len() as u64;
-                store
-                    .put(&path, bytes.into())
-                    .await
-                    .map_err(|source| GenerateError::Store {
-                        path: path.to_string(),
-                        source,
-                    })?;
             }
+            // Small files (a shipper's) are written several at once: one
+            // at a time, a hundred thousand PUTs take many minutes.
+            futures::stream::iter(files)
+                .map(|(name, bytes)| {
+                    let store = Arc::clone(&store);
+                    let path = Path::from(format!("{prefix}/{name}"));
+                    async move {
+                        store.put(&path, bytes.into()).await.map_err(|source| {
+                            GenerateError::Store {
+                                path: path.to_string(),
+                                source,
+                            }
+                        })
+                    }
+                })
+                .buffer_unordered(PUTS_AT_ONCE)
+                .try_collect::<Vec<_>>()
+                .await?;
             written.rows += rows;
             Ok::<_, GenerateError>(written)
         }

@@ -488,3 +488,104 @@ fn index_builds_sidecars_that_searches_use() {
     );
     assert!(output.contains("search index skipped"), "{output}");
 }
+
+/// The Parquet files directly in each hour's directory under `logs`.
+fn files_per_hour(logs: &std::path::Path) -> Vec<usize> {
+    let mut counts = Vec::new();
+    for hour in std::fs::read_dir(logs.join("dt=2026-11-01")).unwrap() {
+        let files = std::fs::read_dir(hour.unwrap().path())
+            .unwrap()
+            .filter(|f| {
+                f.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".parquet")
+            })
+            .count();
+        counts.push(files);
+    }
+    counts
+}
+
+#[test]
+fn compact_rewrites_small_files_into_one_per_hour_with_the_same_answers() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("logs");
+    let logs = dir.to_str().unwrap();
+    let out = Command::new(HAYATE)
+        .args(["logs-gen", "--rows", "6000", "--days", "1"])
+        .args(["--rows-per-file", "50", "--out", logs])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let out = Command::new(HAYATE)
+        .args(["index", logs, "--columns", "message"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let small = files_per_hour(&dir);
+    assert_eq!(small.len(), 24);
+    assert!(small.iter().all(|n| *n >= 3), "{small:?}");
+    let create = hayate_logs::create_table_sql("logs", logs, &[]);
+    let answer = || {
+        let out = Command::new(HAYATE)
+            .args(["local", "--no-sample", "-e"])
+            .arg(format!(
+                "{create}; SELECT count(*) AS n, sum(bytes) AS b, count(DISTINCT trace_id) AS t FROM logs; \
+                 SELECT hour, count(*) AS n, min(ts) AS first FROM logs GROUP BY hour ORDER BY hour"
+            ))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let before = answer();
+    assert!(before.contains("| 6000 "), "{before}");
+
+    let compact = |extra: &[&str]| {
+        Command::new(HAYATE)
+            .args(["compact", logs, "--sort-by", "ts", "--settle-secs", "0"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = compact(&[]);
+    let output = text(&out);
+    assert!(out.status.success(), "{output}");
+    let files: usize = small.iter().sum();
+    assert!(
+        output.contains(&format!(
+            "compacted 24 of 24 partitions: {files} files -> 24"
+        )),
+        "{output}"
+    );
+    // Both sets are on disk until the grace period ends; queries use one.
+    assert_eq!(answer(), before);
+    let out = compact(&[]);
+    assert!(
+        text(&out).contains("compacted 0 of 24 partitions"),
+        "{}",
+        text(&out)
+    );
+    let out = compact(&["--grace-secs", "0"]);
+    let output = text(&out);
+    assert!(
+        output.contains(&format!("deleted {files} replaced files")),
+        "{output}"
+    );
+    assert!(
+        output.contains(&format!("and {files} sidecars")),
+        "{output}"
+    );
+    assert_eq!(files_per_hour(&dir), vec![1; 24]);
+    assert_eq!(answer(), before);
+
+    let out = compact(&["--partition", "dt=2026-11-09/hour=00"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("no partition dt=2026-11-09/hour=00"),
+        "{}",
+        text(&out)
+    );
+}

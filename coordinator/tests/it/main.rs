@@ -3,6 +3,7 @@
 
 mod cancel;
 mod catalog_log;
+mod compaction;
 mod concurrency;
 mod errors;
 mod exchange_windows;
