@@ -195,7 +195,10 @@ async fn rewrite(
     let url = ObjectStoreUrl::parse("compact://source")?;
     ctx.register_object_store(url.as_ref(), Arc::clone(store));
     let state = ctx.state();
+    // The files' own types (not DataFusion's view types), so that the new
+    // files merge with the table's other files.
     let schema = ParquetFormat::default()
+        .with_force_view_types(false)
         .infer_schema(&state, store, files)
         .await
         .map_err(|e| CompactionError::Schema {
