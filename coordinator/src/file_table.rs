@@ -16,12 +16,35 @@ use datafusion::catalog::{ScanArgs, ScanResult, Session, TableProvider};
 use datafusion::common::{Constraints, Statistics};
 use datafusion::datasource::listing::ListingTable;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::SessionState;
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 
 use crate::table_listing::TableListing;
 use crate::time_partitions::TimePartitions;
+
+/// Tables with more files than this are planned without reading every
+/// file's footer for statistics: a log shipper's day of 100,000 small
+/// files would cost as many GETs before the first task starts. Their scans
+/// still prune files and row groups by statistics where they are read.
+pub(crate) const STATISTICS_MAX_FILES: usize = 10_000;
+
+/// A copy of `state` that plans scans without file statistics, when a
+/// table has more than [`STATISTICS_MAX_FILES`] files and collecting them
+/// is on.
+fn without_statistics(state: &dyn Session, files: usize) -> Option<SessionState> {
+    if files <= STATISTICS_MAX_FILES || !state.config().collect_statistics() {
+        return None;
+    }
+    let mut quiet = state.as_any().downcast_ref::<SessionState>()?.clone();
+    quiet
+        .config_mut()
+        .options_mut()
+        .execution
+        .collect_statistics = false;
+    Some(quiet)
+}
 
 /// Plans of a scan before giving up when the table's cached listing keeps
 /// being replaced under it (expiring, `REFRESH TABLE` at once).
@@ -109,11 +132,12 @@ impl TableProvider for FileTable {
         let mut attempts = 0;
         let plan = loop {
             let snapshot = self.files.prepare(state).await?;
-            let plan = self
-                .listing
-                .scan_with_args(state, args.clone())
-                .await?
-                .into_inner();
+            let files = snapshot.files(&self.listing.options().file_extension);
+            let plan = match without_statistics(state, files) {
+                Some(quiet) => self.listing.scan_with_args(&quiet, args.clone()).await?,
+                None => self.listing.scan_with_args(state, args.clone()).await?,
+            }
+            .into_inner();
             if self.files.unchanged(state, &snapshot) {
                 break plan;
             }

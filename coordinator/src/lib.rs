@@ -29,6 +29,7 @@ pub mod query_history;
 pub mod query_insight;
 pub mod registry;
 pub mod scheduler;
+mod schema_sample;
 pub mod server;
 pub mod session;
 pub mod session_options;

@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::file_table::FileTable;
+use crate::file_table::{FileTable, STATISTICS_MAX_FILES};
 use crate::parameters::{bind, number_placeholders, parameter_schema};
+use crate::schema_sample::sample_schema;
 use crate::time_partitions::TIME_COLUMN_OPTION;
 use datafusion::arrow::array::StringArray;
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
@@ -122,8 +123,35 @@ pub async fn plan_statement(
             let time_column = create.options.remove(TIME_COLUMN_OPTION);
             let replaced = configure_table_store(stores, &mut create)?;
             let name = create.name.clone();
+            let exists = create.if_not_exists && ctx.table_exist(name.clone())?;
+            let files = match exists {
+                true => 0,
+                false => match sample_schema(&ctx.state(), &mut create).await {
+                    Ok(files) => files,
+                    Err(e) => {
+                        replaced.into_iter().for_each(|r| stores.restore(r));
+                        return Err(e);
+                    }
+                },
+            };
             let plan = LogicalPlan::Ddl(DdlStatement::CreateExternalTable(create));
-            if let Err(e) = ctx.execute_logical_plan(plan).await {
+            // DataFusion reads every file's footer at CREATE to warm its
+            // statistics cache; a table too large for statistics is created
+            // without (the same catalog, through a copy of the session).
+            let created = if files > STATISTICS_MAX_FILES {
+                let mut quiet = ctx.state();
+                quiet
+                    .config_mut()
+                    .options_mut()
+                    .execution
+                    .collect_statistics = false;
+                SessionContext::new_with_state(quiet)
+                    .execute_logical_plan(plan)
+                    .await
+            } else {
+                ctx.execute_logical_plan(plan).await
+            };
+            if let Err(e) = created {
                 // A table that is not created leaves the bucket's store as it was.
                 replaced.into_iter().for_each(|r| stores.restore(r));
                 return Err(e);

@@ -31,6 +31,17 @@ use crate::fresh_listing::{ListingIntervals, list_newest};
 #[derive(Debug, Default)]
 pub struct ListingSnapshot(Vec<(TableScopedPath, Arc<Vec<ObjectMeta>>)>);
 
+impl ListingSnapshot {
+    /// How many of its objects end with `extension` (the table's files).
+    pub fn files(&self, extension: &str) -> usize {
+        self.0
+            .iter()
+            .flat_map(|(_, files)| files.iter())
+            .filter(|m| m.location.as_ref().ends_with(extension))
+            .count()
+    }
+}
+
 #[derive(Debug, Default)]
 struct LocationState {
     /// The listing this table last put in the cache.
