@@ -252,10 +252,10 @@ async fn rewrite(
         let (_, writer) = match &mut open {
             Some(w) => w,
             None => {
-                let path = partition.dir.clone().join(compacted_name(
-                    id,
-                    written.len() + usize::from(open.is_some()),
-                ));
+                let path = partition
+                    .dir
+                    .clone()
+                    .join(compacted_name(id, written.len()));
                 let writer = AsyncArrowWriter::try_new(
                     BufWriter::new(Arc::clone(store), path.clone()),
                     Arc::clone(&schema),

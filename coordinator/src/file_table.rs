@@ -28,12 +28,12 @@ use crate::time_partitions::TimePartitions;
 /// file's footer for statistics: a log shipper's day of 100,000 small
 /// files would cost as many GETs before the first task starts. Their scans
 /// still prune files and row groups by statistics where they are read.
-pub(crate) const STATISTICS_MAX_FILES: usize = 10_000;
+const STATISTICS_MAX_FILES: usize = 10_000;
 
 /// A copy of `state` that plans scans without file statistics, when a
 /// table has more than [`STATISTICS_MAX_FILES`] files and collecting them
 /// is on.
-fn without_statistics(state: &dyn Session, files: usize) -> Option<SessionState> {
+pub(crate) fn without_statistics(state: &dyn Session, files: usize) -> Option<SessionState> {
     if files <= STATISTICS_MAX_FILES || !state.config().collect_statistics() {
         return None;
     }

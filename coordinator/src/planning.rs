@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::file_table::{FileTable, STATISTICS_MAX_FILES};
+use crate::file_table::{FileTable, without_statistics};
 use crate::parameters::{bind, number_placeholders, parameter_schema};
 use crate::schema_sample::sample_schema;
 use crate::time_partitions::TIME_COLUMN_OPTION;
@@ -138,18 +138,13 @@ pub async fn plan_statement(
             // DataFusion reads every file's footer at CREATE to warm its
             // statistics cache; a table too large for statistics is created
             // without (the same catalog, through a copy of the session).
-            let created = if files > STATISTICS_MAX_FILES {
-                let mut quiet = ctx.state();
-                quiet
-                    .config_mut()
-                    .options_mut()
-                    .execution
-                    .collect_statistics = false;
-                SessionContext::new_with_state(quiet)
-                    .execute_logical_plan(plan)
-                    .await
-            } else {
-                ctx.execute_logical_plan(plan).await
+            let created = match without_statistics(&ctx.state(), files) {
+                Some(quiet) => {
+                    SessionContext::new_with_state(quiet)
+                        .execute_logical_plan(plan)
+                        .await
+                }
+                None => ctx.execute_logical_plan(plan).await,
             };
             if let Err(e) = created {
                 // A table that is not created leaves the bucket's store as it was.
