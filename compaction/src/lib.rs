@@ -27,5 +27,5 @@ pub use cleanup::{Cleaned, cleanup};
 pub use commit::{Commit, CommittedFile, is_commit, is_compacted};
 pub use compact::{CompactOptions, Compacted, compact_partition};
 pub use error::CompactionError;
-pub use partitions::{Partition, partitions};
+pub use partitions::{Partition, is_table_object, partitions};
 pub use visibility::{CommitCache, visible};

@@ -53,13 +53,17 @@ impl Partition {
 /// Where the search index keeps a partition's sidecars.
 const SIDECAR_DIR: &str = "_hayate_index";
 
-/// A data file: Parquet, and not under a directory starting with `_` or `.`
-/// (sidecars, commits, markers) relative to the table's location.
+/// Whether `path` is one of the table's own objects under `prefix`: not in
+/// (nor named like) something starting with `_` or `.`, as the search
+/// index's sidecars, compaction commits and markers are.
+pub fn is_table_object(path: &Path, prefix: &Path) -> bool {
+    path.prefix_match(prefix)
+        .is_some_and(|mut parts| parts.all(|s| !s.as_ref().starts_with(['_', '.'])))
+}
+
+/// A data file: Parquet and one of the table's own objects.
 fn is_data(path: &Path, prefix: &Path) -> bool {
-    path.as_ref().ends_with(".parquet")
-        && path
-            .prefix_match(prefix)
-            .is_some_and(|mut parts| parts.all(|s| !s.as_ref().starts_with(['_', '.'])))
+    path.as_ref().ends_with(".parquet") && is_table_object(path, prefix)
 }
 
 /// Lists the table at `prefix` once and groups it by partition.

@@ -17,7 +17,7 @@ use std::time::Duration;
 use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::error::Result;
 use futures::TryStreamExt;
-use hayate_compaction::is_compacted;
+use hayate_compaction::{is_compacted, is_table_object};
 use object_store::path::Path;
 use object_store::{ObjectMeta, ObjectStore};
 
@@ -67,11 +67,7 @@ fn newest_part(files: &[ObjectMeta], prefix: &Path, partitioned: bool) -> Option
     let newest = files
         .iter()
         .map(|m| &m.location)
-        .filter(|p| {
-            p.prefix_match(prefix)
-                .is_some_and(|mut parts| parts.all(|s| !s.as_ref().starts_with(['_', '.'])))
-                && !is_compacted(p)
-        })
+        .filter(|p| is_table_object(p, prefix) && !is_compacted(p))
         .max()?;
     if !partitioned {
         return Some(newest.clone());

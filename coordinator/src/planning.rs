@@ -16,13 +16,17 @@ use datafusion::catalog::TableProvider;
 use datafusion::common::ScalarValue;
 use datafusion::datasource::listing::ListingTable;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::cache::TableScopedPath;
+use datafusion::execution::cache::cache_manager::CachedFileList;
 use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::logical_expr::{CreateExternalTable, DdlStatement, LogicalPlan};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::prelude::SessionContext;
 use hayate_planner::{HayateOptions, SplitOptions, StageGraph, explain_stages, split_into_stages};
 use hayate_search_index::SearchIndexOff;
-use hayate_storage::{IoCounters, Replaced, StoreRegistry, counting_runtime, split_store_options};
+use hayate_storage::{
+    IoCounters, Replaced, StoreRegistry, counting_runtime, listing_cache_key, split_store_options,
+};
 
 /// What a statement turned into.
 pub enum Planned {
@@ -155,10 +159,18 @@ pub async fn plan_statement(
             // `IF NOT EXISTS` of a table defined before leaves it as it is,
             // its cached listing included.
             if table.downcast_ref::<FileTable>().is_none() {
+                // What CREATE listed, which dropping the table forgets: a
+                // table of 100,000 files is not listed again at once.
+                let listed = cached_listings(ctx, table.as_ref());
                 let wrapped = wrap_file_table(table, time_column.as_deref());
                 // Replaced by a file table, or dropped if an option is wrong.
                 ctx.deregister_table(name.clone())?;
                 ctx.register_table(name, wrapped?)?;
+                if let Some(cache) = ctx.runtime_env().cache_manager.get_list_files_cache() {
+                    for (key, listing) in listed {
+                        cache.put(&key, listing);
+                    }
+                }
             }
             empty_result()
         }
@@ -283,6 +295,25 @@ fn wrap_file_table(
         ))),
         Err(_) => Ok(table),
     }
+}
+
+/// The cached listings of a table's locations.
+fn cached_listings(
+    ctx: &SessionContext,
+    table: &dyn TableProvider,
+) -> Vec<(TableScopedPath, CachedFileList)> {
+    let (Some(listing), Some(cache)) = (
+        listing_table(table),
+        ctx.runtime_env().cache_manager.get_list_files_cache(),
+    ) else {
+        return Vec::new();
+    };
+    listing
+        .table_paths()
+        .iter()
+        .map(listing_cache_key)
+        .filter_map(|key| cache.get(&key).map(|listing| (key, listing)))
+        .collect()
 }
 
 /// The listing table under a file table.
