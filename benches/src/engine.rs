@@ -174,6 +174,15 @@ impl Engine {
         })
     }
 
+    /// Runs `sql` once, untimed; the number of rows it answered.
+    pub async fn rows(&mut self, sql: &str) -> anyhow::Result<usize> {
+        if let Engine::DuckDb(duck) = self {
+            return Ok(duck.run(sql, 1).await?.1);
+        }
+        let (batches, _) = self.once_untimed_stats(sql).await?;
+        Ok(batches.iter().map(|b| b.num_rows()).sum())
+    }
+
     /// One run with its Hayate stats (fetched after the answer).
     async fn once(&mut self, sql: &str) -> anyhow::Result<(Vec<RecordBatch>, Option<QueryStats>)> {
         let (batches, handle) = self.once_untimed_stats(sql).await?;

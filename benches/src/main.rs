@@ -25,7 +25,7 @@ use hayate_benches::floor::FloorQuery;
 use hayate_benches::report::{Report, Target, cpu_totals, totals, worst_ratio};
 use hayate_benches::suite::run_workload;
 use hayate_benches::workload::{S3Logs, Workload};
-use hayate_benches::{concurrency, exchange, floor, search};
+use hayate_benches::{concurrency, exchange, floor, freshness, search, small_files};
 use hayate_logs::LogSpec;
 use hayate_testkit::S3Server;
 use object_store::ObjectStore;
@@ -74,6 +74,12 @@ struct Args {
     mix_sf: f64,
     #[arg(long, default_value_t = 1_000_000)]
     mix_log_rows: u64,
+    /// Lines of the shipper's day of small files, and lines per file
+    /// (3,000,000 at 30 a file is 100,000 files of about 8 KiB).
+    #[arg(long, default_value_t = 3_000_000)]
+    small_file_rows: u64,
+    #[arg(long, default_value_t = 30)]
+    rows_per_file: usize,
     /// Only these queries of each workload (by name: q1, one_trace, ...).
     #[arg(long, value_delimiter = ',')]
     queries: Vec<String>,
@@ -86,7 +92,7 @@ struct Args {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "tpch,logs,search,floor,exchange,concurrency"
+        default_value = "tpch,logs,search,smallfiles,floor,exchange,concurrency"
     )]
     parts: Vec<String>,
 }
@@ -142,49 +148,35 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     let log_dir = local_logs(&args.data, args.log_rows).await?;
-    // Kept alive while the S3 workload runs.
-    let mut _s3 = None;
+    // Kept alive while the S3 workloads run.
+    let s3 = if ["logs", "search", "smallfiles"]
+        .iter()
+        .any(|part| wants(&args, part))
+    {
+        Some(S3Server::start("bench").await)
+    } else {
+        None
+    };
     // The log set on local files and in the S3 server, for the log suite
     // and the search workload.
-    let mut log_sets: Vec<(Workload, Arc<dyn ObjectStore>, String)> = Vec::new();
-    if wants(&args, "logs") || wants(&args, "search") {
+    let mut log_sets: Vec<LogSet> = Vec::new();
+    if let Some(server) = s3
+        .as_ref()
+        .filter(|_| wants(&args, "logs") || wants(&args, "search"))
+    {
         let rows_name = short_count(args.log_rows);
         log_sets.push((
             Workload::logs(format!("logs-{rows_name}-local"), &log_dir, None),
             Arc::new(LocalFileSystem::new_with_prefix(&log_dir)?),
             String::new(),
         ));
-        let server = S3Server::start("bench").await;
         let spec = LogSpec {
             rows: args.log_rows,
             ..Default::default()
         };
         eprintln!("writing {} log lines to S3", args.log_rows);
         hayate_logs::generate(&spec, server.store(), "logs").await?;
-        let url = url::Url::parse(&format!("s3://{}", server.bucket))?;
-        let keys = vec![
-            ("aws.endpoint".to_string(), server.endpoint.clone()),
-            ("aws.region".to_string(), "us-east-1".to_string()),
-            ("aws.access_key_id".to_string(), server.access_key.clone()),
-            (
-                "aws.secret_access_key".to_string(),
-                server.secret_key.clone(),
-            ),
-        ];
-        log_sets.push((
-            Workload::logs(
-                format!("logs-{rows_name}-s3"),
-                &format!("s3://{}/logs/", server.bucket),
-                Some(S3Logs {
-                    url,
-                    store: server.store() as _,
-                    table_options: keys,
-                }),
-            ),
-            server.store() as _,
-            "logs".to_string(),
-        ));
-        _s3 = Some(server);
+        log_sets.push(s3_logs(server, "logs", format!("logs-{rows_name}-s3"))?);
     }
     if wants(&args, "logs") {
         workloads.extend(log_sets.iter().map(|(logs, _, _)| logs.clone()));
@@ -265,6 +257,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
             }
         }
         write_report(&args, &report, python)?;
+    }
+    if let Some(server) = s3.as_ref().filter(|_| wants(&args, "smallfiles")) {
+        small_files_part(&args, server, &mut engines, &settings, &mut report, python).await?;
     }
     drop(engines);
 
@@ -353,6 +348,117 @@ async fn run(args: Args) -> anyhow::Result<()> {
         .collect();
     if !failed.is_empty() {
         anyhow::bail!("Hayate's answers differ from DataFusion's in {failed:?}");
+    }
+    Ok(())
+}
+
+/// A log set: the workload, the store its files are in, and their prefix.
+type LogSet = (Workload, Arc<dyn ObjectStore>, String);
+
+/// The logs under `prefix` in the S3 server, as workload `name`.
+fn s3_logs(server: &S3Server, prefix: &str, name: String) -> anyhow::Result<LogSet> {
+    let url = url::Url::parse(&format!("s3://{}", server.bucket))?;
+    let keys = vec![
+        ("aws.endpoint".to_string(), server.endpoint.clone()),
+        ("aws.region".to_string(), "us-east-1".to_string()),
+        ("aws.access_key_id".to_string(), server.access_key.clone()),
+        (
+            "aws.secret_access_key".to_string(),
+            server.secret_key.clone(),
+        ),
+    ];
+    let logs = Workload::logs(
+        name,
+        &format!("s3://{}/{prefix}/", server.bucket),
+        Some(S3Logs {
+            url,
+            store: server.store() as _,
+            table_options: keys,
+        }),
+    );
+    Ok((logs, server.store() as _, prefix.to_string()))
+}
+
+/// A shipper's day of small files, locally and in the S3 server: the
+/// newest hours' questions and how soon a new file is seen, then the same
+/// questions after `hayate compact`. Written afresh each run (the run
+/// compacts them).
+async fn small_files_part(
+    args: &Args,
+    server: &S3Server,
+    engines: &mut [Engine],
+    settings: &[String],
+    report: &mut Report,
+    python: Option<&Path>,
+) -> anyhow::Result<()> {
+    let spec = small_files::spec(args.small_file_rows, args.rows_per_file);
+    let files = args
+        .small_file_rows
+        .div_ceil(args.rows_per_file.max(1) as u64);
+    let name = format!("smallfiles-{}", short_count(files));
+    let dir = args.data.join(&name);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::create_dir_all(&dir)?;
+    let local: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new_with_prefix(&dir)?);
+    let started = std::time::Instant::now();
+    let written = hayate_logs::generate(&spec, Arc::clone(&local), "").await?;
+    eprintln!(
+        "{name}: {} files written locally in {:.0} s",
+        written.files,
+        started.elapsed().as_secs_f64()
+    );
+    let started = std::time::Instant::now();
+    hayate_logs::generate(&spec, server.store(), &name).await?;
+    eprintln!(
+        "{name}: written to S3 in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    let location = dir.canonicalize()?.display().to_string();
+    let sets: Vec<LogSet> = vec![
+        (
+            small_files::workload(
+                &Workload::logs(String::new(), &location, None),
+                format!("{name}-local"),
+            ),
+            local,
+            String::new(),
+        ),
+        {
+            let (logs, store, prefix) = s3_logs(server, &name, String::new())?;
+            (
+                small_files::workload(&logs, format!("{name}-s3")),
+                store,
+                prefix,
+            )
+        },
+    ];
+    for (workload, store, prefix) in &sets {
+        let result = run_workload(workload, engines, settings, 1, args.runs).await?;
+        let probe = freshness::probe(store, prefix, small_files::DAY).await?;
+        for engine in engines.iter_mut() {
+            if result.engines.contains(&engine.name()) {
+                let fresh = freshness::measure(engine, workload, store, &probe).await?;
+                eprintln!("{fresh:?}");
+                report.freshness.push(fresh);
+            }
+        }
+        report.workloads.push(result);
+        write_report(args, report, python)?;
+    }
+    for (workload, store, prefix) in &sets {
+        let run = small_files::compact(&workload.name, Arc::clone(store), prefix).await?;
+        eprintln!("{run:?}");
+        report.compaction.push(run);
+        let compacted = Workload {
+            name: format!("{}-compacted", workload.name),
+            ..workload.clone()
+        };
+        report
+            .workloads
+            .push(run_workload(&compacted, engines, settings, 1, args.runs).await?);
+        write_report(args, report, python)?;
     }
     Ok(())
 }

@@ -23,6 +23,10 @@ pub struct Report {
     pub workloads: Vec<WorkloadResult>,
     /// Building the search index of the log set, per location.
     pub search_index: Vec<crate::search::IndexBuild>,
+    /// `hayate compact` of the shipper's small files, per location.
+    pub compaction: Vec<crate::small_files::CompactionRun>,
+    /// How soon a file landing in the newest partition is seen.
+    pub freshness: Vec<crate::freshness::Freshness>,
     pub floor: Vec<FloorResult>,
     pub exchange: Vec<ExchangeResult>,
     pub concurrency: Vec<ConcurrencyResult>,
@@ -140,6 +144,39 @@ impl Report {
                 );
             }
         }
+        if !self.compaction.is_empty() {
+            md.push_str("\n## Compaction of the shipper's small files (sorted by ts; then the replaced files deleted)\n\n| location | partitions | files before | files after | MiB before | MiB after | rows | seconds | cleanup seconds |\n|---|---|---|---|---|---|---|---|---|\n");
+            for c in &self.compaction {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} |",
+                    c.location,
+                    c.partitions,
+                    c.files_before,
+                    c.files_after,
+                    mib(c.bytes_before),
+                    mib(c.bytes_after),
+                    c.rows,
+                    c.seconds,
+                    c.cleanup_seconds
+                );
+            }
+        }
+        if !self.freshness.is_empty() {
+            md.push_str("\n## Fresh data: a file lands in the newest partition; the same query is asked until its answer includes it\n\n| workload | engine | seen after | queries | median query |\n|---|---|---|---|---|\n");
+            for f in &self.freshness {
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} | {} | {:.3} s |",
+                    f.workload,
+                    f.engine,
+                    f.seen_after_s
+                        .map_or("not within 60 s".into(), |s| format!("{s:.2} s")),
+                    f.queries,
+                    f.median_query_s
+                );
+            }
+        }
         if !self.floor.is_empty() {
             md.push_str("\n## Per-query floor (Flight SQL, end to end)\n\n");
             md.push_str("| query | Hayate p50 | p99 | ADBC p50 | ADBC p99 | DataFusion in-process p50 |\n|---|---|---|---|---|---|\n");
@@ -228,11 +265,11 @@ impl Report {
         for e in &others {
             let _ = write!(md, " {e} s | ratio |");
         }
-        md.push_str(" CPU ratio (2w) | exchange MiB (2w) | cold fetch (2w) | check |\n|---|---|");
+        md.push_str(" CPU ratio (2w) | exchange MiB (2w) | cold fetch (2w) | plan (2w, warm) | check |\n|---|---|");
         for _ in &others {
             md.push_str("---|---|");
         }
-        md.push_str("---|---|---|---|\n");
+        md.push_str("---|---|---|---|---|\n");
         let main = others
             .iter()
             .find(|e| e.as_str() == "hayate-2w")
@@ -258,6 +295,11 @@ impl Report {
                 Some((Some(bytes), Some(gets))) => format!("{} MiB, {gets} GETs", mib(bytes)),
                 _ => "-".into(),
             };
+            // Planning's share of a warm run, and the LISTs it made.
+            let plan = match h.map(|h| (h.plan_ms, h.list_requests)) {
+                Some((Some(ms), Some(lists))) => format!("{ms:.0} ms, {lists} LISTs"),
+                _ => "-".into(),
+            };
             let checks: Vec<String> = q
                 .engines
                 .iter()
@@ -266,7 +308,7 @@ impl Report {
                 .collect();
             let _ = writeln!(
                 md,
-                " {cpu} | {exchange} | {cold} | {} |",
+                " {cpu} | {exchange} | {cold} | {plan} | {} |",
                 if checks.is_empty() {
                     "same".to_string()
                 } else {
@@ -291,7 +333,17 @@ impl Report {
         }
         let cpu = cpu_totals(w, main, "datafusion")
             .map_or("-".into(), |(a, b)| format!("{:.2}x", a / b.max(1e-9)));
-        let _ = writeln!(md, " {cpu} | | | |");
+        let _ = writeln!(md, " {cpu} | | | | |");
+        let setup: Vec<String> = w
+            .setup_s
+            .iter()
+            .map(|(e, s)| format!("{e} {s:.2} s"))
+            .collect();
+        let _ = writeln!(
+            md,
+            "\nMaking the tables visible (CREATE EXTERNAL TABLE): {}.",
+            setup.join(", ")
+        );
         md.push_str("\nPeak resident memory (MiB, highest over the workload):");
         for e in &w.engines {
             let mut peaks: Vec<(String, u64)> = Vec::new();

@@ -30,6 +30,10 @@ pub struct EngineResult {
     /// (cold) run.
     pub cold_bytes_fetched: Option<u64>,
     pub cold_get_requests: Option<u64>,
+    /// Hayate, a warm run: LIST requests (planning's included) and the
+    /// coordinator's planning time, where a table of many files shows.
+    pub list_requests: Option<u64>,
+    pub plan_ms: Option<f64>,
     /// "same" (equal to DataFusion's answer), "same row count" (DuckDB,
     /// whose types differ), "DIFFERS: ..." or "error: ...".
     pub check: String,
@@ -45,6 +49,9 @@ pub struct QueryResult {
 pub struct WorkloadResult {
     pub workload: String,
     pub engines: Vec<String>,
+    /// Seconds each engine took to make the tables visible (`CREATE
+    /// EXTERNAL TABLE`, which lists the files and may read their footers).
+    pub setup_s: BTreeMap<String, f64>,
     pub queries: Vec<QueryResult>,
 }
 
@@ -76,8 +83,11 @@ pub async fn run_workload(
     runs: usize,
 ) -> anyhow::Result<WorkloadResult> {
     let mut engines = Vec::new();
+    let mut setup_s = BTreeMap::new();
     for engine in all_engines.iter_mut() {
+        let started = std::time::Instant::now();
         if engine.prepare(workload, settings).await? {
+            setup_s.insert(engine.name(), started.elapsed().as_secs_f64());
             engines.push(engine);
         }
     }
@@ -135,6 +145,12 @@ pub async fn run_workload(
                             .first_stats
                             .as_ref()
                             .map(|s| total(s, io_metric::GET_REQUESTS)),
+                        list_requests: r.stats.as_ref().map(|s| total(s, io_metric::LIST_REQUESTS)),
+                        plan_ms: r
+                            .stats
+                            .as_ref()
+                            .and_then(|s| s.timings.as_ref())
+                            .map(|t| t.plan_us as f64 / 1000.0),
                         check,
                     };
                     if index == 0 {
@@ -164,6 +180,7 @@ pub async fn run_workload(
     Ok(WorkloadResult {
         workload: workload.name.clone(),
         engines: names,
+        setup_s,
         queries,
     })
 }
