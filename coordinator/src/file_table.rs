@@ -3,7 +3,8 @@
 //! 1. its listing is kept fresh (new files show up within seconds) and
 //!    filtered by compaction commits ([`TableListing`]);
 //! 2. a filter on the time column also selects `dt`/`hour` partitions
-//!    ([`TimePartitions`]);
+//!    ([`TimePartitions`]), and the listing is pruned by partition before
+//!    DataFusion sees it ([`pruned_state`]);
 //! 3. Parquet scans are narrowed to the row groups the search index does
 //!    not rule out ([`hayate_search_index::narrow_scan`]).
 
@@ -21,6 +22,7 @@ use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Expr, LogicalPlan, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 
+use crate::partition_pruning::pruned_state;
 use crate::table_listing::TableListing;
 use crate::time_partitions::TimePartitions;
 
@@ -133,9 +135,19 @@ impl TableProvider for FileTable {
         let plan = loop {
             let snapshot = self.files.prepare(state).await?;
             let files = snapshot.files(&self.listing.options().file_extension);
-            let plan = match without_statistics(state, files) {
+            let partition_cols = &self.listing.options().table_partition_cols;
+            let pruned = pruned_state(state, &snapshot, partition_cols, &all)?;
+            let scan_state: &dyn Session = match &pruned {
+                Some(pruned) => pruned,
+                None => state,
+            };
+            let plan = match without_statistics(scan_state, files) {
                 Some(quiet) => self.listing.scan_with_args(&quiet, args.clone()).await?,
-                None => self.listing.scan_with_args(state, args.clone()).await?,
+                None => {
+                    self.listing
+                        .scan_with_args(scan_state, args.clone())
+                        .await?
+                }
             }
             .into_inner();
             if self.files.unchanged(state, &snapshot) {

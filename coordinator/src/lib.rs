@@ -23,6 +23,7 @@ pub mod membership;
 pub mod membership_service;
 pub mod metrics;
 pub mod parameters;
+mod partition_pruning;
 pub mod planning;
 pub mod query;
 pub mod query_history;

@@ -27,18 +27,31 @@ use object_store::ObjectMeta;
 
 use crate::fresh_listing::{ListingIntervals, list_newest};
 
+/// The cached listing of one location of a table.
+#[derive(Debug)]
+pub struct CachedListing {
+    pub url: ListingTableUrl,
+    /// Where it is in the list-files cache.
+    pub key: TableScopedPath,
+    pub files: Arc<Vec<ObjectMeta>>,
+}
+
 /// The cached listings a scan was planned from, one per location.
 #[derive(Debug, Default)]
-pub struct ListingSnapshot(Vec<(TableScopedPath, Arc<Vec<ObjectMeta>>)>);
+pub struct ListingSnapshot(Vec<CachedListing>);
 
 impl ListingSnapshot {
     /// How many of its objects end with `extension` (the table's files).
     pub fn files(&self, extension: &str) -> usize {
         self.0
             .iter()
-            .flat_map(|(_, files)| files.iter())
+            .flat_map(|l| l.files.iter())
             .filter(|m| m.location.as_ref().ends_with(extension))
             .count()
+    }
+
+    pub fn locations(&self) -> &[CachedListing] {
+        &self.0
     }
 }
 
@@ -136,7 +149,11 @@ impl TableListing {
                 }
                 None => cached.expect("a listing that was not due is cached"),
             };
-            snapshot.0.push((key, files));
+            snapshot.0.push(CachedListing {
+                url: url.clone(),
+                key,
+                files,
+            });
         }
         Ok(snapshot)
     }
@@ -146,9 +163,10 @@ impl TableListing {
         let Some(cache) = state.runtime_env().cache_manager.get_list_files_cache() else {
             return true;
         };
-        snapshot
-            .0
-            .iter()
-            .all(|(key, files)| cache.get(key).is_some_and(|c| Arc::ptr_eq(&c.files, files)))
+        snapshot.0.iter().all(|l| {
+            cache
+                .get(&l.key)
+                .is_some_and(|c| Arc::ptr_eq(&c.files, &l.files))
+        })
     }
 }
