@@ -3,9 +3,10 @@
 //! time partition (`dt=.../hour=.../`), or under names that sort after the
 //! ones before (timestamps). So before a scan is planned, a table whose
 //! cached listing is older than a couple of seconds is listed only from
-//! its newest partition on (`LIST` with `start-after`), and that part of
-//! the cached listing is replaced; the rest is kept. One LIST request of a
-//! few keys instead of one per thousand files of the table.
+//! its newest partition on (`LIST` with `start-after`, and the newest
+//! partition by its prefix), and that part of the cached listing is
+//! replaced; the rest is kept. Two LIST requests of a few keys instead of
+//! one per thousand files of the table.
 //!
 //! Files that land in an older partition, or under a name that sorts
 //! earlier, appear when the whole table is listed again (after the listing
@@ -44,10 +45,19 @@ pub async fn list_newest(
     let Some(offset) = newest_part(cached, url.prefix(), partitioned) else {
         return Ok(None);
     };
-    let newer: Vec<ObjectMeta> = store
+    let mut newer: Vec<ObjectMeta> = store
         .list_with_offset(Some(url.prefix()), &offset)
         .try_collect()
         .await?;
+    if partitioned {
+        // The newest partition itself, listed by its prefix: S3 returns
+        // its keys after `start-after=<directory>` (they sort after the
+        // directory's name), but SeaweedFS skips them.
+        let inside: Vec<ObjectMeta> = store.list(Some(&offset)).try_collect().await?;
+        let seen: std::collections::HashSet<Path> =
+            newer.iter().map(|m| m.location.clone()).collect();
+        newer.extend(inside.into_iter().filter(|m| !seen.contains(&m.location)));
+    }
     let mut files: Vec<ObjectMeta> = cached
         .iter()
         .filter(|m| m.location.as_ref() <= offset.as_ref())

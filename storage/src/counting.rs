@@ -166,20 +166,18 @@ impl ObjectStore for CountingStore {
         self.inner.delete_stream(locations)
     }
 
-    /// One LIST request per page of up to 1000 keys (S3's page size).
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
-        let counters = Arc::clone(&self.counters);
-        IoCounters::add(&counters.list_requests, 1);
-        let mut seen = 0u64;
-        self.inner
-            .list(prefix)
-            .inspect(move |_| {
-                seen += 1;
-                if seen % 1000 == 1 && seen > 1 {
-                    IoCounters::add(&counters.list_requests, 1);
-                }
-            })
-            .boxed()
+        pages_counted(self.inner.list(prefix), &self.counters)
+    }
+
+    /// Forwarded, not left to the trait's default, which lists from the
+    /// start and drops what sorts before `offset`: every key again.
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, Result<ObjectMeta>> {
+        pages_counted(self.inner.list_with_offset(prefix, offset), &self.counters)
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
@@ -190,6 +188,25 @@ impl ObjectStore for CountingStore {
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
         self.inner.copy_opts(from, to, options).await
     }
+}
+
+/// `listing`, counted as one LIST request per page of up to 1000 keys
+/// (S3's page size).
+fn pages_counted(
+    listing: BoxStream<'static, Result<ObjectMeta>>,
+    counters: &Arc<IoCounters>,
+) -> BoxStream<'static, Result<ObjectMeta>> {
+    let counters = Arc::clone(counters);
+    IoCounters::add(&counters.list_requests, 1);
+    let mut seen = 0u64;
+    listing
+        .inspect(move |_| {
+            seen += 1;
+            if seen % 1000 == 1 && seen > 1 {
+                IoCounters::add(&counters.list_requests, 1);
+            }
+        })
+        .boxed()
 }
 
 /// Requests and bytes for fetching `ranges` with nearby ranges merged.
