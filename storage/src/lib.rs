@@ -16,6 +16,7 @@ mod redact;
 mod registry;
 mod runtime;
 mod s3;
+mod small_objects;
 mod summary;
 
 pub use cache::{CacheKind, CountingCache, listing_cache_key};
@@ -25,6 +26,7 @@ pub use options::{StoreOptions, split_store_options};
 pub use redact::{is_secret_key, redact_sql};
 pub use registry::{Replaced, StoreRegistry, store_key};
 pub use runtime::{counting_runtime, counting_runtime_with_memory};
+pub use small_objects::SmallObjectsRegistry;
 pub use summary::{human_bytes, io_summary};
 
 /// What tasks report about their scans and output, beside the I/O

@@ -1,5 +1,6 @@
 //! A query's (or task's) view of a process's runtime: the same memory pool,
-//! temp files, stores and caches, seen through counters.
+//! temp files, stores and caches, seen through counters, and small files
+//! kept whole once read ([`SmallObjectsRegistry`]).
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use datafusion::execution::runtime_env::RuntimeEnv;
 
 use crate::cache::{CacheKind, CountingCache};
 use crate::counting::{CountingRegistry, IoCounters};
+use crate::small_objects::SmallObjectsRegistry;
 
 pub fn counting_runtime(base: &RuntimeEnv, counters: &Arc<IoCounters>) -> Result<Arc<RuntimeEnv>> {
     counting_runtime_with_memory(base, counters, None)
@@ -52,9 +54,12 @@ pub fn counting_runtime_with_memory(
         runtime.memory_pool = pool;
     }
     runtime.cache_manager = CacheManager::try_new(&config)?;
-    runtime.object_store_registry = Arc::new(CountingRegistry::new(
-        Arc::clone(&base.object_store_registry),
-        Arc::clone(counters),
-    ));
+    // Small objects kept over the counted stores: what they answer from
+    // memory is no request.
+    runtime.object_store_registry =
+        Arc::new(SmallObjectsRegistry::new(Arc::new(CountingRegistry::new(
+            Arc::clone(&base.object_store_registry),
+            Arc::clone(counters),
+        ))));
     Ok(Arc::new(runtime))
 }
