@@ -43,6 +43,9 @@ impl Layout {
 /// A running Hayate.
 pub struct Hayate {
     pub layout: Layout,
+    /// The engine's name in reports: the layout's, or `baseline-2w` for an
+    /// earlier build run beside it.
+    pub name: String,
     /// The coordinator's Flight SQL URL.
     pub address: String,
     /// The workers' Flight URLs (empty for `hayate local`).
@@ -77,6 +80,12 @@ impl Hayate {
     /// Starts `layout` from binary `bin`; `coordinator_args` go to the
     /// coordinator (e.g. `--s3-endpoint`).
     pub async fn start(bin: &Path, layout: Layout) -> anyhow::Result<Self> {
+        let name = layout.name();
+        Self::start_named(bin, layout, name).await
+    }
+
+    /// Starts `layout` from binary `bin`, named `name` in reports.
+    pub async fn start_named(bin: &Path, layout: Layout, name: String) -> anyhow::Result<Self> {
         let started = Instant::now();
         let hayate = match &layout {
             Layout::Local { workers } => {
@@ -91,6 +100,7 @@ impl Hayate {
                 .map_err(anyhow::Error::msg)?;
                 Self {
                     layout: layout.clone(),
+                    name,
                     address: urls[0].clone(),
                     workers: Vec::new(),
                     status: None,
@@ -137,6 +147,7 @@ impl Hayate {
                 }
                 Self {
                     layout: layout.clone(),
+                    name,
                     address,
                     workers: worker_urls,
                     status: Some(status),
@@ -147,7 +158,7 @@ impl Hayate {
         hayate.wait_until_ready().await?;
         eprintln!(
             "started {} at {} in {:.1}s",
-            hayate.layout.name(),
+            hayate.name,
             hayate.address,
             started.elapsed().as_secs_f64()
         );
@@ -168,10 +179,7 @@ impl Hayate {
                 }
             }
             if Instant::now() > deadline {
-                bail!(
-                    "{}: workers did not register within 30 s",
-                    self.layout.name()
-                );
+                bail!("{}: workers did not register within 30 s", self.name);
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -188,7 +196,7 @@ impl Hayate {
                 .update(sql)
                 .await
                 .map_err(anyhow::Error::msg)
-                .with_context(|| format!("{}: {sql}", self.layout.name()))?;
+                .with_context(|| format!("{}: {sql}", self.name))?;
         }
         Ok(client)
     }

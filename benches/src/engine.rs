@@ -98,7 +98,7 @@ impl Engine {
                     client
                         .update(sql)
                         .await
-                        .map_err(|e| anyhow::anyhow!("{}: {sql}: {e}", hayate.layout.name()))?;
+                        .map_err(|e| anyhow::anyhow!("{}: {sql}: {e}", hayate.name))?;
                 }
             }
             Engine::DuckDb(duck) => match &workload.duckdb_tables {
@@ -112,7 +112,7 @@ impl Engine {
     pub fn name(&self) -> String {
         match self {
             Engine::DataFusion(_) => "datafusion".into(),
-            Engine::Hayate { hayate, .. } => hayate.layout.name(),
+            Engine::Hayate { hayate, .. } => hayate.name.clone(),
             Engine::DuckDb(_) => "duckdb".into(),
         }
     }
@@ -205,7 +205,7 @@ impl Engine {
             Engine::Hayate { client, hayate } => client
                 .run(sql)
                 .await
-                .map_err(|e| anyhow::anyhow!("{}: {e}", hayate.layout.name())),
+                .map_err(|e| anyhow::anyhow!("{}: {e}", hayate.name)),
             Engine::DuckDb(_) => unreachable!("DuckDB runs in its own process"),
         }
     }

@@ -88,6 +88,10 @@ struct Args {
     /// from `--partitions`.
     #[arg(long = "set")]
     settings: Vec<String>,
+    /// An earlier `hayate` build, run as a 2-worker cluster named
+    /// `baseline-2w` beside the others, to measure a change in one run.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
     /// Which parts to run.
     #[arg(
         long,
@@ -201,6 +205,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut clusters = Vec::new();
     for layout in layouts {
         clusters.push(Arc::new(Hayate::start(&args.hayate, layout).await?));
+    }
+    if let Some(baseline) = &args.baseline {
+        let layout = Layout::Processes {
+            workers: 2,
+            pin: false,
+        };
+        clusters.push(Arc::new(
+            Hayate::start_named(baseline, layout, "baseline-2w".into()).await?,
+        ));
     }
     let mut settings = vec![format!(
         "SET datafusion.execution.target_partitions = {}",
