@@ -9,8 +9,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use datafusion::error::Result as DfResult;
-use datafusion::execution::object_store::ObjectStoreRegistry;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use object_store::path::Path;
@@ -18,7 +16,6 @@ use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
     PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
 };
-use url::Url;
 
 /// The names of the I/O counters, as reported per task, stage and query.
 pub mod io_metric {
@@ -222,41 +219,6 @@ fn coalesced(ranges: &[Range<u64>]) -> (u64, u64) {
     }
     let bytes = merged.iter().map(|r| r.end - r.start).sum();
     (merged.len() as u64, bytes)
-}
-
-/// A view of a registry whose stores count into one set of counters.
-#[derive(Debug)]
-pub struct CountingRegistry {
-    inner: Arc<dyn ObjectStoreRegistry>,
-    counters: Arc<IoCounters>,
-}
-
-impl CountingRegistry {
-    pub fn new(inner: Arc<dyn ObjectStoreRegistry>, counters: Arc<IoCounters>) -> Self {
-        Self { inner, counters }
-    }
-}
-
-impl ObjectStoreRegistry for CountingRegistry {
-    fn register_store(
-        &self,
-        url: &Url,
-        store: Arc<dyn ObjectStore>,
-    ) -> Option<Arc<dyn ObjectStore>> {
-        self.inner.register_store(url, store)
-    }
-
-    fn deregister_store(&self, url: &Url) -> DfResult<Arc<dyn ObjectStore>> {
-        self.inner.deregister_store(url)
-    }
-
-    fn get_store(&self, url: &Url) -> DfResult<Arc<dyn ObjectStore>> {
-        let store = self.inner.get_store(url)?;
-        Ok(Arc::new(CountingStore::new(
-            store,
-            Arc::clone(&self.counters),
-        )))
-    }
 }
 
 #[cfg(test)]

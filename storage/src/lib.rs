@@ -18,16 +18,18 @@ mod runtime;
 mod s3;
 mod small_objects;
 mod summary;
+mod wrapped_registry;
 
 pub use cache::{CacheKind, CountingCache, listing_cache_key};
-pub use counting::{CountingRegistry, CountingStore, IoCounters, io_metric};
+pub use counting::{CountingStore, IoCounters, io_metric};
 pub use error::StorageError;
 pub use options::{StoreOptions, split_store_options};
 pub use redact::{is_secret_key, redact_sql};
 pub use registry::{Replaced, StoreRegistry, store_key};
 pub use runtime::{counting_runtime, counting_runtime_with_memory};
-pub use small_objects::SmallObjectsRegistry;
+pub use small_objects::SmallObjects;
 pub use summary::{human_bytes, io_summary};
+pub use wrapped_registry::WrappedRegistry;
 
 /// What tasks report about their scans and output, beside the I/O
 /// counters.

@@ -1,6 +1,6 @@
 //! A query's (or task's) view of a process's runtime: the same memory pool,
 //! temp files, stores and caches, seen through counters, and small files
-//! kept whole once read ([`SmallObjectsRegistry`]).
+//! kept whole once read ([`SmallObjects`]).
 
 use std::sync::Arc;
 
@@ -10,8 +10,9 @@ use datafusion::execution::memory_pool::MemoryPool;
 use datafusion::execution::runtime_env::RuntimeEnv;
 
 use crate::cache::{CacheKind, CountingCache};
-use crate::counting::{CountingRegistry, IoCounters};
-use crate::small_objects::SmallObjectsRegistry;
+use crate::counting::{CountingStore, IoCounters};
+use crate::small_objects::SmallObjects;
+use crate::wrapped_registry::WrappedRegistry;
 
 pub fn counting_runtime(base: &RuntimeEnv, counters: &Arc<IoCounters>) -> Result<Arc<RuntimeEnv>> {
     counting_runtime_with_memory(base, counters, None)
@@ -56,10 +57,14 @@ pub fn counting_runtime_with_memory(
     runtime.cache_manager = CacheManager::try_new(&config)?;
     // Small objects kept over the counted stores: what they answer from
     // memory is no request.
-    runtime.object_store_registry =
-        Arc::new(SmallObjectsRegistry::new(Arc::new(CountingRegistry::new(
-            Arc::clone(&base.object_store_registry),
-            Arc::clone(counters),
-        ))));
+    let counters = Arc::clone(counters);
+    let counted = WrappedRegistry::new(Arc::clone(&base.object_store_registry), move |_, store| {
+        Arc::new(CountingStore::new(store, Arc::clone(&counters)))
+    });
+    let small = SmallObjects::default();
+    runtime.object_store_registry = Arc::new(WrappedRegistry::new(
+        Arc::new(counted),
+        move |url, store| small.store(url, store),
+    ));
     Ok(Arc::new(runtime))
 }

@@ -15,8 +15,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use datafusion::error::Result as DfResult;
-use datafusion::execution::object_store::ObjectStoreRegistry;
 use futures::stream::BoxStream;
 use object_store::path::Path;
 use object_store::{
@@ -69,47 +67,21 @@ impl Kept {
     }
 }
 
-/// A registry whose stores keep small objects read whole (see the module
-/// documentation); one per query or task runtime.
-pub struct SmallObjectsRegistry {
-    inner: Arc<dyn ObjectStoreRegistry>,
+/// The small objects one query's or task's runtime keeps (see the module
+/// documentation).
+#[derive(Default)]
+pub struct SmallObjects {
     kept: Arc<Mutex<Kept>>,
 }
 
-impl SmallObjectsRegistry {
-    pub fn new(inner: Arc<dyn ObjectStoreRegistry>) -> Self {
-        Self {
+impl SmallObjects {
+    /// `inner` (the store of `url`), answering from what this runtime keeps.
+    pub fn store(&self, url: &Url, inner: Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore> {
+        Arc::new(SmallObjectsStore {
             inner,
-            kept: Arc::default(),
-        }
-    }
-}
-
-impl std::fmt::Debug for SmallObjectsRegistry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SmallObjectsRegistry({:?})", self.inner)
-    }
-}
-
-impl ObjectStoreRegistry for SmallObjectsRegistry {
-    fn register_store(
-        &self,
-        url: &Url,
-        store: Arc<dyn ObjectStore>,
-    ) -> Option<Arc<dyn ObjectStore>> {
-        self.inner.register_store(url, store)
-    }
-
-    fn deregister_store(&self, url: &Url) -> DfResult<Arc<dyn ObjectStore>> {
-        self.inner.deregister_store(url)
-    }
-
-    fn get_store(&self, url: &Url) -> DfResult<Arc<dyn ObjectStore>> {
-        Ok(Arc::new(SmallObjectsStore {
-            inner: self.inner.get_store(url)?,
             store: store_key(url),
             kept: Arc::clone(&self.kept),
-        }))
+        })
     }
 }
 
