@@ -4,7 +4,10 @@
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::Schema;
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{DataFusionError, Result};
+use datafusion::datasource::physical_plan::{FileScanConfig, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::TaskContext;
 use datafusion::physical_expr::{EquivalenceProperties, LexOrdering};
 use datafusion::physical_plan::ExecutionPlan;
@@ -127,10 +130,41 @@ pub fn encode_plan(plan: Arc<dyn ExecutionPlan>) -> Result<Vec<u8>> {
 
 /// The plan fragment that [`encode_plan`] wrote.
 pub fn decode_plan(bytes: &[u8], ctx: &TaskContext) -> Result<Arc<dyn ExecutionPlan>> {
-    physical_plan_from_bytes_with_proto_converter(
+    let plan = physical_plan_from_bytes_with_proto_converter(
         bytes,
         ctx,
         &HayateCodec,
         &DeduplicatingProtoConverter {},
-    )
+    )?;
+    with_footer_hints(plan)
+}
+
+/// `plan` with each Parquet scan's footer size hint set again from its
+/// table options. `datafusion-proto` 55 carries the options but does not
+/// apply the hint when it decodes a scan, so a worker read each footer in
+/// three GETs (its last 8 bytes, the footer, the page index) before the
+/// data: with the hint (512 KiB) one GET reads a small file whole.
+fn with_footer_hints(plan: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {
+    plan.transform_up(|node| {
+        let Some(config) = node
+            .downcast_ref::<DataSourceExec>()
+            .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
+        else {
+            return Ok(Transformed::no(node));
+        };
+        let Some(source) = config.file_source().downcast_ref::<ParquetSource>() else {
+            return Ok(Transformed::no(node));
+        };
+        let Some(hint) = source.table_parquet_options().global.metadata_size_hint else {
+            return Ok(Transformed::no(node));
+        };
+        let source = source.clone().with_metadata_size_hint(hint);
+        let config = FileScanConfigBuilder::from(config.clone())
+            .with_source(Arc::new(source))
+            .build();
+        Ok(Transformed::yes(
+            DataSourceExec::from_data_source(config) as Arc<dyn ExecutionPlan>
+        ))
+    })
+    .map(|t| t.data)
 }

@@ -21,6 +21,7 @@ mod placement;
 mod s3;
 mod search_index;
 mod security;
+mod small_files;
 mod status;
 mod support;
 mod system_tables;
