@@ -9,13 +9,13 @@ use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::physical_plan::{FileScanConfig, FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::TaskContext;
-use datafusion::physical_expr::{EquivalenceProperties, LexOrdering};
+use datafusion::physical_expr::EquivalenceProperties;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion_proto::bytes::{
     physical_plan_from_bytes_with_proto_converter, physical_plan_to_bytes_with_proto_converter,
 };
-use datafusion_proto::physical_plan::from_proto::parse_physical_sort_exprs;
-use datafusion_proto::physical_plan::to_proto::serialize_physical_sort_exprs;
+use datafusion_proto::physical_plan::from_proto::parse_physical_exprs;
+use datafusion_proto::physical_plan::to_proto::serialize_physical_exprs;
 use datafusion_proto::physical_plan::{
     DeduplicatingProtoConverter, PhysicalExtensionCodec, PhysicalPlanDecodeContext,
     PhysicalProtoConverterExtension,
@@ -24,6 +24,7 @@ use datafusion_proto::protobuf;
 use prost::Message;
 
 use crate::exchange::{ExchangeKind, ExchangeReaderExec, PartitionSource};
+use crate::reader_properties::{self, PropertiesNode};
 
 #[derive(Clone, PartialEq, prost::Message)]
 struct ExchangeReaderNode {
@@ -35,10 +36,16 @@ struct ExchangeReaderNode {
     schema: Option<protobuf::Schema>,
     #[prost(message, repeated, tag = "4")]
     partitions: Vec<SourceList>,
-    /// The order each upstream stream is in, if any: the reader merges its
-    /// sources in it, and the operators above rely on it.
-    #[prost(message, repeated, tag = "5")]
-    ordering: Vec<protobuf::PhysicalSortExprNode>,
+    /// What the reader promises of its rows (orderings, constants,
+    /// equivalences): it merges its sources by the ordering, and the
+    /// operators above were planned on all of it.
+    #[prost(message, optional, tag = "7")]
+    properties: Option<PropertiesNode>,
+    /// A shuffle reader's hash keys: the operators above may rely on its
+    /// partitions being co-partitioned with the stage's other shuffle
+    /// readers (an `InterleaveExec` checks it when it is decoded).
+    #[prost(message, repeated, tag = "6")]
+    hash_keys: Vec<protobuf::PhysicalExprNode>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]
@@ -68,23 +75,23 @@ impl PhysicalExtensionCodec for HayateCodec {
         let schema: Schema = schema.try_into()?;
         let sources = node.partitions.into_iter().map(|p| p.sources).collect();
         let schema = Arc::new(schema);
-        let ordering = parse_physical_sort_exprs(
-            &node.ordering,
-            &PhysicalPlanDecodeContext::new(ctx, self),
-            &schema,
-            proto_converter,
-        )?;
-        let mut eq = EquivalenceProperties::new(Arc::clone(&schema));
-        if let Some(ordering) = LexOrdering::new(ordering) {
-            eq.add_ordering(ordering);
-        }
-        Ok(Arc::new(ExchangeReaderExec::new(
-            ExchangeKind::from_wire(node.kind)?,
-            node.input_stage as usize,
-            schema,
-            sources,
-            Some(eq),
-        )))
+        let decode_ctx = PhysicalPlanDecodeContext::new(ctx, self);
+        let hash_keys =
+            parse_physical_exprs(&node.hash_keys, &decode_ctx, &schema, proto_converter)?;
+        let eq = match &node.properties {
+            Some(p) => reader_properties::decode(p, &schema, &decode_ctx, proto_converter)?,
+            None => EquivalenceProperties::new(Arc::clone(&schema)),
+        };
+        Ok(Arc::new(
+            ExchangeReaderExec::new(
+                ExchangeKind::from_wire(node.kind)?,
+                node.input_stage as usize,
+                schema,
+                sources,
+                Some(eq),
+            )
+            .with_hash_keys(hash_keys),
+        ))
     }
 
     fn try_encode(
@@ -106,12 +113,12 @@ impl PhysicalExtensionCodec for HayateCodec {
                 .iter()
                 .map(|s| SourceList { sources: s.clone() })
                 .collect(),
-            ordering: match reader.properties().output_ordering() {
-                Some(ordering) => {
-                    serialize_physical_sort_exprs(ordering.clone(), self, proto_converter)?
-                }
-                None => Vec::new(),
-            },
+            properties: Some(reader_properties::encode(
+                &reader.properties().eq_properties,
+                self,
+                proto_converter,
+            )?),
+            hash_keys: serialize_physical_exprs(reader.hash_keys(), self, proto_converter)?,
         };
         msg.encode(buf)
             .map_err(|e| DataFusionError::Internal(format!("cannot encode exchange reader: {e}")))
@@ -136,7 +143,11 @@ pub fn decode_plan(bytes: &[u8], ctx: &TaskContext) -> Result<Arc<dyn ExecutionP
         &HayateCodec,
         &DeduplicatingProtoConverter {},
     )?;
-    with_footer_hints(plan)
+    let plan = with_footer_hints(plan)?;
+    if cfg!(debug_assertions) {
+        crate::check_fragment(&plan)?;
+    }
+    Ok(plan)
 }
 
 /// `plan` with each Parquet scan's footer size hint set again from its

@@ -26,7 +26,8 @@ use datafusion::physical_plan::metrics::{
 use datafusion::physical_plan::sorts::streaming_merge::StreamingMergeBuilder;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{
-    DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning, PlanProperties,
+    DisplayAs, DisplayFormatType, ExecutionPlan, ExecutionPlanProperties, Partitioning,
+    PlanProperties,
 };
 use futures::StreamExt;
 use hayate_protocol::PartitionTicket;
@@ -56,6 +57,19 @@ impl ExchangeKind {
             ExchangeKind::Gather => "gather",
             ExchangeKind::Broadcast => "broadcast",
         }
+    }
+
+    /// Whether a reader of this exchange is hash-partitioned as its
+    /// producer's output is. A shuffle reader's partition `i` of consumer
+    /// task `t` holds exactly the rows of hash partition `t * P + i` of
+    /// every producer task, so equal keys meet in the same partition in
+    /// every reader of the stage (the inputs of a stage are all widened to
+    /// the same `tasks * P`). Operators that need co-partitioned children
+    /// (`InterleaveExec`, partitioned joins) see that promise. A gather or
+    /// broadcast reader's partitions are the producer tasks' partitions
+    /// side by side: no key is confined to one.
+    pub fn keeps_hash_partitioning(self) -> bool {
+        self == ExchangeKind::Shuffle
     }
 
     pub(crate) fn to_wire(self) -> i32 {
@@ -117,6 +131,9 @@ pub struct ExchangeReaderExec {
     /// Per output partition, the remote streams it merges. Empty lists until
     /// the scheduler resolves the reader for one concrete task.
     sources: Vec<Vec<PartitionSource>>,
+    /// The producer's hash keys, for a shuffle reader (see
+    /// [`ExchangeKind::keeps_hash_partitioning`]); empty otherwise.
+    hash_keys: Vec<Arc<dyn PhysicalExpr>>,
     properties: Arc<PlanProperties>,
     /// Rows, batches and Arrow bytes read from the exchange, per partition
     /// (what `EXPLAIN ANALYZE` shows as a task's exchange input).
@@ -124,16 +141,31 @@ pub struct ExchangeReaderExec {
 }
 
 impl ExchangeReaderExec {
-    /// A reader of `partitions` output partitions whose sources are not yet
-    /// known (a stage template).
+    /// A reader of `producer`'s output, as stage `input_stage`, whose
+    /// sources are not yet known (a stage template): as many partitions as
+    /// the producer has, its ordering, and for a shuffle its hash keys.
     pub fn unresolved(
         kind: ExchangeKind,
         input_stage: usize,
-        schema: SchemaRef,
-        partitions: usize,
-        eq: Option<EquivalenceProperties>,
+        producer: &Arc<dyn ExecutionPlan>,
     ) -> Self {
-        Self::new(kind, input_stage, schema, vec![Vec::new(); partitions], eq)
+        let partitioning = producer.output_partitioning();
+        let reader = Self::new(
+            kind,
+            input_stage,
+            producer.schema(),
+            vec![Vec::new(); partitioning.partition_count()],
+            Some(crate::reader_properties::carried(
+                kind,
+                producer.equivalence_properties(),
+            )),
+        );
+        match partitioning {
+            Partitioning::Hash(keys, _) if kind.keeps_hash_partitioning() => {
+                reader.with_hash_keys(keys.clone())
+            }
+            _ => reader,
+        }
     }
 
     pub fn new(
@@ -155,9 +187,34 @@ impl ExchangeReaderExec {
             input_stage,
             schema,
             sources,
+            hash_keys: Vec::new(),
             properties,
             metrics: ExecutionPlanMetricsSet::new(),
         }
+    }
+
+    /// This reader, declaring its output hash-partitioned by `keys` (the
+    /// producer's repartition keys, in this reader's schema). Only a
+    /// shuffle reader may: see [`ExchangeKind::keeps_hash_partitioning`].
+    pub fn with_hash_keys(mut self, keys: Vec<Arc<dyn PhysicalExpr>>) -> Self {
+        if keys.is_empty() || !self.kind.keeps_hash_partitioning() {
+            return self;
+        }
+        let partitioning = Partitioning::Hash(keys.clone(), self.sources.len());
+        self.properties = Arc::new(
+            self.properties
+                .as_ref()
+                .clone()
+                .with_partitioning(partitioning),
+        );
+        self.hash_keys = keys;
+        self
+    }
+
+    /// The producer's hash keys this reader's partitions follow; empty
+    /// unless it reads a shuffle.
+    pub fn hash_keys(&self) -> &[Arc<dyn PhysicalExpr>] {
+        &self.hash_keys
     }
 
     pub fn kind(&self) -> ExchangeKind {
@@ -179,6 +236,7 @@ impl ExchangeReaderExec {
             input_stage: id,
             schema: Arc::clone(&self.schema),
             sources: self.sources.clone(),
+            hash_keys: self.hash_keys.clone(),
             properties: Arc::clone(&self.properties),
             metrics: ExecutionPlanMetricsSet::new(),
         }
@@ -194,6 +252,7 @@ impl ExchangeReaderExec {
             sources,
             Some(self.properties.eq_properties.clone()),
         )
+        .with_hash_keys(self.hash_keys.clone())
     }
 }
 

@@ -7,9 +7,11 @@ pub mod broadcast;
 pub mod codec;
 pub mod exchange;
 pub mod explain;
+mod fragment_check;
 pub mod functions;
 mod fuse;
 pub mod options;
+mod reader_properties;
 pub mod slice;
 pub mod split;
 pub mod stage;
@@ -20,6 +22,7 @@ pub use exchange::{
     ExchangeKind, ExchangeReaderExec, FetcherExtension, PartitionFetcher, PartitionSource,
 };
 pub use explain::explain_stages;
+pub use fragment_check::check_fragment;
 pub use functions::with_hayate_functions;
 pub use options::HayateOptions;
 pub use slice::{ProducerLayout, reader_sources, task_plan};

@@ -119,17 +119,10 @@ impl Cutter {
         producer: Arc<dyn ExecutionPlan>,
         kind: ExchangeKind,
     ) -> Arc<ExchangeReaderExec> {
-        let schema = producer.schema();
-        let partitions = producer.output_partitioning().partition_count();
-        let eq = producer.equivalence_properties().clone();
+        let reader = ExchangeReaderExec::unresolved(kind, self.stages.len(), &producer);
         let id = self.add(producer, Some(kind));
-        Arc::new(ExchangeReaderExec::unresolved(
-            kind,
-            id,
-            schema,
-            partitions,
-            Some(eq),
-        ))
+        debug_assert_eq!(id, reader.input_stage());
+        Arc::new(reader)
     }
 
     fn gather_root(&mut self, root: Arc<dyn ExecutionPlan>) -> Result<Arc<dyn ExecutionPlan>> {

@@ -2,4 +2,5 @@
 //! stage runs, what each task reads, and that fragments survive the wire.
 
 mod broadcast;
+mod partitioning;
 mod split;

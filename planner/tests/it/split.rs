@@ -21,7 +21,7 @@ fn data_dir() -> &'static str {
     })
 }
 
-async fn context(settings: &[&str]) -> SessionContext {
+pub(crate) async fn context(settings: &[&str]) -> SessionContext {
     let mut config = SessionConfig::new().with_target_partitions(2);
     config
         .options_mut()
