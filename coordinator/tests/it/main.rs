@@ -25,5 +25,6 @@ mod small_files;
 mod status;
 mod support;
 mod system_tables;
+mod tpcds;
 mod tpch;
 mod web_ui;
