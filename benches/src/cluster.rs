@@ -1,16 +1,21 @@
 //! Hayate as users run it: separate `hayate coordinator` and `hayate worker`
 //! processes on loopback ports, or one `hayate local` process (coordinator
 //! and workers in one process). Workers may be pinned to cores with
-//! `taskset`, so that a worker stands for a machine of its own.
+//! `taskset`, or run as the nodes of the scale model (a CPU quota each, and
+//! a network namespace each), so that a worker stands for a machine of its
+//! own.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use hayate_testkit::{SqlClient, spawn_announced, try_http_get};
 
 use crate::process::{Meter, Proc};
+use crate::scale::cgroup::CpuGroup;
+use crate::scale::network::{HOST_ADDRESS, node_address, node_namespace};
 
 /// The cluster secret the benchmark's processes share (they listen on
 /// loopback only); the exchange benchmark launches tasks with it.
@@ -24,6 +29,14 @@ pub enum Layout {
     Processes { workers: usize, pin: bool },
     /// `hayate local --workers N`: everything in one process.
     Local { workers: usize },
+    /// The scale model: the coordinator and each worker in a CPU group of
+    /// `cores` cores; with `network`, each worker in the namespace of model
+    /// node `i` and the coordinator on the host's side of the model network.
+    Model {
+        workers: usize,
+        cores: f64,
+        network: bool,
+    },
 }
 
 impl Layout {
@@ -36,7 +49,48 @@ impl Layout {
             } => format!("hayate-{workers}w"),
             Layout::Processes { workers, pin: true } => format!("hayate-{workers}w-pinned"),
             Layout::Local { .. } => "hayate-local".to_string(),
+            Layout::Model { workers, .. } => format!("hayate-model-{workers}n"),
         }
+    }
+
+    fn workers(&self) -> usize {
+        match self {
+            Layout::Processes { workers, .. }
+            | Layout::Local { workers }
+            | Layout::Model { workers, .. } => *workers,
+        }
+    }
+
+    /// The address the coordinator (`node` None) or worker `node` binds:
+    /// loopback, or on the scale model's network.
+    fn host(&self, node: Option<usize>) -> String {
+        match (self, node) {
+            (Layout::Model { network: true, .. }, Some(i)) => node_address(i),
+            (Layout::Model { network: true, .. }, None) => HOST_ADDRESS.to_string(),
+            _ => "127.0.0.1".to_string(),
+        }
+    }
+
+    /// Where process `role` (the coordinator, or worker `node`) of the
+    /// Hayate named `name` runs, and the CPU group that must outlive it.
+    fn confine(
+        &self,
+        name: &str,
+        role: &str,
+        node: Option<usize>,
+    ) -> anyhow::Result<(Confine, Option<Arc<CpuGroup>>)> {
+        Ok(match (self, node) {
+            (Layout::Processes { pin: true, .. }, Some(i)) => (Confine::Core(i % cores()), None),
+            (Layout::Model { cores, network, .. }, _) => {
+                let group = Arc::new(CpuGroup::new(&format!("{name}-{role}"), *cores)?);
+                let confine = Confine::Node {
+                    procs_file: group.procs_file(),
+                    namespace: node.filter(|_| *network).map(node_namespace),
+                };
+                (confine, Some(group))
+            }
+            _ => (Confine::Free, None),
+        })
     }
 }
 
@@ -52,20 +106,50 @@ pub struct Hayate {
     pub workers: Vec<String>,
     status: Option<String>,
     procs: Vec<Proc>,
+    /// The scale model's CPU groups, removed after the processes in them
+    /// have been killed (fields drop in order).
+    _groups: Vec<Arc<CpuGroup>>,
 }
 
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-fn hayate(bin: &Path, pin_to: Option<usize>) -> Command {
-    let mut cmd = match pin_to {
-        Some(core) => {
+/// Where one process of a Hayate runs.
+enum Confine {
+    Free,
+    /// On one core (`taskset`).
+    Core(usize),
+    /// In a CPU group, and in a network namespace if given. The process
+    /// enters the group before it execs `hayate`, so that no thread of it
+    /// ever runs outside the quota.
+    Node {
+        procs_file: PathBuf,
+        namespace: Option<String>,
+    },
+}
+
+fn hayate(bin: &Path, confine: Confine) -> Command {
+    let mut cmd = match confine {
+        Confine::Core(core) => {
             let mut c = Command::new("taskset");
             c.arg("-c").arg(core.to_string()).arg(bin);
             c
         }
-        None => Command::new(bin),
+        Confine::Free => Command::new(bin),
+        Confine::Node {
+            procs_file,
+            namespace,
+        } => {
+            let mut c = Command::new("sh");
+            c.args(["-c", r#"echo $$ > "$0" && exec "$@""#])
+                .arg(procs_file);
+            if let Some(ns) = namespace {
+                c.args(["ip", "netns", "exec", &ns]);
+            }
+            c.arg(bin);
+            c
+        }
     };
     cmd.env("HAYATE_CLUSTER_SECRET", SECRET)
         .env(
@@ -89,7 +173,7 @@ impl Hayate {
         let started = Instant::now();
         let hayate = match &layout {
             Layout::Local { workers } => {
-                let mut cmd = hayate(bin, None);
+                let mut cmd = hayate(bin, Confine::Free);
                 cmd.args(["local", "--no-sample", "--serve", "--port", "0"])
                     .args(["--workers", &workers.to_string()]);
                 let (child, urls) = spawn_announced(
@@ -108,11 +192,18 @@ impl Hayate {
                         child,
                         role: "local".into(),
                     }],
+                    _groups: Vec::new(),
                 }
             }
-            Layout::Processes { workers, pin } => {
-                let mut cmd = hayate(bin, None);
-                cmd.args(["coordinator", "--bind", "127.0.0.1", "--port", "0"])
+            Layout::Processes { .. } | Layout::Model { .. } => {
+                let mut groups = Vec::new();
+                let mut confine = |role: &str, node: Option<usize>| {
+                    let (confine, group) = layout.confine(&name, role, node)?;
+                    groups.extend(group);
+                    anyhow::Ok(confine)
+                };
+                let mut cmd = hayate(bin, confine("coordinator", None)?);
+                cmd.args(["coordinator", "--bind", &layout.host(None), "--port", "0"])
                     .args(["--status-port", "0"]);
                 let (child, urls) = spawn_announced(
                     &mut cmd,
@@ -126,11 +217,11 @@ impl Hayate {
                 }];
                 let (address, status) = (urls[0].clone(), urls[1].clone());
                 let mut worker_urls = Vec::new();
-                for i in 0..*workers {
-                    let mut cmd = hayate(bin, pin.then(|| i % cores()));
+                for i in 0..layout.workers() {
+                    let mut cmd = hayate(bin, confine(&format!("node{i}"), Some(i))?);
                     cmd.args(["worker", "--coordinator", &address]).args([
                         "--bind",
-                        "127.0.0.1",
+                        &layout.host(Some(i)),
                         "--port",
                         "0",
                         "--status-port",
@@ -152,6 +243,7 @@ impl Hayate {
                     workers: worker_urls,
                     status: Some(status),
                     procs,
+                    _groups: groups,
                 }
             }
         };

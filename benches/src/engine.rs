@@ -17,6 +17,7 @@ use object_store::ObjectStore;
 use crate::cluster::Hayate;
 use crate::duckdb::DuckDb;
 use crate::process::{Cost, Meter};
+use crate::scale::cgroup::CpuGroup;
 use crate::workload::Workload;
 
 /// What the timed runs of one query on one engine gave.
@@ -35,9 +36,12 @@ pub struct Runs {
     pub first_stats: Option<QueryStats>,
 }
 
-/// Single-node DataFusion in this process.
+/// Single-node DataFusion in this process, with all of the machine or, as
+/// a baseline of the scale model, inside a CPU group (this process enters
+/// it for each run and leaves it after).
 pub struct DataFusion {
     pub ctx: SessionContext,
+    pub confine: Option<Arc<CpuGroup>>,
 }
 
 impl DataFusion {
@@ -50,9 +54,14 @@ impl DataFusion {
     ) -> anyhow::Result<Self> {
         // With Hayate's functions (JSON, `matches`), so that it answers the
         // same queries.
+        // It also knows Hayate's settings (and ignores them), so that
+        // `--set hayate.bytes_per_task=...` can go to every engine.
         let state = hayate_planner::with_hayate_functions(
             SessionStateBuilder::new()
-                .with_config(SessionConfig::new())
+                .with_config(
+                    SessionConfig::new()
+                        .with_option_extension(hayate_planner::HayateOptions::default()),
+                )
                 .with_default_features()
                 .build(),
         )?;
@@ -65,7 +74,13 @@ impl DataFusion {
                 .await
                 .with_context(|| format!("datafusion: {sql}"))?;
         }
-        Ok(Self { ctx })
+        Ok(Self { ctx, confine: None })
+    }
+
+    /// This DataFusion, run inside `group`.
+    pub fn confined(mut self, group: Arc<CpuGroup>) -> Self {
+        self.confine = Some(group);
+        self
     }
 }
 
@@ -90,8 +105,10 @@ impl Engine {
     ) -> anyhow::Result<bool> {
         match self {
             Engine::DataFusion(df) => {
+                let confine = df.confine.take();
                 *df = DataFusion::new(settings, &workload.stores, &workload.datafusion_tables)
                     .await?;
+                df.confine = confine;
             }
             Engine::Hayate { client, hayate } => {
                 for sql in settings.iter().chain(&workload.hayate_tables) {
@@ -111,6 +128,10 @@ impl Engine {
 
     pub fn name(&self) -> String {
         match self {
+            Engine::DataFusion(DataFusion {
+                confine: Some(group),
+                ..
+            }) => group.name.clone(),
             Engine::DataFusion(_) => "datafusion".into(),
             Engine::Hayate { hayate, .. } => hayate.name.clone(),
             Engine::DuckDb(_) => "duckdb".into(),
@@ -201,7 +222,10 @@ impl Engine {
         sql: &str,
     ) -> anyhow::Result<(Vec<RecordBatch>, Option<String>)> {
         match self {
-            Engine::DataFusion(df) => Ok((df.ctx.sql(sql).await?.collect().await?, None)),
+            Engine::DataFusion(df) => {
+                let _inside = df.confine.as_ref().map(|g| g.enter()).transpose()?;
+                Ok((df.ctx.sql(sql).await?.collect().await?, None))
+            }
             Engine::Hayate { client, hayate } => client
                 .run(sql)
                 .await

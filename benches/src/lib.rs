@@ -10,6 +10,7 @@ pub mod floor;
 pub mod freshness;
 pub mod process;
 pub mod report;
+pub mod scale;
 pub mod search;
 pub mod small_files;
 pub mod stats;

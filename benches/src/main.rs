@@ -92,13 +92,43 @@ struct Args {
     /// `baseline-2w` beside the others, to measure a change in one run.
     #[arg(long)]
     baseline: Option<PathBuf>,
-    /// Which parts to run.
+    /// Which parts to run (`scale`, the scale model, only when named: it
+    /// runs for an hour or more, and needs root for cgroups and namespaces).
     #[arg(
         long,
         value_delimiter = ',',
         default_value = "tpch,logs,search,smallfiles,floor,exchange,concurrency"
     )]
     parts: Vec<String>,
+    /// The scale model: the node counts measured.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+    scale_nodes: Vec<usize>,
+    /// Cores of CPU time each model node (and the coordinator) gets.
+    #[arg(long, default_value_t = 0.2)]
+    node_cores: f64,
+    /// Each node's link rate per core it has, in Mbit/s (a cloud machine
+    /// has about 1 to 3 Gbit/s per vCPU).
+    #[arg(long, default_value_t = 2000)]
+    link_mbit_per_core: u64,
+    /// Delay added to each node's link, each way (where the kernel has
+    /// sch_netem).
+    #[arg(long, default_value_t = 0.2)]
+    link_delay_ms: f64,
+    /// Run the model's nodes on the host's loopback instead of in network
+    /// namespaces of their own.
+    #[arg(long)]
+    no_network: bool,
+    /// Untimed runs of each query before the timed ones, in the scale
+    /// model (0 measures cold runs: the slowest nodes make it long).
+    #[arg(long, default_value_t = 1)]
+    scale_warmups: usize,
+    /// The scale model's workloads: tpch-sf<N>, tpcds-sf<N>, logs.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "tpch-sf1,tpch-sf10,tpcds-sf1,logs"
+    )]
+    scale_workloads: Vec<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -144,6 +174,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         runs: args.runs,
         ..Default::default()
     };
+
+    if wants(&args, "scale") {
+        scale_part(&args, &mut report, python).await?;
+        if args.parts.len() == 1 {
+            println!("{}", report.markdown());
+            return Ok(());
+        }
+    }
 
     let mut workloads = Vec::new();
     if wants(&args, "tpch") {
@@ -215,16 +253,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             Hayate::start_named(baseline, layout, "baseline-2w".into()).await?,
         ));
     }
-    let mut settings = vec![format!(
-        "SET datafusion.execution.target_partitions = {}",
-        args.partitions
-    )];
-    for kv in &args.settings {
-        let (k, v) = kv
-            .split_once('=')
-            .with_context(|| format!("--set {kv}: expected key=value"))?;
-        settings.push(format!("SET {} = {}", k.trim(), v.trim()));
-    }
+    let settings = session_settings(&args)?;
     let mut engines = vec![Engine::DataFusion(
         DataFusion::new(&settings, &[], &[]).await?,
     )];
@@ -363,6 +392,83 @@ async fn run(args: Args) -> anyhow::Result<()> {
         anyhow::bail!("Hayate's answers differ from DataFusion's in {failed:?}");
     }
     Ok(())
+}
+
+/// The scale model over `--scale-workloads`: Hayate at each node count of
+/// `--scale-nodes` beside single-node DataFusion confined to one node and
+/// to all of them. Every answer is checked against DataFusion's.
+async fn scale_part(args: &Args, report: &mut Report, python: Option<&Path>) -> anyhow::Result<()> {
+    let largest = args.scale_nodes.iter().copied().max().unwrap_or(1);
+    // Enough files that every node scans a part of each large table, twice
+    // over so that tasks can balance.
+    let files = (2 * largest).max(hayate_tpch::MIN_FILES);
+    let mut workloads = Vec::new();
+    for name in &args.scale_workloads {
+        let sf = |prefix: &str| -> anyhow::Result<Option<f64>> {
+            name.strip_prefix(prefix)
+                .map(|sf| {
+                    sf.parse::<f64>()
+                        .with_context(|| format!("--scale-workloads {name}"))
+                })
+                .transpose()
+        };
+        if let Some(sf) = sf("tpch-sf")? {
+            workloads.push(Workload::tpch_split(&args.data, sf, files)?);
+        } else if let Some(sf) = sf("tpcds-sf")? {
+            workloads.push(Workload::tpcds(&args.data, sf, files)?);
+        } else if name == "logs" {
+            let dir = local_logs(&args.data, args.log_rows).await?;
+            let rows = short_count(args.log_rows);
+            workloads.push(Workload::logs(format!("logs-{rows}-local"), &dir, None));
+        } else {
+            anyhow::bail!("--scale-workloads {name}: expected tpch-sf<N>, tpcds-sf<N> or logs");
+        }
+    }
+    if !args.queries.is_empty() {
+        for w in &mut workloads {
+            w.queries.retain(|q| args.queries.contains(&q.name));
+        }
+    }
+    let spec = hayate_benches::scale::ModelSpec {
+        nodes: args.scale_nodes.clone(),
+        cores: args.node_cores,
+        link: (!args.no_network).then(|| hayate_benches::scale::network::LinkShape {
+            delay_ms: args.link_delay_ms,
+            rate_mbit: ((args.link_mbit_per_core as f64 * args.node_cores).round() as u64).max(1),
+        }),
+    };
+    let settings = session_settings(args)?;
+    hayate_benches::scale::measure(
+        &args.hayate,
+        spec,
+        &workloads,
+        &settings,
+        (args.scale_warmups, args.runs),
+        |result, summary| {
+            if let Some(summary) = summary {
+                report.scale.push(summary);
+            }
+            report.workloads.push(result);
+            write_report(args, report, python)
+        },
+    )
+    .await
+}
+
+/// The settings every engine gets: `--partitions` as DataFusion's target
+/// partitions, then each `--set key=value`.
+fn session_settings(args: &Args) -> anyhow::Result<Vec<String>> {
+    let mut settings = vec![format!(
+        "SET datafusion.execution.target_partitions = {}",
+        args.partitions
+    )];
+    for kv in &args.settings {
+        let (k, v) = kv
+            .split_once('=')
+            .with_context(|| format!("--set {kv}: expected key=value"))?;
+        settings.push(format!("SET {} = {}", k.trim(), v.trim()));
+    }
+    Ok(settings)
 }
 
 /// A log set: the workload, the store its files are in, and their prefix.
@@ -594,6 +700,14 @@ fn write_report(args: &Args, report: &Report, python: Option<&Path>) -> anyhow::
             .status();
         if !plotted.is_ok_and(|s| s.success()) {
             eprintln!("no plot: {} has no matplotlib", python.display());
+        }
+        if !report.scale.is_empty() {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/scale_plot.py");
+            let _ = std::process::Command::new(python)
+                .arg(script)
+                .arg(&json)
+                .arg(args.out.join("scale.png"))
+                .status();
         }
     }
     Ok(())

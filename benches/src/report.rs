@@ -30,6 +30,8 @@ pub struct Report {
     pub floor: Vec<FloorResult>,
     pub exchange: Vec<ExchangeResult>,
     pub concurrency: Vec<ConcurrencyResult>,
+    /// The scale model, per workload.
+    pub scale: Vec<crate::scale::ScaleSummary>,
     pub targets: Vec<Target>,
 }
 
@@ -124,6 +126,9 @@ impl Report {
                 t.measured,
                 if t.met { "met" } else { "**missed**" }
             );
+        }
+        for summary in &self.scale {
+            scale_markdown(&mut md, summary);
         }
         for w in &self.workloads {
             self.workload_markdown(&mut md, w);
@@ -364,5 +369,60 @@ impl Report {
             let _ = write!(md, " {e}: {};", list.join(", "));
         }
         md.push('\n');
+    }
+}
+
+/// The scale model's table for one workload: what adding nodes buys.
+fn scale_markdown(md: &mut String, s: &crate::scale::ScaleSummary) {
+    let _ = writeln!(
+        md,
+        "\n## Scale model: {} (a model, not a cluster: nodes of {} cores in CPU groups on one machine; links: {})\n",
+        s.workload, s.cores_per_node, s.link
+    );
+    md.push_str("| nodes | total s | speedup | efficiency | CPU-s | CPU vs 1 node | exchange MiB | busiest node's share | slower than 1 node |\n|---|---|---|---|---|---|---|---|---|\n");
+    for p in &s.points {
+        let _ = writeln!(
+            md,
+            "| {} | {:.2} | {:.2}x | {:.2} | {:.1} | {:.2}x | {} | {:.0}% (even: {:.0}%) | {} |",
+            p.nodes,
+            p.total_s,
+            p.speedup,
+            p.efficiency,
+            p.cpu_s,
+            p.cpu_vs_one_node,
+            mib(p.exchange_bytes),
+            100.0 * p.busiest_node_share,
+            100.0 / p.nodes as f64,
+            if p.slower_than_one_node.is_empty() {
+                "none".to_string()
+            } else {
+                p.slower_than_one_node.join(" ")
+            }
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nSingle-node DataFusion on one node's quota: {} s; on all the largest model's cores: {} s.",
+        secs(s.datafusion_one_node_s),
+        secs(s.datafusion_all_cores_s)
+    );
+    if !s.worst_queries.is_empty() {
+        let worst: Vec<String> = s
+            .worst_queries
+            .iter()
+            .map(|(q, x)| format!("{q} {x:.2}x"))
+            .collect();
+        let _ = writeln!(
+            md,
+            "Lowest speedups at the largest size: {}.",
+            worst.join(", ")
+        );
+    }
+    if !s.left_out.is_empty() {
+        let _ = writeln!(
+            md,
+            "Left out of the totals (failed or differed at some size): {}.",
+            s.left_out.join(" ")
+        );
     }
 }

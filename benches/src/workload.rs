@@ -53,7 +53,13 @@ pub struct Workload {
 impl Workload {
     /// TPC-H at `sf` under `data` (generated once, `data/tpch-sf<sf>`).
     pub fn tpch(data: &Path, sf: f64) -> anyhow::Result<Self> {
-        let base = hayate_tpch::generate_dir(data, sf)?;
+        Self::tpch_split(data, sf, hayate_tpch::MIN_FILES)
+    }
+
+    /// TPC-H at `sf`, each large table in at least `min_files` files, so
+    /// that `min_files` nodes all get a part of every scan.
+    pub fn tpch_split(data: &Path, sf: f64, min_files: usize) -> anyhow::Result<Self> {
+        let base = hayate_tpch::generate_split_dir(data, sf, min_files)?;
         let tables = hayate_tpch::create_table_statements(&base);
         // Hayate's catalog is shared by its sessions: another scale
         // factor's tables of the same names go first.
@@ -75,6 +81,34 @@ impl Workload {
             datafusion_tables: tables,
             hayate_tables,
             duckdb_tables: Some(crate::duckdb::tpch_setup(&base)),
+            stores: Vec::new(),
+        })
+    }
+
+    /// TPC-DS at `sf` under `data` (prepared once, `data/tpcds-sf<sf>-<parts>f`, by
+    /// `tpcds/prepare.py`), each table in `parts` files.
+    pub fn tpcds(data: &Path, sf: f64, parts: usize) -> anyhow::Result<Self> {
+        let dir = data.join(format!("tpcds-sf{sf}-{parts}f"));
+        let prepared = hayate_tpcds::prepare(&dir, sf, parts)?;
+        let tables = hayate_tpcds::create_table_statements(&prepared.tables_base());
+        let hayate_tables = hayate_tpcds::TABLES
+            .iter()
+            .map(|t| format!("DROP TABLE IF EXISTS {t}"))
+            .chain(tables.iter().cloned())
+            .collect();
+        Ok(Self {
+            name: format!("tpcds-sf{sf}"),
+            queries: hayate_tpcds::QUERIES
+                .map(|n| Query {
+                    name: format!("q{n}"),
+                    sql: prepared.query(n).to_string(),
+                    ordered: prepared.is_ordered(n),
+                    duckdb_sql: None,
+                })
+                .collect(),
+            datafusion_tables: tables,
+            hayate_tables,
+            duckdb_tables: None,
             stores: Vec::new(),
         })
     }

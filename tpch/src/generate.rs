@@ -37,22 +37,32 @@ pub enum GenerateError {
 }
 
 /// How many files a table is written as at scale factor `sf`: about one per
-/// 30 MB of Parquet, at least 3 for the large tables, 1 for the small ones.
-pub fn files_for(table: &str, sf: f64) -> usize {
+/// 30 MB of Parquet, at least `min_files` (3 by default) for the large
+/// tables, 1 for the small ones.
+pub fn files_for(table: &str, sf: f64, min_files: usize) -> usize {
     let per_sf = match table {
         "lineitem" => 8.0,
         "orders" => 2.0,
         "partsupp" | "part" | "customer" => 1.0,
         _ => return 1,
     };
-    ((per_sf * sf).ceil() as usize).max(3)
+    ((per_sf * sf).ceil() as usize).max(min_files)
 }
+
+/// The fewest files a large table is written as by default.
+pub const MIN_FILES: usize = 3;
 
 /// Generates every table at scale factor `sf` into `dir`. Skips a table whose
 /// directory already holds its files, so re-running is cheap.
 pub fn generate(dir: &Path, sf: f64) -> Result<(), GenerateError> {
+    generate_split(dir, sf, MIN_FILES)
+}
+
+/// [`generate`], each large table in at least `min_files` files: enough for
+/// every node of a larger cluster to scan a part of it.
+pub fn generate_split(dir: &Path, sf: f64, min_files: usize) -> Result<(), GenerateError> {
     for table in crate::TABLES {
-        let parts = files_for(table, sf);
+        let parts = files_for(table, sf, min_files);
         let table_dir = dir.join(table);
         let complete = (1..=parts).all(|p| table_dir.join(format!("part-{p}.parquet")).exists());
         if complete {
@@ -123,7 +133,7 @@ pub async fn generate_to_store(
 ) -> Result<usize, GenerateError> {
     let mut written = 0;
     for table in crate::TABLES {
-        let parts = files_for(table, sf);
+        let parts = files_for(table, sf, MIN_FILES);
         for part in 1..=parts {
             let (schema, batches) = table_part(table, sf, part, parts);
             let mut bytes = Vec::new();
@@ -146,8 +156,18 @@ pub async fn generate_to_store(
 /// Generates scale factor `sf` into `base/tpch-sf<sf>` (once) and returns
 /// that directory's absolute path, ready for `create_table_statements`.
 pub fn generate_dir(base: &Path, sf: f64) -> Result<String, GenerateError> {
-    let dir = base.join(format!("tpch-sf{sf}"));
-    generate(&dir, sf)?;
+    generate_split_dir(base, sf, MIN_FILES)
+}
+
+/// [`generate_dir`] with each large table in at least `min_files` files,
+/// into `base/tpch-sf<sf>` (`base/tpch-sf<sf>-<min_files>f` when that is
+/// not the default).
+pub fn generate_split_dir(base: &Path, sf: f64, min_files: usize) -> Result<String, GenerateError> {
+    let dir = match min_files {
+        MIN_FILES => base.join(format!("tpch-sf{sf}")),
+        n => base.join(format!("tpch-sf{sf}-{n}f")),
+    };
+    generate_split(&dir, sf, min_files)?;
     let absolute = dir.canonicalize().map_err(|source| GenerateError::Io {
         path: dir.display().to_string(),
         source,

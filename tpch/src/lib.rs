@@ -7,7 +7,9 @@ pub mod queries;
 pub mod tables;
 
 pub use compare::compare_results;
-pub use generate::{GenerateError, generate, generate_dir, generate_to_store};
+pub use generate::{
+    GenerateError, MIN_FILES, generate, generate_dir, generate_split_dir, generate_to_store,
+};
 pub use queries::{is_ordered, query};
 pub use tables::{TABLES, create_table_statements};
 
