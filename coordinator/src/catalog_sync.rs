@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::catalog::Catalog;
 use crate::catalog_log::{CatalogChange, CatalogLog, CatalogLogError};
 use crate::catalog_seal::CatalogKey;
+use crate::membership::Capacity;
 use crate::planning::plan_statement;
 
 /// How often the log is read for other coordinators' changes.
@@ -192,10 +193,17 @@ impl CatalogSync {
             return Ok(());
         };
         let sql = CatalogKey::open(self.key.as_ref(), stored)?;
-        plan_statement(&ctx, self.catalog.stores(), &sql, None, 1, &Arc::default())
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+        plan_statement(
+            &ctx,
+            self.catalog.stores(),
+            &sql,
+            None,
+            Capacity::SINGLE,
+            &Arc::default(),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
     }
 
     /// Defines every table and view of the log. A view is made after the

@@ -26,7 +26,7 @@ use crate::analyze::analyze_rows;
 use crate::attempts::{RetryPolicy, Runs, run_with_retries};
 use crate::catalog_sync::CatalogSync;
 use crate::error::CoordinatorError;
-use crate::membership::Membership;
+use crate::membership::{Capacity, Membership};
 use crate::metrics::QueryMetrics;
 use crate::planning::{Planned, PlannedStatement, plan_statement, session_options};
 use crate::query::{Pending, Query, Submitter};
@@ -195,7 +195,7 @@ impl QueryEngine {
         sql: &str,
         parameters: Option<Vec<ScalarValue>>,
     ) -> Result<PlannedQuery, CoordinatorError> {
-        let workers = self.membership.live().len();
+        let capacity = Capacity::of(&self.membership.live());
         let started = Instant::now();
         let io = Arc::new(IoCounters::default());
         let query = Arc::new(
@@ -221,7 +221,7 @@ impl QueryEngine {
                 _ => None,
             };
             let statement =
-                plan_statement(ctx, &self.stores, sql, parameters, workers, &io).await?;
+                plan_statement(ctx, &self.stores, sql, parameters, capacity, &io).await?;
             Ok::<_, DataFusionError>((statement, change.zip(held)))
         };
         let (statement, change) = match planning.instrument(query.span()).await {

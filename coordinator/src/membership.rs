@@ -45,6 +45,31 @@ pub struct LiveWorker {
     pub worker_id: String,
     pub address: String,
     pub running_tasks: u32,
+    /// The cores it runs tasks on.
+    pub cores: u32,
+}
+
+/// What a query can be planned for: the live workers, and the cores of the
+/// smallest (tasks are sized to it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity {
+    pub workers: usize,
+    pub smallest_cores: usize,
+}
+
+impl Capacity {
+    /// One worker of one core: a statement that only the coordinator runs.
+    pub const SINGLE: Capacity = Capacity {
+        workers: 1,
+        smallest_cores: 1,
+    };
+
+    pub fn of(live: &[LiveWorker]) -> Self {
+        Self {
+            workers: live.len(),
+            smallest_cores: live.iter().map(|w| w.cores).min().unwrap_or(1).max(1) as usize,
+        }
+    }
 }
 
 /// A worker as metrics and status pages show it.
@@ -139,6 +164,7 @@ impl Membership {
                 worker_id: id.clone(),
                 address: w.address.clone(),
                 running_tasks: w.running_tasks,
+                cores: w.slots,
             })
             .collect();
         live.sort_by(|a, b| a.address.cmp(&b.address));

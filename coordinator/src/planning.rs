@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::file_table::{FileTable, without_statistics};
+use crate::membership::Capacity;
 use crate::parameters::{bind, number_placeholders, parameter_schema};
 use crate::schema_sample::sample_schema;
 use crate::time_partitions::TIME_COLUMN_OPTION;
@@ -48,7 +49,7 @@ pub struct PlannedStatement {
     pub split_time: Duration,
 }
 
-/// Plans one SQL statement in `ctx` for `workers` workers. DDL and `SET`
+/// Plans one SQL statement in `ctx` for the workers of `capacity`. DDL and `SET`
 /// take effect here, as in DataFusion (the statement has run when planning
 /// returns); a query's planning I/O (listing, footers read for statistics)
 /// counts into `io`.
@@ -57,9 +58,10 @@ pub async fn plan_statement(
     stores: &StoreRegistry,
     sql: &str,
     parameters: Option<Vec<ScalarValue>>,
-    workers: usize,
+    capacity: Capacity,
     io: &Arc<IoCounters>,
 ) -> Result<PlannedStatement> {
+    let workers = capacity.workers;
     if let Some(table) = refresh_target(sql) {
         return refresh_table(ctx, &table).await;
     }
@@ -99,7 +101,7 @@ pub async fn plan_statement(
         }
         Ok(state)
     };
-    let cut = |plan| split(plan, workers, &options);
+    let cut = |plan| split(plan, capacity, &options);
     match logical {
         LogicalPlan::Explain(explain) => {
             let state = counting_state()?;
@@ -240,15 +242,15 @@ pub fn session_options(ctx: &SessionContext) -> HayateOptions {
 /// The stage graph of `plan`, and how long cutting it took.
 fn split(
     plan: Arc<dyn ExecutionPlan>,
-    workers: usize,
+    capacity: Capacity,
     options: &HayateOptions,
 ) -> Result<(StageGraph, Duration)> {
     let started = Instant::now();
     let graph = split_into_stages(
         plan,
         SplitOptions {
-            workers: workers.max(1),
-            bytes_per_task: options.bytes_per_task,
+            workers: capacity.workers.max(1),
+            bytes_per_task: options.task_bytes(capacity.smallest_cores),
             max_tasks_per_stage: options.max_tasks_per_stage,
         },
     )?;

@@ -16,7 +16,16 @@ extensions_options! {
         /// Bytes of scan input one task should read before a second task is
         /// worth its start-up cost. Small inputs stay on one task, which keeps
         /// short queries fast (more workers must not make small queries slower).
-        pub bytes_per_task: u64, default = 64 * 1024 * 1024
+        /// 0 derives it from the workers: `bytes_per_core` for each core of
+        /// the smallest live worker.
+        pub bytes_per_task: u64, default = 0
+        /// Scan input per worker core that one task should read, where
+        /// `bytes_per_task` is 0. A task's start-up cost is about fixed while
+        /// what it reads takes time in proportion to its worker's speed, so
+        /// a worker of 8 cores gets 64 MiB a task and one of 1 core 8 MiB:
+        /// a cluster of small machines splits the same scan over more of
+        /// them.
+        pub bytes_per_core: u64, default = 8 * 1024 * 1024
         /// Upper bound on tasks per stage; 0 means one task per live worker.
         pub max_tasks_per_stage: usize, default = 0
         /// A query running longer than this many seconds is stopped on
@@ -44,4 +53,42 @@ extensions_options! {
 
 impl ConfigExtension for HayateOptions {
     const PREFIX: &'static str = "hayate";
+}
+
+impl HayateOptions {
+    /// The scan input one task should read on workers of `worker_cores`
+    /// cores (the smallest live worker's).
+    pub fn task_bytes(&self, worker_cores: usize) -> u64 {
+        match self.bytes_per_task {
+            0 => self
+                .bytes_per_core
+                .saturating_mul(worker_cores.max(1) as u64),
+            bytes => bytes,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::HayateOptions;
+
+    const MIB: u64 = 1024 * 1024;
+
+    #[test]
+    fn a_task_reads_bytes_per_core_for_each_core_of_the_smallest_worker_unless_set() {
+        let derived = HayateOptions::default();
+        assert_eq!(derived.task_bytes(8), 64 * MIB);
+        assert_eq!(derived.task_bytes(2), 16 * MIB);
+        assert_eq!(derived.task_bytes(1), 8 * MIB);
+        assert_eq!(
+            derived.task_bytes(0),
+            8 * MIB,
+            "a worker has a core at least"
+        );
+        let set = HayateOptions {
+            bytes_per_task: 1,
+            ..Default::default()
+        };
+        assert_eq!(set.task_bytes(8), 1);
+    }
 }
