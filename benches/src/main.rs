@@ -692,22 +692,23 @@ fn write_report(args: &Args, report: &Report, python: Option<&Path>) -> anyhow::
     std::fs::write(&json, serde_json::to_string_pretty(report)?)?;
     std::fs::write(args.out.join("summary.md"), report.markdown())?;
     if let Some(python) = python {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/plot.py");
-        let plotted = std::process::Command::new(python)
-            .arg(script)
-            .arg(&json)
-            .arg(args.out.join("ratios.png"))
-            .status();
-        if !plotted.is_ok_and(|s| s.success()) {
-            eprintln!("no plot: {} has no matplotlib", python.display());
-        }
+        let mut plots = vec![("plot.py", "ratios.png")];
         if !report.scale.is_empty() {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("python/scale_plot.py");
-            let _ = std::process::Command::new(python)
-                .arg(script)
+            plots.push(("scale_plot.py", "scale.png"));
+        }
+        for (script, png) in plots {
+            let plotted = std::process::Command::new(python)
+                .arg(
+                    Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("python")
+                        .join(script),
+                )
                 .arg(&json)
-                .arg(args.out.join("scale.png"))
+                .arg(args.out.join(png))
                 .status();
+            if !plotted.is_ok_and(|s| s.success()) {
+                eprintln!("no {png}: {} has no matplotlib", python.display());
+            }
         }
     }
     Ok(())

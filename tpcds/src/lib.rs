@@ -3,7 +3,8 @@
 //! `tpcds` extension, so no generated text lives in the repository), and
 //! the reference answer of single-node DataFusion for each query.
 //!
-//! Answers are compared with `hayate_tpch::compare_results`, as TPC-H's are.
+//! Answers are compared with `hayate_tpch::compare_results`, as TPC-H's are,
+//! and the tables are registered as TPC-H's are.
 
 mod prepare;
 mod tables;

@@ -30,13 +30,5 @@ pub const TABLES: [&str; 24] = [
 /// `CREATE EXTERNAL TABLE` statements for data under `base` (a directory
 /// path or an object store URL) laid out as `base/<table>/*.parquet`.
 pub fn create_table_statements(base: &str) -> Vec<String> {
-    let base = base.trim_end_matches('/');
-    TABLES
-        .iter()
-        .map(|t| {
-            format!(
-                "CREATE EXTERNAL TABLE IF NOT EXISTS {t} STORED AS PARQUET LOCATION '{base}/{t}/'"
-            )
-        })
-        .collect()
+    hayate_tpch::parquet_table_statements(base, &TABLES)
 }

@@ -11,7 +11,7 @@ pub use generate::{
     GenerateError, MIN_FILES, generate, generate_dir, generate_split_dir, generate_to_store,
 };
 pub use queries::{is_ordered, query};
-pub use tables::{TABLES, create_table_statements};
+pub use tables::{TABLES, create_table_statements, parquet_table_statements};
 
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::Result;

@@ -7,8 +7,14 @@ pub const TABLES: [&str; 8] = [
 /// `CREATE EXTERNAL TABLE` statements for data under `base` (a directory
 /// path or an object store URL) laid out as `base/<table>/*.parquet`.
 pub fn create_table_statements(base: &str) -> Vec<String> {
+    parquet_table_statements(base, &TABLES)
+}
+
+/// `CREATE EXTERNAL TABLE` statements for `tables` under `base`, each a
+/// folder of Parquet files (`base/<table>/*.parquet`).
+pub fn parquet_table_statements(base: &str, tables: &[&str]) -> Vec<String> {
     let base = base.trim_end_matches('/');
-    TABLES
+    tables
         .iter()
         .map(|t| {
             format!(

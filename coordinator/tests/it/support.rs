@@ -272,3 +272,42 @@ pub async fn assert_workers_idle(cluster: &TestCluster, limit: Duration, after: 
 pub fn row_count(batches: &[RecordBatch]) -> usize {
     batches.iter().map(|b| b.num_rows()).sum()
 }
+
+/// `Some` description of how `actual` (an answer, or the error the query
+/// failed with) differs from `expected`; `None` when they are equal.
+pub fn difference(
+    name: &str,
+    expected: &[RecordBatch],
+    actual: &Result<Vec<RecordBatch>, String>,
+    ordered: bool,
+) -> Option<String> {
+    match actual {
+        Ok(actual) => hayate_tpch::compare_results(expected, actual, ordered)
+            .err()
+            .map(|diff| format!("{name}: {diff}")),
+        Err(e) => Some(format!("{name} failed: {e}")),
+    }
+}
+
+/// The end of a run of checked queries: every task has finished or was
+/// cancelled (workers hold nothing), the cluster stops, and no answer
+/// differed (`failures` of `queries`, named in the message as `what`).
+pub async fn finish_checked_run(cluster: TestCluster, failures: Vec<String>, what: &str) {
+    let workers = cluster.workers.len();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for w in &cluster.workers {
+        assert_eq!(
+            w.registry.running_tasks(),
+            0,
+            "worker {} still holds tasks",
+            w.address
+        );
+    }
+    cluster.stop().await;
+    assert!(
+        failures.is_empty(),
+        "{} {what} differ at {workers} workers:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

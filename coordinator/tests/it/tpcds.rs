@@ -12,7 +12,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use hayate_tpcds::{QUERIES, TpcdsData};
 use tokio::sync::OnceCell;
 
-use crate::support::TestCluster;
+use crate::support::{TestCluster, difference, finish_checked_run};
 
 const SCALE_FACTOR: f64 = 0.01;
 /// Files per table, so that even this small data splits over tasks.
@@ -49,7 +49,6 @@ async fn reference(n: usize) -> &'static Vec<RecordBatch> {
 }
 
 async fn check_all_queries(cluster: TestCluster, settings: &[&str]) {
-    let workers = cluster.workers.len();
     let mut client = cluster.client().await;
     for ddl in hayate_tpcds::create_table_statements(&data().tables_base()) {
         client.update(&ddl).await.expect("create table");
@@ -64,34 +63,15 @@ async fn check_all_queries(cluster: TestCluster, settings: &[&str]) {
     }
     let mut failures = Vec::new();
     for q in QUERIES {
-        let expected = reference(q).await;
-        match client.query(data().query(q)).await {
-            Ok(actual) => {
-                if let Err(diff) =
-                    hayate_tpch::compare_results(expected, &actual, data().is_ordered(q))
-                {
-                    failures.push(format!("q{q}: {diff}"));
-                }
-            }
-            Err(e) => failures.push(format!("q{q} failed: {e}")),
-        }
+        let answer = client.query(data().query(q)).await;
+        failures.extend(difference(
+            &format!("q{q}"),
+            reference(q).await,
+            &answer,
+            data().is_ordered(q),
+        ));
     }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    for w in &cluster.workers {
-        assert_eq!(
-            w.registry.running_tasks(),
-            0,
-            "worker {} still holds tasks",
-            w.address
-        );
-    }
-    cluster.stop().await;
-    assert!(
-        failures.is_empty(),
-        "{} of 99 TPC-DS queries differ at {workers} workers:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    finish_checked_run(cluster, failures, "of 99 TPC-DS queries").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

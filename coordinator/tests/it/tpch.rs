@@ -8,7 +8,7 @@ use datafusion::arrow::record_batch::RecordBatch;
 use hayate_storage::scan_metric;
 use tokio::sync::OnceCell;
 
-use crate::support::{TestCluster, total, tpch_dir};
+use crate::support::{TestCluster, difference, finish_checked_run, total, tpch_dir};
 
 async fn reference(n: usize) -> &'static Vec<RecordBatch> {
     static ANSWERS: OnceCell<HashMap<usize, Vec<RecordBatch>>> = OnceCell::const_new();
@@ -29,7 +29,6 @@ async fn reference(n: usize) -> &'static Vec<RecordBatch> {
 
 /// Runs all 22 queries on `cluster`; returns the exchange bytes each sent.
 async fn check_all_queries(cluster: TestCluster, settings: &[&str]) -> Vec<u64> {
-    let workers = cluster.workers.len();
     let mut client = cluster.tpch_client().await;
     for s in settings {
         client.update(s).await.expect("setting applies");
@@ -37,36 +36,19 @@ async fn check_all_queries(cluster: TestCluster, settings: &[&str]) -> Vec<u64> 
     let mut failures = Vec::new();
     let mut exchanged = Vec::new();
     for q in 1..=22 {
-        let expected = reference(q).await;
-        match client.query_with_stats(hayate_tpch::query(q)).await {
-            Ok((actual, stats)) => {
-                exchanged.push(total(&stats, scan_metric::EXCHANGE_BYTES));
-                if let Err(diff) =
-                    hayate_tpch::compare_results(expected, &actual, hayate_tpch::is_ordered(q))
-                {
-                    failures.push(format!("q{q}: {diff}"));
-                }
-            }
-            Err(e) => failures.push(format!("q{q} failed: {e}")),
+        let answer = client.query_with_stats(hayate_tpch::query(q)).await;
+        if let Ok((_, stats)) = &answer {
+            exchanged.push(total(stats, scan_metric::EXCHANGE_BYTES));
         }
+        let answer = answer.map(|(batches, _)| batches);
+        failures.extend(difference(
+            &format!("q{q}"),
+            reference(q).await,
+            &answer,
+            hayate_tpch::is_ordered(q),
+        ));
     }
-    // Every task has finished or was cancelled: workers hold nothing.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    for w in &cluster.workers {
-        assert_eq!(
-            w.registry.running_tasks(),
-            0,
-            "worker {} still holds tasks",
-            w.address
-        );
-    }
-    cluster.stop().await;
-    assert!(
-        failures.is_empty(),
-        "{} of 22 queries differ at {workers} workers:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    finish_checked_run(cluster, failures, "of 22 queries").await;
     exchanged
 }
 

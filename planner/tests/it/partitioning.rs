@@ -12,11 +12,11 @@ use std::sync::Arc;
 use datafusion::physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use datafusion::prelude::SessionContext;
 use hayate_planner::{
-    ExchangeReaderExec, PartitionSource, ProducerLayout, SplitOptions, StageGraph, check_fragment,
-    decode_plan, encode_plan, explain_stages, reader_sources, split_into_stages, task_plan,
+    ExchangeReaderExec, PartitionSource, ProducerLayout, StageGraph, check_fragment, decode_plan,
+    encode_plan, explain_stages, reader_sources, task_plan,
 };
 
-use crate::split::context;
+use crate::split::{physical_plan, split};
 
 /// The sources a reader of consumer task `task` gets when every producer
 /// task runs on a worker of its own.
@@ -52,23 +52,7 @@ fn names(plan: &Arc<dyn ExecutionPlan>, out: &mut Vec<String>) {
 /// fragment, and checks each; returns the operators the decoded fragments
 /// hold.
 async fn every_fragment_holds(sql: &str, settings: &[&str], workers: usize) -> Vec<String> {
-    let ctx: SessionContext = context(settings).await;
-    let plan = ctx
-        .sql(sql)
-        .await
-        .unwrap()
-        .create_physical_plan()
-        .await
-        .unwrap();
-    let graph = split_into_stages(
-        plan,
-        SplitOptions {
-            workers,
-            bytes_per_task: 1,
-            max_tasks_per_stage: 0,
-        },
-    )
-    .unwrap_or_else(|e| panic!("{sql}: cannot split: {e}"));
+    let graph = split(sql, workers, 1, settings).await;
     let task_ctx = SessionContext::new().task_ctx();
     let mut operators = Vec::new();
     for stage in &graph.stages {
@@ -166,16 +150,8 @@ async fn every_operator_keeps_its_inputs_partitioning_after_the_cut() {
     for (operator, sql, settings) in CASES {
         let mut settings = settings.to_vec();
         settings.push("SET datafusion.execution.target_partitions = 3");
-        let ctx = context(&settings).await;
-        let planned = ctx
-            .sql(sql)
-            .await
-            .unwrap()
-            .create_physical_plan()
-            .await
-            .unwrap();
         let mut before = Vec::new();
-        names(&planned, &mut before);
+        names(&physical_plan(sql, &settings).await, &mut before);
         assert!(
             before.iter().any(|n| n == operator),
             "DataFusion no longer plans {operator} for this case: {before:?}"

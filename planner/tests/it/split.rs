@@ -21,7 +21,7 @@ fn data_dir() -> &'static str {
     })
 }
 
-pub(crate) async fn context(settings: &[&str]) -> SessionContext {
+async fn context(settings: &[&str]) -> SessionContext {
     let mut config = SessionConfig::new().with_target_partitions(2);
     config
         .options_mut()
@@ -37,15 +37,25 @@ pub(crate) async fn context(settings: &[&str]) -> SessionContext {
     ctx
 }
 
-async fn split(sql: &str, workers: usize, bytes_per_task: u64, settings: &[&str]) -> StageGraph {
-    let ctx = context(settings).await;
-    let plan = ctx
+/// DataFusion's physical plan of `sql` over the TPC-H tables.
+pub(crate) async fn physical_plan(sql: &str, settings: &[&str]) -> Arc<dyn ExecutionPlan> {
+    context(settings)
+        .await
         .sql(sql)
         .await
         .unwrap()
         .create_physical_plan()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+pub(crate) async fn split(
+    sql: &str,
+    workers: usize,
+    bytes_per_task: u64,
+    settings: &[&str],
+) -> StageGraph {
+    let plan = physical_plan(sql, settings).await;
     split_into_stages(
         plan,
         SplitOptions {
