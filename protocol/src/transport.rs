@@ -52,6 +52,15 @@ pub fn channel(
     address: &str,
     tls: Option<&ClientTlsConfig>,
 ) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    Ok(endpoint(address, tls)?.connect_lazy())
+}
+
+/// The endpoint [`channel`] connects to, with Hayate's settings, for a
+/// caller that sets more (where its connection tasks run).
+pub fn endpoint(
+    address: &str,
+    tls: Option<&ClientTlsConfig>,
+) -> Result<tonic::transport::Endpoint, tonic::transport::Error> {
     let mut endpoint = tonic::transport::Endpoint::from_shared(address.to_string())?
         .connect_timeout(Duration::from_secs(5))
         .tcp_nodelay(true)
@@ -65,7 +74,7 @@ pub fn channel(
             .unwrap_or_else(|| ClientTlsConfig::new().with_webpki_roots());
         endpoint = endpoint.tls_config(config)?;
     }
-    Ok(endpoint.connect_lazy())
+    Ok(endpoint)
 }
 
 /// A gRPC server builder with Hayate's keep-alive (so that a server also

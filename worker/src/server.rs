@@ -163,7 +163,12 @@ pub async fn start_worker(config: WorkerConfig) -> std::io::Result<WorkerHandle>
         Arc::clone(&runtime),
         stores,
         config.memory,
-        FlightPartitionFetcher::new(Channels::new(transport.clone()), config.local_peers.clone()),
+        // Started on the serving runtime: exchange connections are driven
+        // here, never behind plan fragments on the CPU runtime.
+        FlightPartitionFetcher::new(
+            Channels::new(transport.clone()).on(tokio::runtime::Handle::current()),
+            config.local_peers.clone(),
+        ),
         partitions,
     );
     let shutdown = CancellationToken::new();
