@@ -131,9 +131,6 @@ pub struct ExchangeReaderExec {
     /// Per output partition, the remote streams it merges. Empty lists until
     /// the scheduler resolves the reader for one concrete task.
     sources: Vec<Vec<PartitionSource>>,
-    /// The producer's hash keys, for a shuffle reader (see
-    /// [`ExchangeKind::keeps_hash_partitioning`]); empty otherwise.
-    hash_keys: Vec<Arc<dyn PhysicalExpr>>,
     properties: Arc<PlanProperties>,
     /// Rows, batches and Arrow bytes read from the exchange, per partition
     /// (what `EXPLAIN ANALYZE` shows as a task's exchange input).
@@ -187,7 +184,6 @@ impl ExchangeReaderExec {
             input_stage,
             schema,
             sources,
-            hash_keys: Vec::new(),
             properties,
             metrics: ExecutionPlanMetricsSet::new(),
         }
@@ -200,21 +196,23 @@ impl ExchangeReaderExec {
         if keys.is_empty() || !self.kind.keeps_hash_partitioning() {
             return self;
         }
-        let partitioning = Partitioning::Hash(keys.clone(), self.sources.len());
+        let partitioning = Partitioning::Hash(keys, self.sources.len());
         self.properties = Arc::new(
             self.properties
                 .as_ref()
                 .clone()
                 .with_partitioning(partitioning),
         );
-        self.hash_keys = keys;
         self
     }
 
     /// The producer's hash keys this reader's partitions follow; empty
     /// unless it reads a shuffle.
     pub fn hash_keys(&self) -> &[Arc<dyn PhysicalExpr>] {
-        &self.hash_keys
+        match &self.properties.partitioning {
+            Partitioning::Hash(keys, _) => keys,
+            _ => &[],
+        }
     }
 
     pub fn kind(&self) -> ExchangeKind {
@@ -236,7 +234,6 @@ impl ExchangeReaderExec {
             input_stage: id,
             schema: Arc::clone(&self.schema),
             sources: self.sources.clone(),
-            hash_keys: self.hash_keys.clone(),
             properties: Arc::clone(&self.properties),
             metrics: ExecutionPlanMetricsSet::new(),
         }
@@ -252,7 +249,7 @@ impl ExchangeReaderExec {
             sources,
             Some(self.properties.eq_properties.clone()),
         )
-        .with_hash_keys(self.hash_keys.clone())
+        .with_hash_keys(self.hash_keys().to_vec())
     }
 }
 
